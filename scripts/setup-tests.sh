@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Fresh machine -> the test suite. Creates .venv, installs codetune with its test extras and the system
+# packages the tests use (bubblewrap for the sandbox, chromium for the report check), then runs pytest.
+# Extra arguments go to pytest (e.g. -m "not slow" to skip the ~35 s real-model conversion test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CODETUNE_EXTRAS=test source scripts/install.sh
+scripts/install-system-packages.sh || echo "warning: could not install system packages; tests that need them will skip" >&2
+ruff check src tests benchmarks
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+# pytest exits 5 when no test was collected (e.g. a -k filter matched nothing): that is not a failure here.
+if [ "$rc" -eq 5 ]; then rc=0; fi
+exit "$rc"

@@ -1,0 +1,255 @@
+"""The study schema: one YAML file describes a whole study. This is the only module that reads YAML.
+
+Every section forbids unknown keys, so a typo is an error naming its key path instead of a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from codetune.errors import CodetuneError
+
+DEFAULT_COMPARE_PROMPTS = [
+    "Explain the logic of binary search in simple terms, then write a Python function to implement it.",
+    "Calculate the distance between points (x1, y1) and (x2, y2) in three different ways.",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """The base model: a hub id, a local directory, or the built-in alias `smollm2-135m-instruct`."""
+
+    source: str = "smollm2-135m-instruct"
+    revision: str | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    trust_remote_code: bool = False
+
+
+class LoraConfig(_Section):
+    r: Annotated[int, Field(gt=0)] = 16
+    alpha: Annotated[float, Field(gt=0)] = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    # "all-linear" is peft's shorthand for every linear layer except the output head.
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    quantize: Literal["none", "4bit"] = "none"  # 4bit = QLoRA through bitsandbytes, CUDA only
+
+
+class TrainingConfig(_Section):
+    learning_rate: Annotated[float, Field(gt=0)] = 2e-4
+    epochs: Annotated[float, Field(gt=0)] = 3
+    max_steps: Annotated[int, Field(gt=0)] | None = None  # overrides epochs when set
+    batch_size: Annotated[int, Field(gt=0)] = 8  # per device
+    gradient_accumulation_steps: Annotated[int, Field(gt=0)] = 1
+    max_seq_length: Annotated[int, Field(gt=0)] = 2048
+    overlong: Literal["drop", "truncate"] = "drop"  # rows longer than max_seq_length; always counted
+    seed: int = 42
+    eval_every: Annotated[int, Field(gt=0)] = 20
+    save_every: Annotated[int, Field(gt=0)] = 20
+    max_eval_samples: Annotated[int, Field(gt=0)] | None = None
+    eval_batch_size: Annotated[int, Field(gt=0)] | None = None  # default: batch_size
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    max_grad_norm: Annotated[float, Field(gt=0)] = 1.0
+    group_by_length: bool = True
+    packing: bool = False  # padding-free packing, position ids reset per sequence
+    gradient_checkpointing: bool | Literal["auto"] = "auto"  # auto = on for CUDA
+    overfit_patience: Annotated[int, Field(gt=0)] = 3  # k evals of rising val loss = overfitting signal
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = ["tensorboard"]
+
+
+class ColumnMapping(_Section):
+    """Which dataset column holds what. Defaults follow the Naholav CodeGen-*-5K schema."""
+
+    problem: str = "input"
+    answer: str = "solution"  # code only; used in `instruction` mode
+    reasoning: str = "output"  # reasoning in <think>...</think> then the solution; used in `think` mode
+    split: str | None = "split"  # honoured when the column exists
+    id: str | None = "id"
+
+
+class SplitRatios(_Section):
+    """Used only when the data has no split column: a seeded split by problem."""
+
+    train: Annotated[float, Field(gt=0)] = 0.9
+    valid: Annotated[float, Field(gt=0)] = 0.05
+    test: Annotated[float, Field(gt=0)] = 0.05
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.valid + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + valid + test must be 1.0, got {total:g}")
+        return self
+
+
+class DatasetConfig(_Section):
+    """A hub id (`Naholav/CodeGen-Deep-5K`), a local .jsonl/.json/.parquet file, or `builtin:deep` / `builtin:diverse`."""
+
+    source: str
+    hub_split: str = "train"  # which split of a hub dataset to read; rows are then split by `columns.split`
+    revision: str | None = None
+    columns: ColumnMapping = ColumnMapping()
+    split_ratios: SplitRatios = SplitRatios()
+    split_names: dict[Literal["train", "valid", "test"], str] = {"train": "train", "valid": "valid", "test": "test"}
+    max_rows: Annotated[int, Field(gt=0)] | None = None
+    skip_bad_rows: bool = False
+
+
+class RunConfig(_Section):
+    dataset: DatasetConfig
+    mode: Literal["instruction", "think"] = "instruction"
+    system_prompt: str | None = None
+
+
+class GenerationConfig(_Section):
+    max_new_tokens: Annotated[int, Field(gt=0)] = 1024
+    temperature: Annotated[float, Field(ge=0)] = 0.0  # 0 = greedy
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
+    n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
+    batch_size: Annotated[int, Field(gt=0)] = 8
+    backend: Literal["hf", "vllm"] = "hf"
+
+    @model_validator(mode="after")
+    def _sampling(self) -> GenerationConfig:
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError("n > 1 samples with greedy decoding (temperature 0) would repeat one answer")
+        return self
+
+
+class BenchmarkConfig(_Section):
+    """LiveCodeBench rows: `livecodebench/code_generation_lite` (hub), a local JSONL, or `builtin`."""
+
+    source: str = "livecodebench/code_generation_lite"
+    release: str | None = "release_v5"
+    platform: str | None = None
+    difficulty: str | None = None
+    contest_start: str | None = None  # YYMM, inclusive
+    contest_end: str | None = None  # YYMM, inclusive
+    undated: Literal["keep", "drop"] = "keep"  # rows without a contest date when a date filter is set
+    use_system_prompt: bool = True  # put the run's system prompt in front of LiveCodeBench's
+    k: list[Annotated[int, Field(gt=0)]] = [1]
+    generation: GenerationConfig = GenerationConfig()
+    timeout_s: Annotated[float, Field(gt=0)] = 6.0  # per test, CPU time
+    memory_mb: Annotated[int, Field(gt=0)] = 1024
+    skip_bad_rows: bool = False
+    max_problems: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("contest_start", "contest_end")
+    @classmethod
+    def _yymm(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = str(v)
+        if len(v) != 4 or not v.isdigit() or not 1 <= int(v[2:]) <= 12:
+            raise ValueError(f"expected YYMM such as 2408, got {v!r}")
+        return v
+
+
+class CompareConfig(_Section):
+    prompts: list[str] = DEFAULT_COMPARE_PROMPTS
+    max_new_tokens: Annotated[int, Field(gt=0)] = 512
+
+
+class StudyConfig(_Section):
+    name: str = "study"
+    description: str | None = None
+    model: ModelConfig = ModelConfig()
+    lora: LoraConfig = LoraConfig()
+    training: TrainingConfig = TrainingConfig()
+    runs: dict[str, RunConfig]
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    compare: CompareConfig = CompareConfig()
+    output_dir: str = "studies/study"
+
+    @field_validator("runs")
+    @classmethod
+    def _run_names(cls, v: dict[str, RunConfig]) -> dict[str, RunConfig]:
+        if not v:
+            raise ValueError("at least one run is required")
+        for name in v:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"run name {name!r} must be letters, digits, '_' or '-' (it names a folder)")
+        return v
+
+    # Set by load_config: where the YAML came from, so relative paths resolve against it.
+    _path: Path | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(value).expanduser()
+        if not p.is_absolute() and self._path is not None:
+            p = self._path.parent / p
+        return p
+
+    @property
+    def output_path(self) -> Path:
+        return self.resolve_path(self.output_dir).resolve()
+
+    def run(self, name: str) -> RunConfig:
+        if name not in self.runs:
+            raise CodetuneError(f"run {name!r} is not in the config; runs: {', '.join(self.runs)}")
+        return self.runs[name]
+
+
+def _format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def parse_config(data: object, origin: str = "<config>") -> StudyConfig:
+    """Validate a parsed YAML mapping; errors name the origin and the key path."""
+    if not isinstance(data, dict):
+        raise CodetuneError(f"{origin}: the top level must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = _format_loc(err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{loc}: unknown key")
+            else:
+                problems.append(f"{loc}: {err['msg']}")
+        raise CodetuneError(f"{origin}: " + "; ".join(problems)) from None
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise CodetuneError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise CodetuneError(f"{path}:{where}: YAML syntax error: {problem}") from None
+    except UnicodeDecodeError as e:
+        raise CodetuneError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    cfg = parse_config(data, origin=str(path))
+    cfg._path = path.resolve()
+    return cfg
+
+
+def dump_config(cfg: StudyConfig) -> str:
+    """The resolved config as YAML (all defaults filled in), for the study folder and the report."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

