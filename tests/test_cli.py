@@ -42,8 +42,7 @@ def test_dry_run_lists_checkpoints_when_steps_are_known(tmp_path):
     data.write_text("".join(f'{{"input": "p{i}", "solution": "s", "split": "train"}}\n' for i in range(40)))
     cfg = tmp_path / "s.yaml"
     cfg.write_text(
-        "training: {batch_size: 4, epochs: 2, save_every: 5}\n"
-        "runs:\n  a:\n    dataset: {source: d.jsonl}\n"
+        "training: {batch_size: 4, epochs: 2, save_every: 5}\nruns:\n  a:\n    dataset: {source: d.jsonl}\n"
     )
     res = _codetune("study", str(cfg), "--dry-run")
     assert res.returncode == 0, res.stderr

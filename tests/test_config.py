@@ -35,7 +35,11 @@ def test_seed_config_is_the_seed_study():
         )
     b = cfg.benchmark
     assert (b.release, b.platform, b.difficulty, b.contest_start, b.contest_end) == (
-        "release_v5", "atcoder", "easy", "2408", "2502",
+        "release_v5",
+        "atcoder",
+        "easy",
+        "2408",
+        "2502",
     )
     assert b.generation.temperature == 0 and b.k == [1]
 

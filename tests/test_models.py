@@ -32,7 +32,9 @@ def test_unknown_alias():
 
 
 def test_hub_id_passes_through():
-    assert models.resolve_model_source("Qwen/Qwen2.5-Coder-1.5B-Instruct") == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    assert (
+        models.resolve_model_source("Qwen/Qwen2.5-Coder-1.5B-Instruct") == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    )
 
 
 def test_alias_resolves_in_fake_package(tmp_path, monkeypatch):
@@ -55,7 +57,6 @@ def test_alias_without_package_says_how_to_install(monkeypatch):
 def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
     """The embedded default: GGUF -> transformers folder once (~35 s), then a fast cached load."""
     monkeypatch.setenv("CODETUNE_HOME", str(codetune_home))
-    t0 = time.time()
     path = models.convert_builtin("smollm2-135m-instruct")
     assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
     assert path.is_relative_to(codetune_home)
@@ -67,5 +68,5 @@ def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
     msgs = [{"role": "user", "content": "Say hi."}]
     enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     out = model.generate(**enc, max_new_tokens=8, do_sample=False)
-    text = tok.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = tok.decode(out[0][enc["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text.strip(), "the converted model should produce words"

@@ -37,7 +37,9 @@ console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
 
-ConfigArg = Annotated[Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)
+]
 
 
 def _not_yet(what: str, issue: int) -> None:
@@ -66,7 +68,10 @@ def demo(
 def study(
     config: ConfigArg,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate the config and print the plan; load no model, touch no network.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate the config and print the plan; load no model, touch no network."
+        ),
     ] = False,
 ) -> None:
     """Run a whole study in order: train each run, evaluate, select, compare, report.
@@ -98,7 +103,9 @@ def _print_plan(plan, config_path: Path) -> None:
         console.print(f"  steps/epoch : {r.steps_per_epoch or unknown}")
         console.print(f"  total steps : {r.total_steps or unknown}")
         if r.checkpoints:
-            shown = r.checkpoints if len(r.checkpoints) <= 4 else [*r.checkpoints[:2], "…", *r.checkpoints[-2:]]
+            shown = (
+                r.checkpoints if len(r.checkpoints) <= 4 else [*r.checkpoints[:2], "…", *r.checkpoints[-2:]]
+            )
             console.print(f"  checkpoints : {len(r.checkpoints)} ({', '.join(shown)})")
         else:
             console.print("  checkpoints : one every save_every steps and at the end")
@@ -109,11 +116,16 @@ def _print_plan(plan, config_path: Path) -> None:
 
 @data_app.command("profile")
 def data_profile(
-    source: Annotated[str, typer.Argument(help="Hub id, local .jsonl/.json/.parquet file, or builtin:deep|builtin:diverse.")],
+    source: Annotated[
+        str, typer.Argument(help="Hub id, local .jsonl/.json/.parquet file, or builtin:deep|builtin:diverse.")
+    ],
     tokenizer: Annotated[
-        str | None, typer.Option("--tokenizer", help="Model whose tokenizer measures token lengths (id, dir or alias).")
+        str | None,
+        typer.Option("--tokenizer", help="Model whose tokenizer measures token lengths (id, dir or alias)."),
     ] = None,
-    max_length: Annotated[int, typer.Option("--max-length", help="Count rows longer than this many tokens.")] = 2048,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Count rows longer than this many tokens.")
+    ] = 2048,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Measure a dataset's real shape: rows, unique problems, solutions per problem, splits, token lengths."""
@@ -124,8 +136,12 @@ def data_profile(
 def train(
     config: ConfigArg,
     run: Annotated[str, typer.Option("--run", help="Run name from the config's `runs` section.")],
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest complete checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the latest complete checkpoint.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")
+    ] = False,
 ) -> None:
     """Train one LoRA run; losses every `eval_every` steps, a checkpoint every `save_every` steps."""
     _not_yet("codetune train", 4)
@@ -138,7 +154,9 @@ def eval_cmd(
     checkpoints: Annotated[
         str, typer.Option("--checkpoints", help="all | best | comma-separated steps, e.g. 220,240.")
     ] = "all",
-    include_base: Annotated[bool, typer.Option("--include-base", help="Also evaluate the base model.")] = False,
+    include_base: Annotated[
+        bool, typer.Option("--include-base", help="Also evaluate the base model.")
+    ] = False,
 ) -> None:
     """Generate and score benchmark answers for the base model and each selected checkpoint (resumable)."""
     _not_yet("codetune eval", 5)
@@ -146,7 +164,9 @@ def eval_cmd(
 
 @app.command()
 def score(
-    benchmark: Annotated[Path, typer.Option("--benchmark", help="Benchmark JSONL in LiveCodeBench row layout.")],
+    benchmark: Annotated[
+        Path, typer.Option("--benchmark", help="Benchmark JSONL in LiveCodeBench row layout.")
+    ],
     generations: Annotated[
         Path, typer.Option("--generations", help='JSON list of {"question_id", "code_list": [...]}.')
     ],

@@ -100,7 +100,11 @@ class DatasetConfig(_Section):
     revision: str | None = None
     columns: ColumnMapping = ColumnMapping()
     split_ratios: SplitRatios = SplitRatios()
-    split_names: dict[Literal["train", "valid", "test"], str] = {"train": "train", "valid": "valid", "test": "test"}
+    split_names: dict[Literal["train", "valid", "test"], str] = {
+        "train": "train",
+        "valid": "valid",
+        "test": "test",
+    }
     max_rows: Annotated[int, Field(gt=0)] | None = None
     skip_bad_rows: bool = False
 
@@ -218,7 +222,9 @@ def _format_loc(loc: tuple) -> str:
 def parse_config(data: object, origin: str = "<config>") -> StudyConfig:
     """Validate a parsed YAML mapping; errors name the origin and the key path."""
     if not isinstance(data, dict):
-        raise CodetuneError(f"{origin}: the top level must be a mapping of sections, got {type(data).__name__}")
+        raise CodetuneError(
+            f"{origin}: the top level must be a mapping of sections, got {type(data).__name__}"
+        )
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as e:

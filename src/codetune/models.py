@@ -132,7 +132,9 @@ def convert_builtin(alias: str, *, force: bool = False) -> Path:
         model.generation_config.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
     (tmp / "codetune-cache.json").write_text(
-        json.dumps({"format": CACHE_FORMAT, "alias": alias, "gguf": str(gguf), "seconds": round(time.time() - t0, 1)})
+        json.dumps(
+            {"format": CACHE_FORMAT, "alias": alias, "gguf": str(gguf), "seconds": round(time.time() - t0, 1)}
+        )
     )
     if cache.exists():
         shutil.rmtree(cache)
@@ -152,7 +154,9 @@ def resolve_model_source(source: str) -> str:
         if not path.is_dir():
             raise CodetuneError(f"model path {source} does not exist or is not a directory")
         if not (path / "config.json").is_file():
-            raise CodetuneError(f"model directory {source} has no config.json (not a transformers model folder)")
+            raise CodetuneError(
+                f"model directory {source} has no config.json (not a transformers model folder)"
+            )
         return str(path)
     if "/" not in source:
         known = ", ".join(BUILTIN_MODELS)
@@ -214,7 +218,9 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
             import bitsandbytes  # noqa: F401
             from transformers import BitsAndBytesConfig
         except ImportError:
-            raise CodetuneError("lora.quantize: 4bit needs bitsandbytes: pip install 'codetune[qlora]'") from None
+            raise CodetuneError(
+                "lora.quantize: 4bit needs bitsandbytes: pip install 'codetune[qlora]'"
+            ) from None
         import torch
 
         kwargs["quantization_config"] = BitsAndBytesConfig(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from codetune.config import StudyConfig
 from codetune.models import BUILTIN_MODELS
+from codetune.study.layout import checkpoint_name, run_dir
 
 
 @dataclass
@@ -57,7 +58,7 @@ def expected_checkpoints(total_steps: int, steps_per_epoch: int, save_every: int
     if not steps or steps[-1] != total_steps:
         steps.append(total_steps)
     # Zero-based epoch of the step's last batch, as in the seed's checkpoint-step-540-epoch-0.
-    return [f"checkpoint-step-{s}-epoch-{(s - 1) // steps_per_epoch}" for s in steps]
+    return [checkpoint_name(s, (s - 1) // steps_per_epoch) for s in steps]
 
 
 def _train_rows(cfg: StudyConfig, run_name: str) -> int | None:
@@ -103,7 +104,7 @@ def make_plan(cfg: StudyConfig) -> StudyPlan:
                 steps_per_epoch=spe,
                 total_steps=total,
                 checkpoints=ckpts,
-                run_dir=str(cfg.output_path / "runs" / name),
+                run_dir=str(run_dir(cfg.output_path, name)),
             )
         )
     b = cfg.benchmark

@@ -1,0 +1,1 @@
+"""Benchmark path: LiveCodeBench rows, prompts, generation, code extraction, scoring, pass@k."""

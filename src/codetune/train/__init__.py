@@ -1,0 +1,1 @@
+"""The LoRA run: train loop on transformers' Trainer, eval every N steps, checkpoints, resume."""
