@@ -70,3 +70,34 @@ def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
     out = model.generate(**enc, max_new_tokens=8, do_sample=False)
     text = tok.decode(out[0][enc["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text.strip(), "the converted model should produce words"
+
+
+def test_adapters_on_one_base_model(tiny_model_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    model, tok = models.load_model_and_tokenizer(ModelConfig(source=str(tiny_model_dir), device="cpu"))
+    ids = tok("def solve():", return_tensors="pt")
+    with torch.no_grad():
+        base_logits = model(**ids).logits
+    paths = {}
+    for i, name in enumerate(["a", "b"]):
+        torch.manual_seed(i)
+        fresh, _ = models.load_model_and_tokenizer(ModelConfig(source=str(tiny_model_dir), device="cpu"))
+        peft = get_peft_model(fresh, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+        peft.save_pretrained(tmp_path / name)
+        paths[name] = tmp_path / name
+    pm = models.attach_adapters(model, paths)
+    outs = {}
+    with torch.no_grad():
+        for name in ["a", "b", None]:
+            with models.use_adapter(pm, name) as m:
+                outs[name] = m(**ids).logits
+    assert not torch.allclose(outs["a"], outs["b"])
+    assert torch.allclose(outs[None], base_logits, atol=1e-5)
+    assert models.adapter_base_model(paths["a"]) == str(tiny_model_dir)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(CodetuneError, match="does not exist"):
+        models.adapter_base_model(tmp_path / "checkpoint-step-20-epoch-0")

@@ -238,3 +238,62 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
 
 def load_model_and_tokenizer(cfg: ModelConfig, *, quantize_4bit: bool = False):
     return load_model(cfg, quantize_4bit=quantize_4bit), load_tokenizer(cfg)
+
+
+def adapter_base_model(checkpoint: str | Path) -> str:
+    """The base model a PEFT checkpoint was trained on (adapter_config.json's base_model_name_or_path)."""
+    cfg_file = Path(checkpoint) / "adapter_config.json"
+    if not Path(checkpoint).is_dir():
+        raise CodetuneError(f"checkpoint {checkpoint} does not exist")
+    if not cfg_file.is_file():
+        raise CodetuneError(f"checkpoint {checkpoint} has no adapter_config.json (not a PEFT adapter folder)")
+    try:
+        base = json.loads(cfg_file.read_text()).get("base_model_name_or_path")
+    except json.JSONDecodeError as e:
+        raise CodetuneError(f"{cfg_file}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    if not base:
+        raise CodetuneError(f"{cfg_file}: no base_model_name_or_path")
+    return base
+
+
+def attach_adapters(model, checkpoints: dict[str, str | Path]):
+    """Load several LoRA checkpoints onto ONE base model (no N reloads); returns the PeftModel.
+
+    Switch between them with `use_adapter(model, name)`; `use_adapter(model, None)` gives the base model.
+    """
+    from peft import PeftModel
+
+    peft_model = model
+    for name, path in checkpoints.items():
+        adapter_base_model(path)  # validates the folder with a clear error
+        if isinstance(peft_model, PeftModel):
+            peft_model.load_adapter(str(path), adapter_name=name, is_trainable=False)
+        else:
+            peft_model = PeftModel.from_pretrained(model, str(path), adapter_name=name, is_trainable=False)
+    peft_model.eval()
+    return peft_model
+
+
+class use_adapter:
+    """Context manager: run the model with adapter `name` active, or the bare base model for None."""
+
+    def __init__(self, model, name: str | None):
+        self.model, self.name, self._ctx = model, name, None
+
+    def __enter__(self):
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            if self.name is None:
+                self._ctx = self.model.disable_adapter()
+                self._ctx.__enter__()
+            else:
+                self.model.set_adapter(self.name)
+        elif self.name is not None:
+            raise CodetuneError(f"adapter {self.name!r} requested but no adapters are loaded")
+        return self.model
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+        return False
