@@ -105,8 +105,10 @@ class DatasetConfig(_Section):
         "valid": "valid",
         "test": "test",
     }
-    max_rows: Annotated[int, Field(gt=0)] | None = None
+    max_rows: Annotated[int, Field(gt=0)] | None = None  # the first N rows of the source
     skip_bad_rows: bool = False
+    # A problem the split column puts in several splits: drop its valid/test rows (counted), keep, or error.
+    cross_split: Literal["drop", "keep", "error"] = "drop"
 
 
 class RunConfig(_Section):
@@ -121,13 +123,25 @@ class GenerationConfig(_Section):
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
     n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
     batch_size: Annotated[int, Field(gt=0)] = 8
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
+    tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
+    stop_at_code_end: bool = True  # stop a sequence once its code block closes (extraction reads no further)
 
     @model_validator(mode="after")
     def _sampling(self) -> GenerationConfig:
         if self.n > 1 and self.temperature == 0:
             raise ValueError("n > 1 samples with greedy decoding (temperature 0) would repeat one answer")
         return self
+
+
+class SelectionConfig(_Section):
+    """Which problems pick each run's best checkpoint: all of them (the seed's way, biased upward), or one
+    part of the benchmark, with pass@1 then reported on the rest (a seeded random split, or a date split:
+    select on earlier contests, report on later ones)."""
+
+    method: Literal["all", "random", "date"] = "all"
+    select_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    seed: int = 0
 
 
 class BenchmarkConfig(_Section):
@@ -147,6 +161,8 @@ class BenchmarkConfig(_Section):
     memory_mb: Annotated[int, Field(gt=0)] = 1024
     skip_bad_rows: bool = False
     max_problems: Annotated[int, Field(gt=0)] | None = None
+    selection: SelectionConfig = SelectionConfig()
+    workers: Annotated[int, Field(gt=0)] | None = None  # sandbox processes running tests; default: all cores
 
     @field_validator("contest_start", "contest_end")
     @classmethod

@@ -1,1 +1,24 @@
-"""Executing untrusted, model-written programs: limits, isolation, a warm worker pool. Imports no torch."""
+"""Executing untrusted, model-written programs: limits, isolation, a warm worker pool. Imports no torch.
+
+    from codetune.sandbox import Job, Limits, get_runner
+    with get_runner() as runner:  # "auto": warm fork servers when they start here, else a process per job
+        results = runner.run([Job(program=src, stdin=test_input) for ...], progress=bar_update)
+
+Every program runs in its own process (never in the codetune process), in a fresh work dir, with CPU-time,
+wall-clock, address-space, file-size, output and process limits, a scrubbed environment, and everything it
+started killed at the end; `protections()` (and `codetune doctor`) says which extra layers this machine allows
+(bubblewrap namespaces: no network, read-only file system, private /tmp, hidden home; a fresh uid per worker).
+
+Verdicts (`Result.status`): "ok" = exit status 0 within every limit (judging the output is the caller's);
+"runtime_error" = non-zero exit, uncaught exception or a signal (stderr keeps the traceback's last 8 kB);
+"timeout" = over `cpu_time_s` of CPU, or over the wall-clock ceiling (default 2 * cpu + 2 s) while blocked;
+"memory_limit" = a MemoryError under the address-space limit; "output_limit" = more stdout than
+`max_output_bytes` (the first bytes kept, `stdout_truncated` set; never "ok"); "sandbox_error" = the harness
+failed, not the program (counted as a failure). `progress(n)` gets the number of jobs finished so far.
+"""
+
+from codetune.sandbox.isolation import protections
+from codetune.sandbox.limits import Job, Limits, Result, Status
+from codetune.sandbox.runner import Runner, get_runner
+
+__all__ = ["Job", "Limits", "Result", "Runner", "Status", "get_runner", "protections"]

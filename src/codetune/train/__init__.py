@@ -1,1 +1,8 @@
-"""The LoRA run: train loop on transformers' Trainer, eval every N steps, checkpoints, resume."""
+"""The LoRA run: train loop on transformers' Trainer, eval every N steps, checkpoints, resume.
+
+run.py       train_run(cfg, run_name, resume=, overwrite=) -> RUN_DIR: the recipe, top to bottom
+trainer.py   Trainer subclass (seeded length grouping, token-weighted eval) and the callbacks that
+             write metrics.jsonl, finish checkpoints atomically and draw the progress bar
+collate.py   dynamic padding, padding-free packing, per-row eval loss sums
+summary.py   metrics rows, summary.json, the overfitting signal, loss.png (pure; the report reuses it)
+"""

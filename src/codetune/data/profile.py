@@ -1,0 +1,221 @@
+"""A dataset's measured shape: what `codetune data profile` prints and the study keeps as profile.json.
+
+Cards and write-ups disagree about how many solutions per problem these datasets hold, so the profile
+counts it: rows, unique problems (rows grouped by the hash of the normalised statement), solutions per
+problem, split sizes and problems that cross splits, exact duplicates, and, given a tokenizer, the token
+lengths of the rendered chats and how many rows a max length would cut.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codetune.config import DatasetConfig
+from codetune.data.formatting import assistant_text, chat_messages, render_chat
+from codetune.data.sources import load_source, normalise_statement
+from codetune.data.splits import SPLITS, cross_split_problems, seeded_problem_split
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+PERCENTILES = (50, 90, 95, 99)
+EXAMPLES = 3
+
+
+def _excerpt(text: str, n: int = 100) -> str:
+    text = normalise_statement(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def _percentile(sorted_values: list[int], q: float) -> int:
+    """Nearest-rank percentile: a length that some row really has."""
+    k = max(0, min(len(sorted_values) - 1, int(-(-q * len(sorted_values) // 100)) - 1))
+    return sorted_values[k]
+
+
+def token_lengths(
+    rows: list[dict], tokenizer: PreTrainedTokenizerBase, mode: str, system_prompt: str | None
+) -> list[int]:
+    """Token count of each row's whole rendered conversation (what training would see before truncation)."""
+    texts = [
+        render_chat(
+            tokenizer,
+            chat_messages(r["problem"], assistant_text(r, mode), system_prompt),
+            generation_prompt=False,
+        )
+        for r in rows
+    ]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def profile_dataset(
+    ds_cfg: DatasetConfig,
+    *,
+    base_dir: Path | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    max_length: int = 2048,
+    seed: int = 42,
+    system_prompt: str | None = None,
+    modes: tuple[str, ...] = ("instruction", "think"),
+) -> dict[str, Any]:
+    """The profile as a JSON-able dict.
+
+    Keys: source, columns, rows, bad_rows_skipped, unique_problems, solutions_per_problem
+    {min, median, max, mean}, problems_by_solution_count {k: problems}, split_from, splits {name: rows},
+    split_problems {name: problems}, cross_split_problems, cross_split_examples, duplicate_rows,
+    duplicate_examples, and with a tokenizer: tokens {mode: {p50, p90, p95, p99, max, mean,
+    over_max_length}}, max_length, rows_over_max_length {mode: n}. Token lengths are measured for each
+    of `modes` whose column the data has (pass the run's own mode alone to halve the time).
+    """
+    loaded = load_source(ds_cfg, base_dir, require=("problem",), seed=seed)
+    rows = loaded.rows
+    per_problem = Counter(r["problem_id"] for r in rows)
+    counts = sorted(per_problem.values())
+    out: dict[str, Any] = {
+        "source": ds_cfg.source,
+        "columns": loaded.columns,
+        "rows": len(rows),
+        "bad_rows_skipped": loaded.skipped,
+        "bad_row_examples": loaded.skipped_examples,
+        "unique_problems": len(per_problem),
+        "solutions_per_problem": {
+            "min": counts[0] if counts else 0,
+            "median": _number(statistics.median(counts)) if counts else 0,
+            "max": counts[-1] if counts else 0,
+            "mean": round(statistics.fmean(counts), 3) if counts else 0,
+        },
+        "problems_by_solution_count": {str(k): v for k, v in sorted(Counter(counts).items())},
+    }
+
+    if loaded.has_split_column:
+        out["split_from"] = f"column {ds_cfg.columns.split!r}"
+        tagged = rows
+    else:
+        out["split_from"] = f"seeded by problem (seed {seed}, ratios {ds_cfg.split_ratios.model_dump()})"
+        assignment = seeded_problem_split(list(per_problem), ds_cfg.split_ratios.model_dump(), seed)
+        tagged = [dict(r, split=assignment[r["problem_id"]]) for r in rows]
+    splits = Counter(r["split"] for r in tagged)
+    order = [s for s in SPLITS if s in splits] + sorted(s for s in splits if s not in SPLITS)
+    out["splits"] = {s: splits[s] for s in order}
+    problems_in: dict[str, set[str]] = defaultdict(set)
+    for r in tagged:
+        problems_in[r["split"]].add(r["problem_id"])
+    out["split_problems"] = {s: len(problems_in[s]) for s in order}
+    leaks = cross_split_problems(tagged)
+    out["cross_split_problems"] = len(leaks)
+    first_row = {}
+    for r in rows:
+        first_row.setdefault(r["problem_id"], r)
+    out["cross_split_examples"] = [
+        {"problem_id": pid, "splits": where, "problem": _excerpt(first_row[pid]["problem"])}
+        for pid, where in list(leaks.items())[:EXAMPLES]
+    ]
+
+    # Exact duplicates: same problem and same answer (or reasoning) up to whitespace.
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        body = r["answer"] if r["answer"] is not None else r["reasoning"]
+        groups[(r["problem_id"], normalise_statement(body or ""))].append(r)
+    dups = [g for g in groups.values() if len(g) > 1]
+    out["duplicate_rows"] = sum(len(g) - 1 for g in dups)
+    out["duplicate_examples"] = [
+        {
+            "problem_id": g[0]["problem_id"],
+            "copies": len(g),
+            "where": [r["id"] or r["where"] for r in g[:5]],
+            "problem": _excerpt(g[0]["problem"]),
+        }
+        for g in sorted(dups, key=len, reverse=True)[:EXAMPLES]
+    ]
+
+    if tokenizer is not None:
+        out["max_length"] = max_length
+        out["tokens"] = {}
+        out["rows_over_max_length"] = {}
+        for mode, key in (("instruction", "answer"), ("think", "reasoning")):
+            if mode not in modes:
+                continue
+            usable = [r for r in rows if r[key] is not None]
+            if not usable:
+                continue
+            lengths = sorted(token_lengths(usable, tokenizer, mode, system_prompt))
+            over = sum(1 for n in lengths if n > max_length)
+            out["tokens"][mode] = {
+                "rows": len(usable),
+                **{f"p{q}": _percentile(lengths, q) for q in PERCENTILES},
+                "max": lengths[-1],
+                "mean": round(statistics.fmean(lengths), 1),
+                "over_max_length": over,
+            }
+            out["rows_over_max_length"][mode] = over
+    return out
+
+
+def render_profile(prof: dict[str, Any], console) -> None:
+    """The profile as rich tables (the human form of `codetune data profile`)."""
+    from rich.table import Table
+
+    spp = prof["solutions_per_problem"]
+    shape = Table(title=f"Dataset profile: {prof['source']}", show_header=False, title_justify="left")
+    shape.add_column(style="bold")
+    shape.add_column()
+    shape.add_row("rows", f"{prof['rows']:,}")
+    if prof["bad_rows_skipped"]:
+        shape.add_row("bad rows skipped", f"{prof['bad_rows_skipped']:,}")
+        for example in prof["bad_row_examples"]:
+            shape.add_row("", example)
+    shape.add_row("unique problems", f"{prof['unique_problems']:,}")
+    shape.add_row(
+        "solutions per problem",
+        f"min {spp['min']}, median {spp['median']:g}, max {spp['max']}, mean {spp['mean']:g}",
+    )
+    hist = ", ".join(f"{k}×: {v:,}" for k, v in prof["problems_by_solution_count"].items())
+    shape.add_row("problems by solution count", hist)
+    shape.add_row("duplicate rows (same problem + answer)", f"{prof['duplicate_rows']:,}")
+    shape.add_row("columns", ", ".join(prof["columns"]))
+    console.print(shape)
+
+    splits = Table(title=f"Splits ({prof['split_from']})", title_justify="left")
+    splits.add_column("split")
+    splits.add_column("rows", justify="right")
+    splits.add_column("problems", justify="right")
+    for name, n in prof["splits"].items():
+        splits.add_row(name, f"{n:,}", f"{prof['split_problems'][name]:,}")
+    console.print(splits)
+    leak = prof["cross_split_problems"]
+    style = "bold red" if leak else "green"
+    console.print(f"[{style}]problems in more than one split: {leak:,}[/{style}]")
+    for ex in prof["cross_split_examples"]:
+        console.print(f"  {ex['problem_id']} in {', '.join(ex['splits'])}: {ex['problem']}", markup=False)
+
+    if prof.get("tokens"):
+        tok = Table(
+            title=f"Token lengths (whole chat; max length {prof['max_length']:,})", title_justify="left"
+        )
+        tok.add_column("mode")
+        for q in PERCENTILES:
+            tok.add_column(f"p{q}", justify="right")
+        tok.add_column("max", justify="right")
+        tok.add_column("mean", justify="right")
+        tok.add_column("over max", justify="right")
+        for mode, t in prof["tokens"].items():
+            tok.add_row(
+                mode,
+                *(f"{t[f'p{q}']:,}" for q in PERCENTILES),
+                f"{t['max']:,}",
+                f"{t['mean']:,}",
+                f"{t['over_max_length']:,} of {t['rows']:,}",
+            )
+        console.print(tok)
+    if prof["duplicate_examples"]:
+        console.print("[bold]duplicate examples[/bold]")
+        for ex in prof["duplicate_examples"]:
+            where = ", ".join(str(w) for w in ex["where"])
+            console.print(f"  {ex['copies']} copies ({where}): {ex['problem']}", markup=False)

@@ -1,0 +1,408 @@
+"""Run many jobs in parallel: the pooled engine (warm fork servers) and one process per job (the fallback)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import queue
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Literal, Protocol
+
+from codetune.sandbox import _child
+from codetune.sandbox.isolation import SANDBOX_DIR, allocate_uids, confine, detect, user_task_count
+from codetune.sandbox.limits import Job, Limits, Result
+
+log = logging.getLogger(__name__)
+STDERR_KEEP = 8_000
+HARNESS_GRACE_S = 10.0  # on top of a job's wall ceiling before the harness gives up on a worker
+SERVER_START_TIMEOUT_S = 60.0
+PIPELINE_BYTES = 16_384  # a request queued behind a running job must fit the pipe (no write/write deadlock)
+Progress = Callable[[int], None]
+
+
+class Runner(Protocol):
+    def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
+        """Run all jobs in parallel across workers; results in the same order as jobs."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Runner: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def _memory_error(stderr: str) -> bool:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return bool(lines) and lines[-1].startswith("MemoryError")
+
+
+def classify(raw: dict, limits: Limits) -> Result:
+    """Turn a raw outcome (exit code, CPU, wall, captured output) into a verdict. Shared by both engines."""
+    code = raw.get("exit_code")
+    cpu = float(raw.get("cpu_time_s", 0.0))
+    wall = float(raw.get("wall_time_s", 0.0))
+    stdout, stderr = raw.get("stdout", ""), raw.get("stderr", "")
+    truncated = raw.get("stdout_size", 0) > limits.max_output_bytes
+    if raw.get("error"):
+        status = "sandbox_error"
+        stderr = f"{raw['error']}\n{stderr}"
+    elif truncated:
+        status = "output_limit"
+    elif (
+        raw.get("wall_timeout")
+        or cpu > limits.cpu_time_s
+        or code == -signal.SIGXCPU  # the CPU soft limit
+        or (code == -signal.SIGKILL and cpu >= 0.8 * limits.cpu_time_s)  # the hard limit, SIGXCPU ignored
+    ):
+        status = "timeout"
+    elif code != 0 and _memory_error(stderr):
+        status = "memory_limit"
+    elif code == 0:
+        status = "ok"
+    else:
+        status = "runtime_error"
+    return Result(
+        status=status,
+        exit_code=code,
+        stdout=stdout,
+        stderr=stderr,
+        stdout_truncated=truncated,
+        cpu_time_s=round(cpu, 4),
+        wall_time_s=round(wall, 4),
+    )
+
+
+class _RunnerBase:
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or len(os.sched_getaffinity(0)))
+        self.isolation = detect()
+        self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(self.workers):
+            self._slots.put(i)
+        self._uids = allocate_uids(self.workers) if self.isolation.drop_uid else None
+        if self.isolation.reason:  # the start-up line that says which protections are missing here
+            log.warning("sandbox: weaker isolation on this machine: %s", self.isolation.reason)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="codetune-sandbox")
+        self._closed = False
+        self._nproc_base = 0
+        self._worker_cpu = [
+            0.0
+        ] * self.workers  # latest cumulative CPU reported by each slot's current worker
+        self._retired_cpu = 0.0  # of workers that are gone
+
+    def _run_in_slot(self, slot: int, job: Job) -> Result:
+        raise NotImplementedError
+
+    def cpu_seconds(self) -> float:
+        """CPU time spent by the sandbox's worker processes so far, the jobs they ran included."""
+        return self._retired_cpu + sum(self._worker_cpu)
+
+    def _account(self, slot: int, raw: dict, *, retire: bool = False) -> None:
+        cpu = raw.get("worker_cpu_s")
+        if isinstance(cpu, (int, float)):
+            self._worker_cpu[slot] = float(cpu)
+        if retire:
+            self._retired_cpu += self._worker_cpu[slot]
+            self._worker_cpu[slot] = 0.0
+
+    def _limits(self, limits: Limits) -> dict:
+        out = limits.to_dict()
+        out["nproc_base"] = self._nproc_base
+        return out
+
+    def _run_one(self, job: Job) -> Result:
+        slot = self._slots.get()
+        try:
+            return self._run_in_slot(slot, job)
+        except Exception as e:  # a harness failure is a verdict on this job, never a crash of the whole run
+            return Result("sandbox_error", None, "", f"{type(e).__name__}: {e}", False, 0.0, 0.0)
+        finally:
+            self._slots.put(slot)
+
+    def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
+        """Run all jobs in parallel; results in job order. `progress(n)` is called with the number done so far."""
+        if self._closed:
+            raise RuntimeError("sandbox runner is closed")
+        # A non-root job shares its uid's RLIMIT_NPROC with everything that uid runs (a job uid starts at 0).
+        self._nproc_base = 0 if self._uids else user_task_count()
+        results: list[Result | None] = [None] * len(jobs)
+        futures = {self._pool.submit(self._run_one, job): i for i, job in enumerate(jobs)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            results[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done)
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SubprocessRunner(_RunnerBase):
+    """One fresh interpreter per job (inside bubblewrap when available): slow start-up, nothing shared."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(workers)
+        self._argv, self._env = confine(
+            [sys.executable, "-I", str(SANDBOX_DIR / "_server.py"), "--once"], self.isolation
+        )
+
+    def _request(self, slot: int, job: Job) -> dict:
+        limits = job.limits
+        return {
+            "program": job.program,
+            "stdin": job.stdin,
+            "limits": self._limits(limits),
+            "uid": self._uids[slot] if self._uids else None,
+            "out_cap": limits.max_output_bytes,
+            "err_cap": STDERR_KEEP,
+        }
+
+    def _run_in_slot(self, slot: int, job: Job) -> Result:
+        server = _Server(self._argv, self._env)
+        try:
+            raw = server.request(self._request(slot, job), job.limits.wall_ceiling_s + HARNESS_GRACE_S)
+            self._account(slot, raw, retire=True)  # a one-job worker: its whole life was this job
+        except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
+            raw = {"error": f"sandbox launcher failed: {type(e).__name__}: {e}"}
+        finally:
+            server.close()
+        return classify(raw, job.limits)
+
+
+class _Server:
+    """One fork server process and its control pipes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,  # silent unless it fails to start; then it says why
+            start_new_session=True,
+            cwd="/",
+        )
+        try:
+            if self._read(1, SERVER_START_TIMEOUT_S) == b"R":
+                return
+        except (OSError, EOFError, TimeoutError):
+            pass
+        _child.kill_group(self.proc.pid)
+        self.proc.wait()
+        why = self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-3:]
+        self.close()
+        raise RuntimeError(f"sandbox worker did not start: {' | '.join(why) or 'no message'}")
+
+    def _read(self, n: int, timeout: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("fork server did not answer in time")
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                raise EOFError("fork server exited")
+            buf += chunk
+        return buf
+
+    def request(self, req: dict, timeout: float) -> dict:
+        self.send(json.dumps(req).encode())
+        return self.receive(timeout)
+
+    def send(self, body: bytes) -> None:
+        _child.write_all(self.proc.stdin.fileno(), struct.pack(">I", len(body)) + body)
+
+    def receive(self, timeout: float) -> dict:
+        (size,) = struct.unpack(">I", self._read(4, timeout))
+        return json.loads(self._read(size, timeout))
+
+    def close(self) -> None:
+        """Let it exit on end of input (it is between jobs), then make sure: kill bwrap, and so its namespace."""
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=1)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        _child.kill_group(self.proc.pid)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class PoolRunner(SubprocessRunner):
+    """Warm fork servers, one per worker (each in its own bubblewrap when available): a job costs one fork."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(workers)
+        self._servers: list[_Server | None] = [None] * self.workers
+        self._argv = self._argv[:-1]  # the same server, kept warm: without --once
+        self._run_lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._servers)  # a runner dropped without close() still stops them
+
+    def _server(self, slot: int) -> _Server:
+        if self._servers[slot] is None:
+            self._servers[slot] = _Server(self._argv, self._env)
+        return self._servers[slot]
+
+    def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
+        """Run all jobs in parallel; results in job order. `progress(n)` is called with the number done so far.
+
+        Each worker keeps a second (small) request queued in its server's pipe, so a server goes from one job
+        straight to the next without waiting for this process to be scheduled: on a busy machine that round
+        trip costs more than the job."""
+        with self._run_lock:  # one batch at a time: each server speaks to one thread
+            return self._run(jobs, progress)
+
+    def _run(self, jobs: Sequence[Job], progress: Progress | None) -> list[Result]:
+        if self._closed:
+            raise RuntimeError("sandbox runner is closed")
+        self._nproc_base = 0 if self._uids else user_task_count()
+        todo, lock, finished = collections.deque(range(len(jobs))), threading.Lock(), queue.SimpleQueue()
+        results: list[Result | None] = [None] * len(jobs)
+
+        def take() -> int | None:
+            with lock:  # nothing new once the runner is closing (e.g. the caller was interrupted)
+                return todo.popleft() if todo and not self._closed else None
+
+        def put_back(indices: list[int]) -> None:
+            with lock:
+                todo.extendleft(reversed(indices))
+
+        def finish(i: int, raw: dict) -> None:
+            results[i] = classify(raw, jobs[i].limits)
+            finished.put(i)
+
+        def work(slot: int) -> None:
+            inflight: collections.deque[int] = collections.deque()
+            send_failures = 0
+            try:
+                while True:
+                    while len(inflight) < 2 and (i := take()) is not None:
+                        body = json.dumps(self._request(slot, jobs[i])).encode()
+                        if inflight and len(body) > PIPELINE_BYTES:  # could fill the pipe: send it later
+                            put_back([i])
+                            break
+                        try:
+                            self._live_server(slot).send(body)
+                            send_failures = 0
+                        except OSError:  # the server died: this job was not started, it goes back
+                            put_back([i])
+                            if not inflight:  # (else the receive below finds out and replaces it)
+                                self._drop_server(slot)
+                                send_failures += 1
+                                if send_failures > 3:
+                                    raise RuntimeError("sandbox workers keep dying on start") from None
+                            break
+                        inflight.append(i)
+                    if not inflight:
+                        if todo and not self._closed:
+                            continue
+                        break
+                    head = inflight[0]
+                    try:
+                        raw = self._servers[slot].receive(jobs[head].limits.wall_ceiling_s + HARNESS_GRACE_S)
+                    except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
+                        # The server failed during `head` (it never runs job code itself, so this is rare):
+                        # that job gets a sandbox_error, the queued one goes back, a fresh server takes over.
+                        self._drop_server(slot)
+                        raw = {"error": f"fork server failed: {type(e).__name__}: {e}"}
+                        put_back(list(inflight)[1:])
+                        inflight = collections.deque([head])
+                    inflight.popleft()
+                    self._account(slot, raw)
+                    finish(head, raw)
+            except Exception as e:  # e.g. no server can start here: fail the jobs, never hang the caller
+                for i in [*inflight, *iter(take, None)]:
+                    finish(i, {"error": f"sandbox worker failed: {type(e).__name__}: {e}"})
+            if self._closed:  # closed mid-run: what was not started is answered, so nobody waits forever
+                with lock:
+                    left = list(todo)
+                    todo.clear()
+                for i in left:
+                    finish(i, {"error": "sandbox runner closed before this job ran"})
+
+        workers = [self._pool.submit(work, slot) for slot in range(self.workers)]
+        for n in range(1, len(jobs) + 1):
+            finished.get()
+            if progress is not None:
+                progress(n)
+        for w in workers:
+            w.result()
+        return results  # type: ignore[return-value]
+
+    def _live_server(self, slot: int) -> _Server:
+        server = self._server(slot)
+        if server.proc.poll() is not None:  # died since its last job (killed from outside): start afresh
+            self._drop_server(slot)
+            server = self._server(slot)
+        return server
+
+    def _drop_server(self, slot: int) -> None:
+        self._account(slot, {}, retire=True)
+        if self._servers[slot] is not None:
+            self._servers[slot].close()
+            self._servers[slot] = None
+
+    def warm_up(self) -> None:
+        """Start every worker's server now (otherwise each starts on its first job)."""
+        list(self._pool.map(self._server, range(self.workers)))
+
+    def close(self) -> None:
+        # Servers first: bwrap's --die-with-parent follows the pool thread that started it, so stopping the
+        # threads first would SIGKILL the servers instead of letting them exit (and account their CPU).
+        self._closed = True
+        _close_all(self._servers)
+        super().close()
+
+
+def _close_all(servers: list[_Server | None]) -> None:
+    for i, server in enumerate(servers):
+        if server is not None:
+            server.close()
+            servers[i] = None
+
+
+def get_runner(kind: Literal["auto", "pool", "subprocess"] = "auto", workers: int | None = None) -> Runner:
+    """auto = the fast pooled engine when it works here, else one subprocess per job. workers default: all cores."""
+    if kind not in ("auto", "pool", "subprocess"):
+        raise ValueError(f"unknown sandbox runner kind: {kind!r} (expected auto, pool or subprocess)")
+    if kind == "subprocess":
+        return SubprocessRunner(workers)
+    runner = PoolRunner(workers)
+    if kind == "pool":
+        return runner
+    try:  # auto: the pool when a server starts and runs a trivial job here, else one process per job
+        runner.warm_up()
+        if runner.run([Job("print(1)")])[0].stdout == "1\n":
+            return runner
+    except Exception:
+        pass
+    runner.close()
+    return SubprocessRunner(workers)

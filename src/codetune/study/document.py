@@ -1,0 +1,217 @@
+"""A small document model rendered twice: one self-contained HTML file (images inlined as data URIs, inline
+CSS, no script, no external reference, so it opens offline) and a Markdown twin (images as files next to it).
+
+The report builds a list of blocks once, so both renderings say exactly the same things.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    anchor: str = ""
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Note:
+    """Something missing or a caveat, shown highlighted."""
+
+    text: str
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    highlight: set[int] = field(default_factory=set)  # row indexes to emphasise (the selected best)
+    numeric: set[int] = field(default_factory=set)  # column indexes to right-align
+
+
+@dataclass
+class Image:
+    name: str  # file name of the PNG next to the Markdown
+    png: bytes
+    alt: str
+    caption: str = ""
+
+
+@dataclass
+class Code:
+    text: str
+    lang: str = ""
+    summary: str = ""  # when set, shown collapsed under this title (HTML <details>)
+
+
+@dataclass
+class SideBySide:
+    """Texts shown in columns (one per model); in Markdown one after another."""
+
+    columns: list[tuple[str, str]]
+
+
+Block = Heading | Para | Bullets | Note | Table | Image | Code | SideBySide
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1d2330;
+ margin:0;background:#f6f7f9;line-height:1.5}
+main{max-width:1180px;margin:0 auto;padding:24px 32px 64px;background:#fff;min-height:100vh;
+ box-shadow:0 0 12px rgba(0,0,0,.06)}
+h1{font-size:1.9em;margin:.2em 0 .4em;border-bottom:3px solid #3b6fd4;padding-bottom:.2em}
+h2{font-size:1.45em;margin-top:1.8em;border-bottom:1px solid #dde2ea;padding-bottom:.15em;color:#223a6b}
+h3{font-size:1.15em;margin-top:1.4em;color:#223a6b}
+p,li{max-width:90ch}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.2em 0 .4em;color:#444}
+th,td{border:1px solid #d5dae3;padding:.32em .7em;vertical-align:top}
+th{background:#eef2f9;text-align:left}
+tr:nth-child(even) td{background:#fafbfd}
+tr.best td{background:#e3f4e6;font-weight:600}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0 1.6em}
+figure img{max-width:100%;border:1px solid #e2e6ee;border-radius:4px}
+figcaption{font-size:.9em;color:#555;margin-top:.3em}
+pre{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.7em .9em;overflow-x:auto;
+ font-size:.85em;white-space:pre-wrap;word-break:break-word}
+.note{background:#fff6e0;border-left:4px solid #e0a800;padding:.5em .9em;margin:.8em 0}
+.cols{display:grid;gap:12px;margin:.6em 0 1em}
+.cols h4{margin:.2em 0 .3em;font-size:.95em;color:#223a6b}
+.cols pre{margin:0;max-height:36em;overflow-y:auto}
+nav.toc{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.5em 1.2em;margin:1em 0}
+nav.toc ul{margin:.2em 0;padding-left:1.2em}
+details summary{cursor:pointer;color:#223a6b}
+"""
+
+
+def _cells(row: list[str], tag: str, numeric: set[int]) -> str:
+    return "".join(
+        f"<{tag}{' class=num' if i in numeric else ''}>{html.escape(c)}</{tag}>" for i, c in enumerate(row)
+    )
+
+
+def to_html(title: str, blocks: list[Block]) -> str:
+    """One HTML page; headings of level 2 make the table of contents."""
+    out: list[str] = []
+    toc = [(b.anchor or slug(b.text), b.text) for b in blocks if isinstance(b, Heading) and b.level == 2]
+    toc_html = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in toc)
+    toc_done = False
+    for b in blocks:
+        if isinstance(b, Heading):
+            if b.level == 2 and not toc_done and toc:
+                out.append(f'<nav class="toc"><strong>Contents</strong><ul>{toc_html}</ul></nav>')
+                toc_done = True
+            anchor = b.anchor or slug(b.text)
+            out.append(f'<h{b.level} id="{anchor}">{html.escape(b.text)}</h{b.level}>')
+        elif isinstance(b, Para):
+            out.append(f"<p>{html.escape(b.text)}</p>")
+        elif isinstance(b, Note):
+            out.append(f'<div class="note">{html.escape(b.text)}</div>')
+        elif isinstance(b, Bullets):
+            out.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Table):
+            cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
+            head = f"<thead><tr>{_cells(b.headers, 'th', b.numeric)}</tr></thead>"
+            body = "".join(
+                f"<tr{' class=best' if i in b.highlight else ''}>{_cells(r, 'td', b.numeric)}</tr>"
+                for i, r in enumerate(b.rows)
+            )
+            out.append(f"<table>{cap}{head}<tbody>{body}</tbody></table>")
+        elif isinstance(b, Image):
+            data = base64.b64encode(b.png).decode("ascii")
+            cap = f"<figcaption>{html.escape(b.caption)}</figcaption>" if b.caption else ""
+            out.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.alt)}" '
+                f'data-name="{html.escape(b.name)}">{cap}</figure>'
+            )
+        elif isinstance(b, Code):
+            pre = f"<pre><code>{html.escape(b.text)}</code></pre>"
+            out.append(
+                f"<details><summary>{html.escape(b.summary)}</summary>{pre}</details>" if b.summary else pre
+            )
+        elif isinstance(b, SideBySide):
+            n = max(1, len(b.columns))
+            cols = "".join(
+                f"<div><h4>{html.escape(t)}</h4><pre>{html.escape(text) or '(empty answer)'}</pre></div>"
+                for t, text in b.columns
+            )
+            out.append(
+                f'<div class="cols" style="grid-template-columns:repeat({n},minmax(0,1fr))">{cols}</div>'
+            )
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
+        + "\n".join(out)
+        + "\n</main></body></html>\n"
+    )
+
+
+def _md_escape_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks inside the text (answers contain code blocks)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def to_markdown(blocks: list[Block], assets_dir: str) -> str:
+    """Markdown; images are referenced as `assets_dir/<name>`, which the caller writes."""
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Note):
+            out.append("> **Note:** " + b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {i}" for i in b.items))
+        elif isinstance(b, Table):
+            lines = [f"**{b.caption}**\n"] if b.caption else []
+            lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
+            lines.append(
+                "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
+            )
+            for i, r in enumerate(b.rows):
+                cells = [_md_escape_cell(c) for c in r]
+                if i in b.highlight:
+                    cells = [f"**{c}**" if c else c for c in cells]
+                lines.append("| " + " | ".join(cells) + " |")
+            out.append("\n".join(lines))
+        elif isinstance(b, Image):
+            out.append(f"![{b.alt}]({assets_dir}/{b.name})" + (f"\n\n*{b.caption}*" if b.caption else ""))
+        elif isinstance(b, Code):
+            f = _fence(b.text)
+            code = f"{f}{b.lang}\n{b.text.rstrip()}\n{f}"
+            out.append(
+                f"<details><summary>{b.summary}</summary>\n\n{code}\n\n</details>" if b.summary else code
+            )
+        elif isinstance(b, SideBySide):
+            for title, text in b.columns:
+                f = _fence(text)
+                out.append(f"**{title}**\n\n{f}text\n{text.rstrip() or '(empty answer)'}\n{f}")
+    return "\n\n".join(out) + "\n"

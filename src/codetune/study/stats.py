@@ -1,0 +1,360 @@
+"""How much of a pass@1 difference is real: intervals, paired comparisons, and selection/reporting splits.
+
+Everything here works on per-problem pass@1 values read from score files (LiveCodeBench's eval-all
+layout); nothing is re-generated.
+
+- `wilson_interval`: interval for a proportion of solved problems (good at small n and near 0 or 1).
+- `bootstrap_interval`: percentile bootstrap of mean per-problem pass@1, resampling problems (seeded).
+- `mcnemar_exact`: exact two-sided McNemar test on the discordant problems of two models.
+- `paired_comparison`: both / only A / only B / neither, McNemar p, paired bootstrap interval of the
+  difference, and a worded verdict.
+- `split_problems`: select the best checkpoint on one part of the benchmark and report it on the rest, so
+  the reported number is not the maximum of several noisy scores on the same problems.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import NormalDist
+from typing import Literal
+
+import numpy as np
+
+from codetune.errors import CodetuneError
+from codetune.study.layout import eval_dir, parse_checkpoint_name
+
+SCORES_FILE = "scores.json"
+# A problem counts as solved when at least half its samples pass; with one greedy sample per problem
+# (the seed study's setting) pass@1 is 0 or 1 and this is simply "passed".
+SOLVED_AT = 0.5
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise CodetuneError(f"confidence must be between 0 and 1, got {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for successes/n (as fractions). Unlike the normal approximation it stays
+    inside [0, 1] and is not degenerate at 0/n or n/n."""
+    if n <= 0:
+        raise CodetuneError(f"Wilson interval needs n > 0, got n={n}")
+    if not 0 <= successes <= n:
+        raise CodetuneError(f"Wilson interval needs 0 <= successes <= n, got {successes}/{n}")
+    z = _z(confidence)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At 0/n and n/n the bound is exactly 0 or 1; the formula leaves rounding noise there.
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return lo, hi
+
+
+def bootstrap_interval(
+    values: Sequence[float], *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `values` (per-problem pass@1, or per-problem
+    differences), resampling problems with replacement. Same seed, same interval."""
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise CodetuneError("bootstrap interval needs at least one value")
+    if n_boot <= 0:
+        raise CodetuneError(f"n_boot must be positive, got {n_boot}")
+    _z(confidence)  # validates confidence
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    # Chunked so that 10,000 resamples of a few thousand problems stay within a few tens of MB.
+    chunk = max(1, 2_000_000 // x.size)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, x.size, size=(stop - start, x.size))
+        means[start:stop] = x[idx].mean(axis=1)
+    alpha = 1 - confidence
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: under "no difference" each discordant problem is equally likely
+    to favour A or B, so min(only_a, only_b) ~ Binomial(only_a + only_b, 1/2); p = 2 * P(X <= min),
+    capped at 1. No discordant problems gives p = 1."""
+    if only_a < 0 or only_b < 0:
+        raise CodetuneError(f"McNemar counts must be >= 0, got only_a={only_a}, only_b={only_b}")
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    # Exact integer arithmetic; int / int rounds once, so large n neither overflows nor loses precision.
+    tail = sum(math.comb(n, i) for i in range(k + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def _scores_file(path: Path) -> Path:
+    """The scores.json behind a file, an eval folder, or a checkpoint folder of a study."""
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise CodetuneError(f"scores not found: {path} does not exist")
+    candidates = [path / SCORES_FILE]
+    # A checkpoint folder runs/<run>/checkpoints/<name>/ is evaluated into runs/<run>/eval/<name>/.
+    if parse_checkpoint_name(path.name) and path.parent.name == "checkpoints":
+        candidates.append(eval_dir(path.parent.parent, path.name) / SCORES_FILE)
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise CodetuneError(
+        f"{path} is a folder without {SCORES_FILE}; pass a scores file or an evaluated checkpoint "
+        f"(looked for {', '.join(str(c) for c in candidates)})"
+    )
+
+
+def _problem_pass(entry: object, where: str) -> tuple[str, float]:
+    if not isinstance(entry, dict):
+        raise CodetuneError(
+            f"{where}: expected an object with question_id and graded_list, got {entry!r:.60}"
+        )
+    qid = entry.get("question_id")
+    if not isinstance(qid, str) or not qid:
+        raise CodetuneError(f"{where}: missing or empty 'question_id'")
+    graded = entry.get("graded_list")
+    # graded_list (one bool per sample) is the primary record; pass@1 is derived from it.
+    if isinstance(graded, list) and graded:
+        if not all(isinstance(g, bool | int) for g in graded):
+            raise CodetuneError(f"{where} ({qid}): 'graded_list' must hold booleans")
+        return qid, sum(bool(g) for g in graded) / len(graded)
+    p = entry.get("pass@1")
+    if isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1:
+        return qid, float(p)
+    raise CodetuneError(
+        f"{where} ({qid}): needs a non-empty 'graded_list' or a 'pass@1' between 0 and 1 (got {p!r})"
+    )
+
+
+def load_scores(path: str | Path) -> dict[str, float]:
+    """question_id -> per-problem pass@1 (fraction of samples that passed), from a scores file in
+    LiveCodeBench's eval-all layout (`[{"question_id", "graded_list", "pass@1", ...}]`), an eval folder
+    holding scores.json, or a study checkpoint folder whose eval folder holds one."""
+    file = _scores_file(Path(path))
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise CodetuneError(f"{file}: cannot read: {e}") from None
+    except json.JSONDecodeError as e:
+        raise CodetuneError(f"{file}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
+    if not isinstance(data, list):
+        raise CodetuneError(
+            f"{file}: expected a JSON list of per-problem results (LiveCodeBench eval-all layout), "
+            f"got {type(data).__name__}"
+        )
+    if not data:
+        raise CodetuneError(f"{file}: holds no problems")
+    out: dict[str, float] = {}
+    for i, entry in enumerate(data):
+        qid, p = _problem_pass(entry, f"{file}: entry [{i}]")
+        if qid in out:
+            raise CodetuneError(f"{file}: entry [{i}]: question_id {qid!r} appears twice")
+        out[qid] = p
+    return out
+
+
+def mean_pass(scores: Mapping[str, float], ids: Iterable[str] | None = None) -> float:
+    """Mean per-problem pass@1 over `ids` (all problems when None); e.g. pass@1 without the problems
+    possibly seen in training, or on the reporting part of a selection split."""
+    keys = list(scores) if ids is None else [q for q in ids]
+    missing = [q for q in keys if q not in scores]
+    if missing:
+        raise CodetuneError(f"no score for {len(missing)} problem(s), e.g. {missing[0]!r}")
+    if not keys:
+        raise CodetuneError("mean pass@1 of no problems")
+    return sum(scores[q] for q in keys) / len(keys)
+
+
+def _fmt_p(p: float) -> str:
+    return "p<0.001" if p < 0.001 else f"p={p:.2g}"
+
+
+@dataclass
+class PairedComparison:
+    """Two models on the same problems. pass_* and diff are mean per-problem pass@1 (fractions);
+    both/only_a/only_b/neither count problems solved (pass@1 >= 0.5)."""
+
+    n: int
+    both: int
+    only_a: int
+    only_b: int
+    neither: int
+    pass_a: float
+    pass_b: float
+    diff: float  # pass_a - pass_b
+    diff_ci: tuple[float, float]  # paired bootstrap over problems
+    p_value: float  # exact McNemar on only_a vs only_b
+    verdict: str
+    name_a: str = "A"
+    name_b: str = "B"
+    solved_a: int = 0
+    solved_b: int = 0
+    wilson_a: tuple[float, float] = (0.0, 0.0)  # of solved_a / n
+    wilson_b: tuple[float, float] = (0.0, 0.0)
+    bootstrap_a: tuple[float, float] = (0.0, 0.0)  # of pass_a
+    bootstrap_b: tuple[float, float] = (0.0, 0.0)
+    confidence: float = 0.95
+    solved_at: float = SOLVED_AT
+    only_in_a: int = 0  # problems scored for A but not B (left out of the comparison)
+    only_in_b: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+
+def paired_comparison(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    *,
+    seed: int = 0,
+    n_boot: int = 10_000,
+    alpha: float = 0.05,
+    name_a: str = "A",
+    name_b: str = "B",
+) -> PairedComparison:
+    """Compare two models on the problems both were scored on (the intersection of question ids).
+
+    McNemar's exact test uses the problems each model solves (pass@1 >= 0.5) and the other does not;
+    the difference's interval is a paired bootstrap of per-problem pass@1 differences, so problems that
+    are easy or hard for both models do not widen it."""
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise CodetuneError(f"{name_a} and {name_b} share no question_id: nothing to compare")
+    xa = np.array([a[q] for q in common], dtype=float)
+    xb = np.array([b[q] for q in common], dtype=float)
+    sa, sb = xa >= SOLVED_AT, xb >= SOLVED_AT
+    both = int(np.sum(sa & sb))
+    only_a = int(np.sum(sa & ~sb))
+    only_b = int(np.sum(~sa & sb))
+    neither = int(np.sum(~sa & ~sb))
+    n = len(common)
+    confidence = 1 - alpha
+    p = mcnemar_exact(only_a, only_b)
+    if p < alpha and only_a != only_b:
+        verdict = f"{name_a if only_a > only_b else name_b} better ({_fmt_p(p)})"
+    else:
+        verdict = f"not distinguishable at {n} problems ({_fmt_p(p)})"
+    return PairedComparison(
+        n=n,
+        both=both,
+        only_a=only_a,
+        only_b=only_b,
+        neither=neither,
+        pass_a=float(xa.mean()),
+        pass_b=float(xb.mean()),
+        diff=float(xa.mean() - xb.mean()),
+        diff_ci=bootstrap_interval(xa - xb, confidence=confidence, n_boot=n_boot, seed=seed),
+        p_value=p,
+        verdict=verdict,
+        name_a=name_a,
+        name_b=name_b,
+        solved_a=both + only_a,
+        solved_b=both + only_b,
+        wilson_a=wilson_interval(both + only_a, n, confidence),
+        wilson_b=wilson_interval(both + only_b, n, confidence),
+        bootstrap_a=bootstrap_interval(xa, confidence=confidence, n_boot=n_boot, seed=seed),
+        bootstrap_b=bootstrap_interval(xb, confidence=confidence, n_boot=n_boot, seed=seed),
+        confidence=confidence,
+        only_in_a=len(set(a) - set(b)),
+        only_in_b=len(set(b) - set(a)),
+    )
+
+
+def _natural_key(s: str) -> tuple:
+    # abc99_a before abc100_a: digit runs compare as numbers.
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
+
+
+def split_problems(
+    problems: Sequence[tuple[str, str | None]],
+    *,
+    method: Literal["random", "date"],
+    select_fraction: float = 0.5,
+    seed: int = 0,
+) -> tuple[list[str], list[str]]:
+    """Split benchmark problems into (selection ids, reporting ids): pick the best checkpoint on the
+    first, report its pass@1 on the second. Deterministic (input order does not matter) and disjoint;
+    both parts are non-empty.
+
+    - "random": a seeded shuffle of the sorted ids; the first round(select_fraction * n) select.
+    - "date": problems ordered by contest date (ISO strings), earlier contests select, later report.
+      Problems of one date stay together: the cut moves forward to the end of the date it falls in (or
+      back to its start when moving forward would leave nothing to report). Undated problems count as
+      later than every dated one, so they land on the reporting side; among themselves (and when no
+      problem has a date) they are ordered by question id with numbers compared as numbers, which for
+      AtCoder ids (abc365_a, ..., abc386_b) follows contest order.
+    """
+    if not 0 < select_fraction < 1:
+        raise CodetuneError(f"select_fraction must be between 0 and 1, got {select_fraction}")
+    ids = [q for q, _ in problems]
+    if len(set(ids)) != len(ids):
+        dup = next(q for q in ids if ids.count(q) > 1)
+        raise CodetuneError(f"question_id {dup!r} appears twice in the problems to split")
+    n = len(ids)
+    if n < 2:
+        raise CodetuneError(f"a selection/reporting split needs at least 2 problems, got {n}")
+    k = min(n - 1, max(1, round(select_fraction * n)))
+    if method == "random":
+        order = sorted(ids, key=_natural_key)
+        random.Random(seed).shuffle(order)
+        return order[:k], order[k:]
+    if method != "date":
+        raise CodetuneError(f"split method must be 'random' or 'date', got {method!r}")
+    dated = sorted(
+        ((d or None, q) for q, d in problems), key=lambda t: (t[0] is None, t[0] or "", _natural_key(t[1]))
+    )
+    dates = [d for d, _ in dated]
+    order = [q for _, q in dated]
+    cut = k
+    if dates[cut - 1] is not None:
+        while cut < n and dates[cut] == dates[cut - 1]:
+            cut += 1
+        if cut == n:  # the last date group reaches the end: cut before it instead
+            cut = k
+            while cut > 0 and dates[cut - 1] == dates[k - 1]:
+                cut -= 1
+        if cut == 0:
+            raise CodetuneError(
+                "date split: every dated problem has the same contest date, so earlier and later "
+                "contests cannot be told apart; use the random split"
+            )
+    return order[:cut], order[cut:]
+
+
+def selection_note(
+    method: Literal["random", "date"] | None,
+    n_select: int,
+    n_report: int,
+    *,
+    n_checkpoints: int | None = None,
+    seed: int | None = None,
+) -> str:
+    """The report's sentence saying where the best checkpoint was chosen and where it is reported."""
+    if method is None:
+        of = f" the best of {n_checkpoints} checkpoints" if n_checkpoints else " the best checkpoint"
+        return (
+            f"Selection and reporting use the same {n_select} problems: pass@1 of{of} chosen on them "
+            "is biased upward."
+        )
+    how = f"a seeded random split (seed {seed})" if method == "random" else "a date split (earlier contests)"
+    return (
+        f"The best checkpoint was selected on {n_select} problems ({how}) and its pass@1 is reported "
+        f"on the other {n_report}."
+    )

@@ -1,0 +1,159 @@
+"""A run's metrics rows and what they sum up to: best val/test step, final losses, the overfitting signal.
+
+Pure functions over `metrics.jsonl` rows (no torch), shared by the trainer and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from codetune.errors import CodetuneError
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+PLOT_FILE = "loss.png"
+RUN_CONFIG_FILE = "run_config.json"
+
+
+@dataclass
+class MetricsRow:
+    """One eval step: losses are token-weighted means over label tokens; train_loss over the interval."""
+
+    step: int
+    epoch: float
+    train_loss: float | None
+    val_loss: float
+    test_loss: float
+    learning_rate: float | None
+    tokens_seen: int  # non-padding input tokens trained on so far, all ranks
+    wall_time: float  # seconds of training so far, across resumed sessions
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def read_metrics(path: Path) -> list[MetricsRow]:
+    """Rows of a metrics.jsonl; a torn last line (a kill mid-write) is ignored, a bad line elsewhere is an error."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(MetricsRow(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError) as e:
+            if i == len(lines):
+                break
+            raise CodetuneError(f"{path}: line {i} is not a metrics row ({e})") from None
+    return rows
+
+
+def truncate_metrics(path: Path, last_step: int) -> list[MetricsRow]:
+    """Keep the rows up to `last_step` (the checkpoint a run resumes from); rewrite the file; return them."""
+    kept = [r for r in read_metrics(path) if r.step <= last_step]
+    tmp = Path(path).with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(r.to_json() + "\n" for r in kept), encoding="utf-8")
+    tmp.replace(path)
+    return kept
+
+
+def overfitting_step(steps: list[int], val_losses: list[float], patience: int) -> int | None:
+    """First eval step after the validation minimum from which val loss rose `patience` evals in a row.
+
+    That is the step s[i] (i after the minimum) with val[i-1] < val[i] < ... < val[i+patience-1]: the first
+    of `patience` consecutive rises. None when val loss never rose that long after its minimum.
+    """
+    if patience <= 0:
+        raise ValueError("patience must be positive")
+    if len(steps) != len(val_losses) or not steps:
+        return None
+    best = min(range(len(val_losses)), key=lambda i: val_losses[i])
+    for i in range(best + 1, len(val_losses) - patience + 1):
+        if all(val_losses[j] > val_losses[j - 1] for j in range(i, i + patience)):
+            return steps[i]
+    return None
+
+
+def _best(rows: list[MetricsRow], key: str) -> dict[str, Any] | None:
+    finite = [r for r in rows if math.isfinite(getattr(r, key))]
+    if not finite:
+        return None
+    r = min(finite, key=lambda r: getattr(r, key))  # earliest step wins a tie
+    return {"step": r.step, "loss": getattr(r, key)}
+
+
+def summarize(rows: list[MetricsRow], *, patience: int, wall_time: float | None = None) -> dict[str, Any]:
+    """summary.json: best val and test (step, loss), final losses, the overfitting signal, wall time."""
+    if not rows:
+        raise CodetuneError("no metrics rows to summarize: the run has not reached its first eval step")
+    rows = sorted(rows, key=lambda r: r.step)
+    last = rows[-1]
+    return {
+        "steps": last.step,
+        "epochs": last.epoch,
+        "evals": len(rows),
+        "best_val": _best(rows, "val_loss"),
+        "best_test": _best(rows, "test_loss"),
+        "final": {
+            "step": last.step,
+            "train_loss": last.train_loss,
+            "val_loss": last.val_loss,
+            "test_loss": last.test_loss,
+        },
+        "overfitting_step": overfitting_step([r.step for r in rows], [r.val_loss for r in rows], patience),
+        "overfit_patience": patience,
+        "tokens_seen": last.tokens_seen,
+        "wall_time": round(wall_time if wall_time is not None else last.wall_time, 2),
+    }
+
+
+def plot_losses(
+    rows: list[MetricsRow], out: Path, *, title: str = "", overfit_step: int | None = None
+) -> Path:
+    """loss.png: train / val / test loss against step, the minimum test loss marked with its step and value."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; safe in worker threads and on servers
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r.step)
+    steps = [r.step for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    train = [(r.step, r.train_loss) for r in rows if r.train_loss is not None]
+    if train:
+        ax.plot(*zip(*train, strict=True), marker="o", ms=3, label="train (mean over interval)")
+    ax.plot(steps, [r.val_loss for r in rows], marker="o", ms=3, label="validation")
+    ax.plot(steps, [r.test_loss for r in rows], marker="o", ms=3, label="test")
+    best = _best(rows, "test_loss")
+    if best is not None:
+        ax.scatter([best["step"]], [best["loss"]], s=80, facecolors="none", edgecolors="red", zorder=5)
+        ax.annotate(
+            f"min test {best['loss']:.4f} @ step {best['step']}",
+            (best["step"], best["loss"]),
+            textcoords="offset points",
+            xytext=(0, -16),
+            ha="center",
+            color="red",
+            fontsize=9,
+        )
+    if overfit_step is not None:
+        ax.axvline(
+            overfit_step, color="grey", ls=":", lw=1, label=f"overfitting signal (step {overfit_step})"
+        )
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (label tokens)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out

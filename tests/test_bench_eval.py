@@ -1,0 +1,200 @@
+"""Evaluation of the base model and checkpoints with the tiny model: files, layout, skip, resume, generation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codetune.bench import evaluate as ev
+from codetune.config import parse_config
+from codetune.errors import CodetuneError
+from codetune.study.layout import base_eval_dir, checkpoint_name, eval_dir, run_dir
+
+SYSTEM = "You are an expert Python programmer."
+
+
+def _config(tmp_path: Path, model_dir: Path, bench: Path, **bench_over):
+    bench_cfg = {
+        "source": str(bench),
+        "max_problems": 3,
+        "generation": {"max_new_tokens": 8, "batch_size": 2},
+        "timeout_s": 2.0,
+        **bench_over,
+    }
+    return parse_config(
+        {
+            "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
+            "runs": {"r1": {"dataset": {"source": "unused.jsonl"}, "system_prompt": SYSTEM}},
+            "benchmark": bench_cfg,
+            "output_dir": str(tmp_path / "study"),
+        }
+    )
+
+
+def _make_checkpoint(model_dir: Path, out: Path) -> Path:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    peft = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    peft.save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def study(tmp_path, tiny_model_dir, shared_benchmark):
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark)
+    ckpt = run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(2, 0)
+    _make_checkpoint(tiny_model_dir, ckpt)
+    return cfg
+
+
+def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
+    summaries = ev.evaluate_study(study, include_base=True)
+    assert [s["model"] for s in summaries] == ["base", "r1_checkpoint-step-2-epoch-0"]
+    assert summaries[1]["step"] == 2 and summaries[1]["run"] == "r1" and summaries[0]["run"] is None
+    for s, folder in zip(
+        summaries,
+        [
+            base_eval_dir(study.output_path),
+            eval_dir(run_dir(study.output_path, "r1"), "checkpoint-step-2-epoch-0"),
+        ],
+        strict=True,
+    ):
+        assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
+            p.name for p in folder.iterdir()
+        }
+        assert not list(folder.glob("*.partial.jsonl"))
+        prompts = [json.loads(line) for line in (folder / "prompts.jsonl").read_text().splitlines()]
+        assert [p["question_id"] for p in prompts] == ["abc365_a", "abc365_b", "abc366_a"]
+        assert prompts[0]["prompt"].startswith("<|im_start|>system\nYou are an expert Python programmer.\n\n")
+        assert prompts[0]["prompt"].endswith("<|im_start|>assistant\n")
+        gens = json.loads((folder / "generations.json").read_text())
+        assert [len(g["code_list"]) for g in gens] == [1, 1, 1] and all(
+            len(g["output_list"]) == 1 for g in gens
+        )
+        scores = json.loads((folder / "scores.json").read_text())
+        assert [s_["question_id"] for s_ in scores] == ["abc365_a", "abc365_b", "abc366_a"]
+        assert all({"graded_list", "pass@1", "verdicts", "code_list"} <= s_.keys() for s_ in scores)
+        on_disk = json.loads((folder / "summary.json").read_text())
+        assert on_disk == s and s["total"] == 3 and 0.0 <= s["pass@1"] <= 1.0 and s["n_samples"] == 1
+        assert s["complete"] and s["wall_time_s"] >= 0 and "pass@1" in s["pass@k"]
+    # Base model and checkpoint differ (the adapter was active), and nothing reloads on a second call.
+    base_out = json.loads((base_eval_dir(study.output_path) / "generations.json").read_text())
+    ck_dir = eval_dir(run_dir(study.output_path, "r1"), "checkpoint-step-2-epoch-0")
+    ck_out = json.loads((ck_dir / "generations.json").read_text())
+    assert [g["output_list"] for g in base_out] != [g["output_list"] for g in ck_out]
+
+    def no_load(*a, **k):
+        raise AssertionError("a complete evaluation must not load the model")
+
+    monkeypatch.setattr("codetune.models.load_model_and_tokenizer", no_load)
+    again = ev.evaluate_study(study, include_base=True)
+    assert again == summaries
+
+    # The command prints the seed's table (model, Pass@1, solved/total) from the same files.
+    from typer.testing import CliRunner
+
+    from codetune.cli import app
+    from codetune.config import dump_config
+
+    cfg_file = study.output_path.parent / "study.yaml"
+    cfg_file.write_text(dump_config(study))
+    res = CliRunner().invoke(app, ["eval", str(cfg_file), "--include-base", "--checkpoints", "2"])
+    assert res.exit_code == 0, res.output
+    assert "Pass@1" in res.output and "Solved Problems" in res.output
+    assert "r1_checkpoint-step-2-epoch-0" in res.output and f"{summaries[1]['solved']}/3" in res.output
+
+
+def test_checkpoint_selection_by_step(study):
+    assert [p.name for p in ev.select_checkpoints(study, "r1", "2")] == ["checkpoint-step-2-epoch-0"]
+    with pytest.raises(CodetuneError, match="no checkpoint at step 7; steps saved: 2"):
+        ev.select_checkpoints(study, "r1", "7")
+    with pytest.raises(CodetuneError, match="evaluated checkpoints"):
+        ev.select_checkpoints(study, "r1", "best")
+    with pytest.raises(CodetuneError, match="run 'zz' is not in the config"):
+        ev.evaluate_study(study, run="zz")
+
+
+def test_eval_resumes_after_a_kill_without_duplicates(
+    tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=5)
+    real = ev.generate_chat
+    calls: list[int] = []
+
+    def killed_after_two(model, tok, convs, **kw):
+        calls.append(len(convs))
+        seen = []
+
+        def on_result(i, answers):
+            kw_on(i, answers)
+            seen.append(i)
+            if len(seen) == 2:
+                raise KeyboardInterrupt  # the user pressed Ctrl-C mid-evaluation
+
+        kw_on = kw.pop("on_result")
+        return real(model, tok, convs, on_result=on_result, **{**kw, "batch_size": 1})
+
+    monkeypatch.setattr(ev, "generate_chat", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate_study(cfg, include_base=True)
+    folder = base_eval_dir(cfg.output_path)
+    partial = folder / "generations.partial.jsonl"
+    assert len(partial.read_text().splitlines()) == 2 and not (folder / "summary.json").exists()
+    # A kill in the middle of a write leaves half a line: it is dropped, not duplicated or fatal.
+    with partial.open("a") as f:
+        f.write('{"question_id": "abc366_a", "code_l')
+
+    monkeypatch.setattr(ev, "generate_chat", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1])
+    (summary,) = ev.evaluate_study(cfg, include_base=True)
+    assert calls == [5, 3]  # the second run generated only the three unfinished problems
+    gens = json.loads((folder / "generations.json").read_text())
+    ids = [g["question_id"] for g in gens]
+    assert len(ids) == len(set(ids)) == 5 and summary["total"] == 5 and summary["resumed"]
+    assert not partial.exists()
+
+
+def test_generate_chat_batched_matches_one_at_a_time(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codetune.bench.generate import generate_chat
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 5, 2)]
+    side = tok.padding_side
+    batched = generate_chat(model, tok, convs, max_new_tokens=6, batch_size=8, show_progress=False)
+    single = [generate_chat(model, tok, [c], max_new_tokens=6, show_progress=False)[0] for c in convs]
+    assert batched == single and all(len(a) == 1 for a in batched)
+    assert tok.padding_side == side  # left padding is set for generation only
+    sampled = generate_chat(
+        model, tok, convs, max_new_tokens=4, n=3, temperature=1.0, batch_size=4, show_progress=False
+    )
+    assert [len(a) for a in sampled] == [3, 3, 3]
+
+
+def test_stop_at_code_end_criteria(tiny_model_dir):
+    import torch
+    from transformers import AutoTokenizer
+
+    from codetune.bench.generate import _code_end_criteria, code_block_closed
+
+    assert code_block_closed("Sure.\n```python\nprint(1)\n```")
+    assert not code_block_closed("Sure.\n```python\nprint(1)\n")
+    assert not code_block_closed("<think>\n```python\nx\n```\n")  # still reasoning
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids = tok("```python\nprint(1)\n```\nmore text", add_special_tokens=False)["input_ids"]
+    crit = _code_end_criteria(tok)
+    stops = [bool(crit(torch.tensor([ids[: i + 1]]), None)[0]) for i in range(len(ids))]
+    first = stops.index(True)
+    assert (
+        tok.decode(ids[: first + 1]).rstrip().endswith("```")
+        and tok.decode(ids[: first + 1]).count("```") == 2
+    )

@@ -1,0 +1,236 @@
+"""Behaviour metrics on hand-written answers (the seed report's two quoted answers) and compare's bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codetune.errors import CodetuneError
+from codetune.study.behaviour import aggregate_metrics, answer_metrics, split_markdown
+from codetune.study.compare import (
+    check_checkpoints,
+    load_compare,
+    print_compare,
+    read_prompts,
+    run_compare,
+    save_compare,
+)
+
+# The Deep model's binary-search answer as the seed report quotes it (1-space indentation kept).
+DEEP_BINARY_SEARCH = """Binary search is an efficient algorithm for finding an item from a sorted list of items. It works by repeatedly dividing in half the portion of the list that could contain the item.
+
+### Logic
+
+1. **Initialization**: Start with the entire array.
+2. **Midpoint Calculation**: Find the middle index of the current segment.
+3. **Comparison**: If the target value matches the element at the midpoint, return the index.
+4. **Repeat**: Continue this process until you find the target or exhaust all possibilities.
+
+### Python Function Implementation
+
+```python
+def binary_search(arr, x):
+ low = 0
+ high = len(arr) - 1
+
+ while low <= high:
+  mid = (low + high) // 2
+  if arr[mid] == x:
+   return mid
+  elif arr[mid] < x:
+   low = mid + 1
+  else:
+   high = mid - 1
+
+ return -1
+```
+"""
+
+# The Diverse model's distance answer: two headed code blocks, and an un-commented prose line inside each
+# block ("Example usage:"), so neither block parses as a whole.
+DIVERSE_DISTANCE = """Sure! Below is a Python script that calculates the Euclidean distance between two points using the standard math library.
+
+### Using Standard Math Library
+
+```python
+import math
+
+def distance_std(x1, y1, x2, y2):
+ dx = x2 - x1
+ dy = y2 - y1
+ return math.sqrt(dx*dx + dy*dy)
+
+Example usage:
+result_std = distance_std(1, 2, 4, 6)
+print(f"Standard math: {result_std}")
+```
+
+### Using NumPy for Vectors
+
+```python
+import numpy as np
+
+def distance_numpy(x1, y1, x2, y2):
+ # Create arrays from coordinates
+ point1 = np.array([x1, y1])
+ point2 = np.array([x2, y2])
+ diff = point2 - point1
+ return np.linalg.norm(diff)
+
+Example usage:
+result_numpy = distance_numpy(1, 2, 4, 6)
+print(f"NumPy: {result_numpy}")
+```
+"""
+
+
+def test_deep_answer_explains_before_code():
+    m = answer_metrics(DEEP_BINARY_SEARCH)
+    assert m.explanation_before_code is True
+    # The prose before the code: the opening paragraph and the four numbered steps, headers excluded.
+    before = DEEP_BINARY_SEARCH.split("```")[0]
+    prose = "\n".join(ln for ln in before.splitlines() if not ln.startswith("###")).strip()
+    assert m.explanation_chars == len(prose) > 400
+    assert m.explanation_words > 70
+    assert m.headers == 2
+    assert m.code_blocks == 1 and not m.unclosed_code_block
+    assert m.python_blocks_parsed == 1 and m.python_blocks_unparsed == 0
+    assert m.functions == ["binary_search"]
+    assert m.libraries == [] and m.third_party_libraries == []
+    assert m.answer_chars == len(DEEP_BINARY_SEARCH.strip())
+
+
+def test_diverse_answer_libraries_from_unparsable_blocks():
+    m = answer_metrics(DIVERSE_DISTANCE)
+    assert m.explanation_before_code is True
+    assert m.explanation_chars == len(DIVERSE_DISTANCE.splitlines()[0])
+    assert m.headers == 2
+    assert m.code_blocks == 2
+    assert m.python_blocks_parsed == 0 and m.python_blocks_unparsed == 2
+    assert m.libraries == ["math", "numpy"]
+    assert m.third_party_libraries == ["numpy"]
+    assert m.functions == ["distance_std", "distance_numpy"]
+
+
+def test_code_first_answer_and_nested_import():
+    text = "```python\ndef f(v):\n    import numpy as np\n    from os.path import join\n    return np.sum(v)\n```\nDone."
+    m = answer_metrics(text)
+    assert m.explanation_before_code is False and m.explanation_chars == 0
+    assert m.libraries == ["numpy", "os"]
+    assert m.functions == ["f"]
+
+
+def test_header_only_before_code_is_not_an_explanation():
+    m = answer_metrics("## Solution\n\n```python\nprint(1)\n```")
+    assert m.explanation_before_code is False
+    assert m.headers == 1
+
+
+def test_no_code_and_truncated_code():
+    m = answer_metrics("Just words, no code.")
+    assert m.code_blocks == 0 and m.explanation_before_code is False
+    assert m.explanation_chars == len("Just words, no code.")
+    cut = answer_metrics("Here:\n```python\nimport sys\ndef g(")
+    assert cut.code_blocks == 1 and cut.unclosed_code_block
+    assert cut.libraries == ["sys"]  # the cut-off def does not count as a function
+    assert cut.functions == []
+
+
+def test_headers_inside_code_are_not_markdown_headers():
+    prose, blocks = split_markdown("# Title\n```python\n# comment\nx = 1\n```\n## End")
+    assert len(blocks) == 1 and blocks[0].code == "# comment\nx = 1"
+    assert answer_metrics("# Title\n```python\n# comment\nx = 1\n```\n## End").headers == 2
+
+
+def test_non_python_blocks_are_not_parsed():
+    m = answer_metrics("Run:\n```bash\nimport foo\n```")
+    assert m.code_blocks == 1 and m.libraries == [] and m.python_blocks_parsed == 0
+
+
+def test_aggregate():
+    agg = aggregate_metrics([answer_metrics(DEEP_BINARY_SEARCH), answer_metrics(DIVERSE_DISTANCE)])
+    assert agg["answers"] == 2
+    assert agg["explanation_before_code"] == 2
+    assert agg["headers"] == 4 and agg["code_blocks"] == 3 and agg["functions"] == 3
+    assert agg["libraries"] == {"math": 1, "numpy": 1}
+    assert aggregate_metrics([]) == {"answers": 0}
+
+
+def _adapter(model_dir: Path, out: Path, seed: int) -> Path:
+    """A LoRA adapter on the tiny model, with non-zero B so that it changes the answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    model.save_pretrained(out)
+    return out
+
+
+def test_compare_checkpoints_side_by_side(tiny_model_dir, tmp_path):
+    a = _adapter(tiny_model_dir, tmp_path / "deep" / "checkpoints" / "checkpoint-step-10-epoch-0", 1)
+    b = _adapter(tiny_model_dir, tmp_path / "diverse" / "checkpoints" / "checkpoint-step-10-epoch-0", 2)
+    prompts = ["Explain binary search.", "Distance in three ways."]
+    result = run_compare([a, b], prompts, max_new_tokens=6, include_base=True, system_prompt="Be brief.")
+    names = [m["name"] for m in result["models"]]
+    assert names == ["base", "deep/checkpoint-step-10-epoch-0", "diverse/checkpoint-step-10-epoch-0"]
+    for m in result["models"]:
+        assert len(m["answers"]) == 2 and len(m["metrics"]) == 2
+        assert m["metrics"][0]["answer_chars"] == len(m["answers"][0].strip())
+        assert m["aggregate"]["answers"] == 2
+    assert result["decoding"] == {"temperature": 0.0, "max_new_tokens": 6}
+    answers_path, metrics_path = save_compare(result, tmp_path / "cmp")
+    saved = json.loads(answers_path.read_text())
+    assert saved["prompts"] == prompts and saved["models"][1]["checkpoint"] == str(a)
+    assert "metrics" in json.loads(metrics_path.read_text())["models"][0]
+    loaded = load_compare(tmp_path / "cmp")
+    assert loaded["models"][2]["aggregate"] == result["models"][2]["aggregate"]
+
+    from rich.console import Console
+
+    console = Console(record=True, width=150)
+    print_compare(result, console)
+    out = console.export_text()
+    assert "prompt 2" in out and "deep/checkpoint-step-10-epoch-0" in out and "explanation before code" in out
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    missing = tmp_path / "runs" / "deep" / "checkpoints" / "checkpoint-step-99-epoch-0"
+    with pytest.raises(CodetuneError, match=f"checkpoint {missing} does not exist"):
+        check_checkpoints([missing])
+    not_adapter = tmp_path / "plain"
+    not_adapter.mkdir()
+    with pytest.raises(CodetuneError, match="no adapter_config.json"):
+        check_checkpoints([not_adapter])
+
+
+def test_compare_cli_missing_checkpoint_exits_2(tmp_path):
+    missing = tmp_path / "nope"
+    res = subprocess.run(
+        [sys.executable, "-m", "codetune", "compare", "--checkpoint", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2
+    assert f"checkpoint {missing} does not exist" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_read_prompts(tmp_path):
+    f = tmp_path / "p.txt"
+    f.write_text("first\n\n  second  \n")
+    assert read_prompts(f) == ["first", "second"]
+    f.write_text("\n")
+    with pytest.raises(CodetuneError, match="no prompts"):
+        read_prompts(f)
+    with pytest.raises(CodetuneError, match="does not exist"):
+        read_prompts(tmp_path / "none.txt")

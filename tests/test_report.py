@@ -1,0 +1,242 @@
+"""The report from a tiny synthetic study built here (one run missing, one cut off), checked as files and,
+when Debian's chromium is installed, as a page rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from codetune.cli import app
+from codetune.study.behaviour import aggregate_metrics, answer_metrics
+from codetune.study.compare import save_compare
+from codetune.study.layout import data_profile_path
+from codetune.study.report import loss_facts, overlap_path, write_report
+from codetune.train.summary import MetricsRow
+from test_compare import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE
+from test_select import write_synthetic_study
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def full_study(tmp_path: Path) -> Path:
+    """The synthetic study plus the files the pipeline adds: profiles, overlaps, a comparison, environment."""
+    study = write_synthetic_study(tmp_path)
+    for run, rows, problems in (("deep", 200, 200), ("diverse", 1000, 200)):
+        p = data_profile_path(study, run)
+        p.parent.mkdir(parents=True)
+        p.write_text(
+            json.dumps(
+                {
+                    "source": f"builtin:{run}",
+                    "rows": rows,
+                    "unique_problems": problems,
+                    "solutions_per_problem": {"min": 1, "median": rows // problems, "max": rows // problems},
+                    "splits": {"train": rows - 20, "valid": 10, "test": 10},
+                    "cross_split_problems": 0,
+                    "duplicate_rows": 0,
+                }
+            )
+        )
+    overlap_path(study, "deep").write_text(
+        json.dumps(
+            {
+                "possibly_seen": ["abc370_a", "abc371_a"],
+                "benchmark_problems": 10,
+                "threshold": 0.5,
+                "ngram": 5,
+            }
+        )
+    )
+    result = {
+        "base_model": "smollm2-135m-instruct",
+        "prompts": ["Explain binary search, then implement it.", "Distance in three ways."],
+        "system_prompt": None,
+        "decoding": {"temperature": 0.0, "max_new_tokens": 512},
+        "models": [],
+    }
+    for name, answers in (
+        ("deep/checkpoint-step-20-epoch-0", [DEEP_BINARY_SEARCH, "```python\nimport math\n```"]),
+        ("diverse/checkpoint-step-10-epoch-0", ["def f(): pass", DIVERSE_DISTANCE]),
+    ):
+        ms = [answer_metrics(a) for a in answers]
+        result["models"].append(
+            {
+                "name": name,
+                "checkpoint": None,
+                "answers": answers,
+                "metrics": [m.to_dict() for m in ms],
+                "aggregate": aggregate_metrics(ms),
+                "seconds": 3.0,
+            }
+        )
+    save_compare(result, study / "compare")
+    (study / "environment.json").write_text(
+        json.dumps({"python": "3.11.2", "platform": "Linux", "cpu_count": 2, "packages": {"torch": "2.13.0"}})
+    )
+    return study
+
+
+def test_report_files_state_computed_facts_and_gaps(tmp_path):
+    study = full_study(tmp_path)
+    html_path, md_path = write_report(study)
+    md = md_path.read_text()
+    html = html_path.read_text()
+    # The selected best, with its interval, and the missing / partial runs said in words.
+    assert "best checkpoint checkpoint-step-20-epoch-0 (highest pass@1) with pass@1 40.0% (4/10 solved" in md
+    assert "run absent: not started" in md and "Run absent was not started" in md
+    assert "run diverse: training incomplete" in md and "checkpoint-step-20-epoch-0 not evaluated" in md
+    assert "Validation loss is lowest at step 20 (0.8000) and is higher at the one evaluation after it" in md
+    # Paired comparison worded from the test; selection on the same problems said next to the numbers.
+    assert (
+        "deep best vs diverse best on 10 problems: both solve 2, only deep best 2, only diverse best 1" in md
+    )
+    assert "not distinguishable at 10 problems" in md
+    assert "Selection and reporting use the same 10 problems" in md
+    # Contamination: 2 of 10 seen; deep's best solves abc370_a..abc373_a, so 2 of the 8 unseen = 25.0%.
+    assert "deep: 2 of 10 benchmark problems have a near-duplicate" in md and "25.0% on the 8 others" in md
+    assert "diverse: overlap with the benchmark not computed" in md
+    # Datasets' real shape and the behaviour metrics.
+    assert "diverse: 1,000 rows of 200 distinct problems (median 5 solutions per problem)" in md
+    assert "imports math, numpy" in md
+    assert "What this demo is" in md  # built-in model + data + benchmark
+    # Self-contained HTML: images inlined, no external reference.
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
+    assert not re.search(r'(src|href)="(https?:|//|file:)', html)
+    for name in ("loss_deep.png", "loss_diverse.png", "pass_at_step.png"):
+        assert (study / "report_assets" / name).read_bytes().startswith(PNG_MAGIC)
+        assert f"report_assets/{name}" in md
+    assert "Traceback" not in md
+
+
+def test_report_without_compare_or_profiles(tmp_path):
+    study = write_synthetic_study(tmp_path, with_missing_run=False)
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "No behaviour comparison yet" in md
+    assert "deep: no dataset profile" in md
+    assert "No environment.json" in md
+
+
+def test_report_cli(tmp_path):
+    study = write_synthetic_study(tmp_path)
+    res = CliRunner().invoke(app, ["report", str(study)])
+    assert res.exit_code == 0, res.output
+    assert "report.html" in res.output and (study / "report.md").is_file()
+
+
+def test_loss_facts_overfitting():
+    rows = [
+        MetricsRow(
+            step=s,
+            epoch=0,
+            train_loss=1.0 - s / 1000,
+            val_loss=v,
+            test_loss=v + 0.1,
+            learning_rate=None,
+            tokens_seen=0,
+            wall_time=0.0,
+        )
+        for s, v in zip(range(20, 161, 20), [0.9, 0.7, 0.6, 0.5, 0.55, 0.6, 0.65, 0.62], strict=True)
+    ]
+    facts = loss_facts(rows, {"overfitting_step": 100, "overfit_patience": 3}, 3)
+    assert "8 evaluations from step 20 to step 160 (every 20 steps)." in facts
+    assert any(
+        "Validation loss is lowest at step 80 (0.5000) and rises for the next 3 evaluations" in f
+        for f in facts
+    )
+    assert any("rose 3 evaluations in a row starting at step 100" in f for f in facts)
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs: list[dict] = []
+        self.tables = 0
+        self.rows = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+        elif tag == "table":
+            self.tables += 1
+        elif tag == "tr":
+            self.rows += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (scripts/setup-tests.sh installs it; CI always has it)",
+)
+def test_report_renders_in_headless_chromium(tmp_path):
+    study = full_study(tmp_path)
+    html_path, _ = write_report(study)
+    # Offline: the page is opened from a copy in a folder of its own, so nothing next to it can be loaded.
+    page = tmp_path / "alone" / "report.html"
+    page.parent.mkdir()
+    shutil.copy(html_path, page)
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    # An image that decodes gets its natural width; this script writes it into the DOM chromium dumps.
+    probe = tmp_path / "alone" / "probe.html"
+    probe.write_text(
+        page.read_text().replace(
+            "</main>",
+            "</main><script>document.querySelectorAll('img').forEach(i=>i.setAttribute('data-w',"
+            "i.complete?i.naturalWidth:-1));</script>",
+        )
+    )
+    dom = subprocess.run(
+        [*flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parsed = _Dom()
+    parsed.feed(dom.stdout)
+    assert len(parsed.imgs) == 3
+    for img in parsed.imgs:
+        assert img["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG_MAGIC)
+        assert int(img["data-w"]) > 100, f"{img.get('data-name')} did not decode in chromium"
+    assert parsed.tables >= 8 and parsed.rows >= 30
+    text = " ".join(parsed.text)
+    assert "deep_checkpoint-step-20-epoch-0 (selected)" in text
+    assert "not distinguishable at 10 problems" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-screenshot.png"
+    shot.unlink(missing_ok=True)
+    res = subprocess.run(
+        [*flags, "--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 20_000
