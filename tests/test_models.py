@@ -1,3 +1,4 @@
+import json
 import time
 
 import pytest
@@ -60,6 +61,8 @@ def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
     path = models.convert_builtin("smollm2-135m-instruct")
     assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
     assert path.is_relative_to(codetune_home)
+    # De-quantized weights: nothing may still call the model quantized, or training refuses it.
+    assert "quantization_config" not in json.loads((path / "config.json").read_text())
     t1 = time.time()
     model, tok = models.load_model_and_tokenizer(ModelConfig(source="smollm2-135m-instruct", device="cpu"))
     cached_load = time.time() - t1

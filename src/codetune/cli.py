@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from codetune.errors import CodetuneError, NotImplementedYet
+from codetune.errors import CodetuneError
 
 app = typer.Typer(
     name="codetune",
@@ -40,10 +40,6 @@ _state = {"debug": False}
 ConfigArg = Annotated[
     Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)
 ]
-
-
-def _not_yet(what: str, issue: int) -> None:
-    raise NotImplementedYet(f"{what}: not implemented yet (tracked in issue #{issue})")
 
 
 @app.callback()
@@ -518,7 +514,7 @@ def main() -> None:
         if _state["debug"]:
             traceback.print_exc()
         err_console.print(f"codetune: error: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1 if isinstance(e, NotImplementedYet) else 2)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("codetune: interrupted", markup=False)
         sys.exit(130)

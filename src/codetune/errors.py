@@ -3,7 +3,3 @@
 
 class CodetuneError(Exception):
     """Bad input or an unusable environment: the message says what and where."""
-
-
-class NotImplementedYet(CodetuneError):
-    """A subcommand whose capability has not landed yet."""

@@ -43,7 +43,7 @@ BUILTIN_MODELS = {
 }
 
 # Bump when the conversion changes, so stale caches are rebuilt rather than trusted.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def codetune_home() -> Path:
@@ -128,6 +128,12 @@ def convert_builtin(alias: str, *, force: bool = False) -> Path:
         state.pop("lm_head.weight", None)  # tied: stored once, as safetensors refuses shared tensors
     save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     model.config.save_pretrained(str(tmp))
+    # The weights are now plain fp32: a leftover GGUF quantization_config would make transformers treat
+    # the cache as quantized (and the Trainer refuse to train it).
+    cfg_file = tmp / "config.json"
+    cfg_json = json.loads(cfg_file.read_text())
+    if cfg_json.pop("quantization_config", None) is not None:
+        cfg_file.write_text(json.dumps(cfg_json, indent=2) + "\n")
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))

@@ -12,6 +12,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -192,12 +193,14 @@ class _Server:
     """One fork server process and its control pipes."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        # A file, not a pipe: a pipe nobody reads would block the server once 64 kB of warnings piled up.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,  # silent unless it fails to start; then it says why
+            stderr=self.log,  # silent unless it fails to start; then it says why
             start_new_session=True,
             cwd="/",
         )
@@ -208,7 +211,8 @@ class _Server:
             pass
         _child.kill_group(self.proc.pid)
         self.proc.wait()
-        why = self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-3:]
+        self.log.seek(0)
+        why = self.log.read().decode(errors="replace").strip().splitlines()[-3:]
         self.close()
         raise RuntimeError(f"sandbox worker did not start: {' | '.join(why) or 'no message'}")
 
@@ -249,7 +253,7 @@ class _Server:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 f.close()
             except OSError:
