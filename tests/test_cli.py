@@ -10,7 +10,19 @@ from codetune.cli import app
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
-SUBCOMMANDS = ["demo", "study", "data", "train", "eval", "score", "select", "compare", "report", "compare-scores", "doctor"]
+SUBCOMMANDS = [
+    "demo",
+    "study",
+    "data",
+    "train",
+    "eval",
+    "score",
+    "select",
+    "compare",
+    "report",
+    "compare-scores",
+    "doctor",
+]
 
 
 def _codetune(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

@@ -276,7 +276,9 @@ def train(
     console.print(f"[bold]run {run}[/bold] complete: {rdir}")
     console.print(f"  best val  : {bv['loss']:.4f} at step {bv['step']}")
     console.print(f"  best test : {bt['loss']:.4f} at step {bt['step']}")
-    console.print(f"  final     : val {final['val_loss']:.4f}, test {final['test_loss']:.4f} at step {final['step']}")
+    console.print(
+        f"  final     : val {final['val_loss']:.4f}, test {final['test_loss']:.4f} at step {final['step']}"
+    )
     over = summary["overfitting_step"]
     console.print(
         f"  overfitting signal: {'step ' + str(over) if over is not None else 'none'}"
@@ -482,7 +484,9 @@ def compare_scores(
 
 @app.command()
 def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the protections as one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the protections as one JSON object.")
+    ] = False,
 ) -> None:
     """Say which sandbox protections are active on this machine (namespaces, no network, job uid, limits)."""
     import json
