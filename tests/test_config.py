@@ -89,3 +89,19 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
     cfg = load_config(cfg_file)
     assert cfg.output_path == (tmp_path / "sub" / "out").resolve()
     assert cfg.resolve_path("data.jsonl") == tmp_path / "sub" / "data.jsonl"
+
+
+def test_shared_system_prompt_only_when_all_runs_agree():
+    same = parse_config(
+        {
+            "runs": {
+                "a": {"dataset": {"source": "x"}, "system_prompt": "S"},
+                "b": {"dataset": {"source": "y"}, "system_prompt": "S"},
+            }
+        }
+    )
+    assert same.shared_system_prompt() == "S"
+    differ = parse_config(
+        {"runs": {"a": {"dataset": {"source": "x"}, "system_prompt": "S"}, "b": {"dataset": {"source": "y"}}}}
+    )
+    assert differ.shared_system_prompt() is None

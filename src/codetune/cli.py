@@ -182,6 +182,9 @@ def data_overlap(
         float, typer.Option("--threshold", help="Flag pairs whose similarity is at least this (0-1].")
     ] = 0.5,
     ngram: Annotated[int, typer.Option("--ngram", help="Word n-gram length.")] = 5,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of built-in data (the study's training.seed).")
+    ] = 42,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Contamination check: benchmark problems whose statement has a near-duplicate in the training data.
@@ -201,10 +204,10 @@ def data_overlap(
     def note(msg: str) -> None:
         err_console.print(msg, markup=False, highlight=False, style="dim")
 
-    problems = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), report=note)
+    problems = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
     bench = [(p.question_id, p.question_content) for p in problems]
     res = dataset_overlaps(
-        DatasetConfig(source=train_source), bench, Path.cwd(), ngram=ngram, threshold=threshold
+        DatasetConfig(source=train_source), bench, Path.cwd(), ngram=ngram, threshold=threshold, seed=seed
     )
     if as_json:
         print(

@@ -219,6 +219,12 @@ class StudyConfig(_Section):
     def output_path(self) -> Path:
         return self.resolve_path(self.output_dir).resolve()
 
+    def shared_system_prompt(self) -> str | None:
+        """The runs' system prompt when they all share one (the seed's case), else none: what the base model
+        gets, so it is prompted like the runs it is compared with."""
+        prompts = {r.system_prompt for r in self.runs.values()}
+        return prompts.pop() if len(prompts) == 1 else None
+
     def run(self, name: str) -> RunConfig:
         if name not in self.runs:
             raise CodetuneError(f"run {name!r} is not in the config; runs: {', '.join(self.runs)}")

@@ -266,10 +266,7 @@ def evaluate_model(
 
 def _base_system_prompt(cfg: StudyConfig) -> str | None:
     """The base model gets the runs' system prompt when they all share one (the seed's case), else none."""
-    if not cfg.benchmark.use_system_prompt:
-        return None
-    prompts = {r.system_prompt for r in cfg.runs.values()}
-    return prompts.pop() if len(prompts) == 1 else None
+    return cfg.shared_system_prompt() if cfg.benchmark.use_system_prompt else None
 
 
 def _best_checkpoint(cfg: StudyConfig, run: str, ckpts: list[Path]) -> Path:

@@ -42,12 +42,6 @@ def _stage(console, i: int, note: str = "") -> None:
     console.rule(f"[bold]{i + 1}/{len(STAGES)} {STAGES[i]}[/bold]" + (f" — {note}" if note else ""))
 
 
-def common_system_prompt(cfg: StudyConfig) -> str | None:
-    """The runs' system prompt when they all share one (the seed's case), else none."""
-    prompts = {r.system_prompt for r in cfg.runs.values()}
-    return prompts.pop() if len(prompts) == 1 else None
-
-
 def profile_runs(cfg: StudyConfig, console) -> None:
     from codetune.data.profile import profile_dataset
     from codetune.models import load_tokenizer
@@ -88,7 +82,9 @@ def overlap_runs(cfg: StudyConfig, console, *, ngram: int = 5, threshold: float 
     problems = load_benchmark(cfg.benchmark, base_dir, seed=cfg.training.seed, report=lambda _: None)
     bench = [(p.question_id, p.question_content) for p in problems]
     for name in todo:
-        rep = dataset_overlaps(cfg.runs[name].dataset, bench, base_dir, ngram=ngram, threshold=threshold)
+        rep = dataset_overlaps(
+            cfg.runs[name].dataset, bench, base_dir, ngram=ngram, threshold=threshold, seed=cfg.training.seed
+        )
         _write_json(overlap_path(cfg.output_path, name), rep.to_dict())
         console.print(
             f"{name}: {rep.possibly_seen} of {len(bench)} benchmark problems possibly seen in training",
@@ -125,7 +121,7 @@ def compare_best(cfg: StudyConfig, selection, console) -> None:
         prompts,
         max_new_tokens=cfg.compare.max_new_tokens,
         include_base=True,
-        system_prompt=common_system_prompt(cfg),
+        system_prompt=cfg.shared_system_prompt(),
         model_cfg=cfg.model,
         batch_size=cfg.benchmark.generation.batch_size,
     )
