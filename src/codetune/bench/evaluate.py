@@ -33,6 +33,7 @@ from codetune.bench.lcb import Problem, load_benchmark
 from codetune.bench.prompts import build_messages
 from codetune.bench.scoring import score_generations, summarize_scores
 from codetune.errors import CodetuneError
+from codetune.files import write_json_atomic, write_text_atomic
 from codetune.study.layout import (
     BASE_MODEL_NAME,
     base_eval_dir,
@@ -48,12 +49,6 @@ if TYPE_CHECKING:
 console = Console()
 PROMPT_VERSION = 1  # bump when prompts change, so old evaluations are redone rather than mixed
 SCORE_CHUNK = 16  # problems scored between two writes of scores.partial.jsonl
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def read_partial(path: Path) -> dict[str, dict]:
@@ -156,7 +151,7 @@ def evaluate_model(
             console.print(f"{label['model']}: benchmark or generation settings changed; evaluating afresh")
         for name in _STAGE_FILES:
             (out_dir / name).unlink(missing_ok=True)
-        write_json_atomic(state_path, {"fingerprint": fp})
+        write_json_atomic(state_path, {"fingerprint": fp}, indent=1)
 
     g = bench.generation
     messages = [build_messages(p, system_prompt) for p in problems]
@@ -164,9 +159,9 @@ def evaluate_model(
         {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
         for p, m in zip(problems, messages, strict=True)
     ]
-    tmp = out_dir / ".prompts.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows), encoding="utf-8")
-    os.replace(tmp, out_dir / "prompts.jsonl")
+    write_text_atomic(
+        out_dir / "prompts.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows)
+    )
 
     # Generation: only the problems not already in the partial file.
     gen_path = out_dir / "generations.partial.jsonl"
@@ -204,7 +199,7 @@ def evaluate_model(
         )
     gen_time = time.perf_counter() - t0
     generations = [generated[p.question_id] for p in problems]
-    write_json_atomic(out_dir / "generations.json", generations)
+    write_json_atomic(out_dir / "generations.json", generations, indent=1)
 
     # Scoring, in chunks of problems so an interruption keeps what was scored.
     score_path = out_dir / "scores.partial.jsonl"
@@ -226,7 +221,7 @@ def evaluate_model(
                 progress.advance(task, len(chunk))
     score_time = time.perf_counter() - t1
     scores = [scored[p.question_id] for p in problems]
-    write_json_atomic(out_dir / "scores.json", scores)
+    write_json_atomic(out_dir / "scores.json", scores, indent=1)
 
     stats = summarize_scores(scores, bench.k)
     with_private = [s for s in scores if s.get("n_private_tests")]
@@ -254,7 +249,7 @@ def evaluate_model(
     }
     if with_private:
         summary["private_solved"] = sum(1 for s in with_private if any(s["graded_list"]))
-    write_json_atomic(out_dir / "summary.json", summary)
+    write_json_atomic(out_dir / "summary.json", summary, indent=1)
     for name in ("generations.partial.jsonl", "scores.partial.jsonl"):
         (out_dir / name).unlink(missing_ok=True)
     console.print(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from codetune.config import StudyConfig, dump_config
 from codetune.errors import CodetuneError
+from codetune.files import write_json_atomic
 from codetune.study.compare import ANSWERS_FILE, run_compare, save_compare
 from codetune.study.environment import write_environment
 from codetune.study.layout import base_eval_dir, data_profile_path, run_dir
@@ -33,9 +34,7 @@ STAGES = (
 
 def _write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data)
 
 
 def _stage(console, i: int, note: str = "") -> None:

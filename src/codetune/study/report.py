@@ -13,6 +13,7 @@ from itertools import combinations
 from pathlib import Path
 
 from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
+from codetune.files import write_text_atomic
 from codetune.study.compare import AGGREGATE_ROWS, METRIC_ROWS, load_compare
 from codetune.study.document import (
     Block,
@@ -723,7 +724,5 @@ def write_report(study_dir: str | Path, *, seed: int = 0) -> tuple[Path, Path]:
         (html_path, to_html(builder.title(), blocks)),
         (md_path, to_markdown(blocks, ASSETS_DIR)),
     ):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, text)
     return html_path, md_path

@@ -8,12 +8,12 @@ on one part of the benchmark and the pass@1 reported is measured on the other pa
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codetune.errors import CodetuneError
+from codetune.files import write_json_atomic
 from codetune.study.layout import checkpoints_dir
 from codetune.study.results import EvalResult, StudyResults, load_study
 from codetune.study.stats import bootstrap_interval, selection_note, split_problems, wilson_interval
@@ -206,9 +206,7 @@ def select_study(study_dir: str | Path, *, study: StudyResults | None = None, se
 
 def write_selection(study_dir: str | Path, selection: Selection) -> Path:
     path = Path(study_dir) / SELECTION_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(selection.to_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, selection.to_dict())
     return path
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from codetune.config import StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
+from codetune.files import write_json_atomic
 from codetune.study.layout import checkpoints_dir, list_checkpoints, parse_checkpoint_name, run_dir
 from codetune.train.summary import (
     METRICS_FILE,
@@ -312,7 +313,5 @@ def write_results(
     plot_losses(
         rows, rdir / PLOT_FILE, title=f"{run_name}: loss per step", overfit_step=summary["overfitting_step"]
     )
-    tmp = rdir / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    tmp.replace(rdir / SUMMARY_FILE)
+    write_json_atomic(rdir / SUMMARY_FILE, summary)
     return summary

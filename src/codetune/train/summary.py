@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codetune.errors import CodetuneError
+from codetune.files import write_text_atomic
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -58,9 +59,7 @@ def read_metrics(path: Path) -> list[MetricsRow]:
 def truncate_metrics(path: Path, last_step: int) -> list[MetricsRow]:
     """Keep the rows up to `last_step` (the checkpoint a run resumes from); rewrite the file; return them."""
     kept = [r for r in read_metrics(path) if r.step <= last_step]
-    tmp = Path(path).with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in kept), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(r.to_json() + "\n" for r in kept))
     return kept
 
 
