@@ -97,3 +97,43 @@ def codetune_home(tmp_path_factory) -> Path:
     """Where the embedded model's conversion is cached: $CODETUNE_HOME when CI sets it, else a temp dir."""
     home = os.environ.get("CODETUNE_HOME")
     return Path(home) if home else tmp_path_factory.mktemp("codetune-home")
+
+
+def sleeper_program(mark: str) -> str:
+    """A program that names itself `mark` (its comm, inherited by its children), starts a child that leaves
+    its session with setsid(), and sleeps for an hour: what must not outlive an interrupted codetune."""
+    return (
+        "import ctypes, os, time\n"
+        f"ctypes.CDLL(None).prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "time.sleep(3600)\n"
+    )
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Live processes (zombies excluded) whose comm is `mark`: found by walking /proc, whoever their parent."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if comm == mark and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds passed; its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

@@ -183,7 +183,7 @@ def test_cache_is_written_atomically_and_reused(built, home):
         "meta.json",
         "problems.jsonl",
     ]
-    assert not [p for p in folder.parent.iterdir() if ".tmp-" in p.name]
+    assert not [p for p in folder.parent.iterdir() if p.name.endswith(".tmp") or ".tmp-" in p.name]
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["families"] == len(FAMILIES) and meta["benchmark"] == len(built[2])
     stamp = (folder / "deep.jsonl").stat().st_mtime_ns

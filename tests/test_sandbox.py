@@ -15,6 +15,7 @@ import pytest
 from codetune.sandbox import Job, Limits, get_runner, protections
 from codetune.sandbox.isolation import detect
 from codetune.sandbox.runner import PoolRunner, SubprocessRunner
+from conftest import marked_processes, sleeper_program, wait_for
 
 # Small limits keep hostile cases fast and harmless on a shared machine.
 TIGHT = Limits(
@@ -465,3 +466,65 @@ def test_filling_the_work_dir(runner):
         assert r.stdout.startswith("files 40") and "bytes" in r.stdout  # ~4096 inodes; size cap
     after = runner.run([Job("import os\nprint(sorted(os.listdir('.')))", limits=TIGHT)])[0]
     assert after.stdout == "['main.py']\n"
+
+
+# --- the runner going away while jobs run -----------------------------------------------------------------
+
+
+def _fresh_runner(kind: str):
+    if kind == "pool-without-bwrap":
+        if os.geteuid() != 0:
+            pytest.skip("the fallback without bubblewrap confines jobs only when running as root")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("CODETUNE_SANDBOX_BWRAP", "0")
+            detect.cache_clear()
+            try:
+                if not detect().unshare:
+                    pytest.skip("no namespaces without bubblewrap here")
+                return get_runner("pool", workers=1)
+            finally:
+                detect.cache_clear()
+    return get_runner(kind, workers=1)
+
+
+@pytest.mark.parametrize("kind", ["pool", "subprocess", "pool-without-bwrap"])
+def test_closing_stops_running_jobs_and_what_they_started(kind):
+    """An interrupted caller closes the runner mid-job: the job and its setsid() child die at once."""
+    mark = f"ctc{uuid.uuid4().hex[:8]}"
+    r = _fresh_runner(kind)
+    results: list = []
+    job = Job(sleeper_program(mark), limits=Limits(cpu_time_s=1.0, wall_time_s=600.0))
+    t = threading.Thread(target=lambda: results.extend(r.run([job])))
+    t.start()
+    try:
+        assert wait_for(lambda: len(marked_processes(mark)) >= 2, 30), "the job did not start"
+        t0 = time.monotonic()
+        r.close()
+        assert time.monotonic() - t0 < 8, "closing waited for the job instead of stopping it"
+        assert wait_for(lambda: not marked_processes(mark), 3), f"left running: {marked_processes(mark)}"
+        t.join(10)
+        assert not t.is_alive() and results[0].status == "sandbox_error"
+    finally:
+        for pid in marked_processes(mark):
+            os.kill(pid, 9)
+
+
+@pytest.mark.parametrize("kind", ["pool", "pool-without-bwrap"])
+def test_a_job_dies_with_its_server(kind):
+    """A server killed outright (SIGKILL: nothing of it runs again): its job, wall limit 10 min, and the job's
+    setsid() child do not wait for that limit."""
+    mark = f"ctd{uuid.uuid4().hex[:8]}"
+    r = _fresh_runner(kind)
+    r.warm_up()
+    t = threading.Thread(target=r.run, args=([Job(sleeper_program(mark), limits=Limits(1.0, 600.0))],))
+    t.start()
+    try:
+        assert wait_for(lambda: len(marked_processes(mark)) >= 2, 30), "the job did not start"
+        os.kill(r._servers[0].proc.pid, 9)
+        assert wait_for(lambda: not marked_processes(mark), 3), f"left running: {marked_processes(mark)}"
+        t.join(20)
+        assert not t.is_alive()
+    finally:
+        r.close()
+        for pid in marked_processes(mark):
+            os.kill(pid, 9)

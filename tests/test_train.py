@@ -61,7 +61,7 @@ def write_config(folder: Path, model_dir: Path, *, data: str = "data.jsonl", **t
     if not (folder / data).exists():
         write_naholav_jsonl(folder / data)
     t = {"max_steps": 6, "batch_size": 4, "eval_every": 2, "save_every": 2, "learning_rate": 1e-3}
-    t.update(max_seq_length=256, **training)
+    t.update({"max_seq_length": 256, **training})
     doc = {
         "name": "t",
         "output_dir": "out",

@@ -6,6 +6,8 @@ Heavy libraries (torch, transformers) are imported inside the commands that need
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -35,7 +37,7 @@ app.add_typer(data_app, name="data")
 
 console = Console()
 err_console = Console(stderr=True)
-_state = {"debug": False}
+_state = {"debug": False, "interrupted": False}
 
 ConfigArg = Annotated[
     Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)
@@ -204,10 +206,19 @@ def data_overlap(
     def note(msg: str) -> None:
         err_console.print(msg, markup=False, highlight=False, style="dim")
 
-    problems = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
+    hint = "data overlap reads every row: fix or remove the broken one"  # it has no --skip-bad-rows
+    problems = load_benchmark(
+        BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note, bad_rows_hint=hint
+    )
     bench = [(p.question_id, p.question_content) for p in problems]
     res = dataset_overlaps(
-        DatasetConfig(source=train_source), bench, Path.cwd(), ngram=ngram, threshold=threshold, seed=seed
+        DatasetConfig(source=train_source),
+        bench,
+        Path.cwd(),
+        ngram=ngram,
+        threshold=threshold,
+        seed=seed,
+        bad_rows_hint=hint,
     )
     if as_json:
         print(
@@ -514,14 +525,69 @@ def doctor(
     console.print(f"notes: {found['notes']}", markup=False, highlight=False)
 
 
+INTERRUPTED = "codetune: interrupted; rerun the same command to resume"
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    """SIGINT or SIGTERM: unwind like Ctrl-C, so every `finally` runs (the sandbox stops its jobs)."""
+    # Further signals are ignored: the cleanup the first one started must run to its end.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    _state["interrupted"] = True
+    raise KeyboardInterrupt
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OS error: the path(s) and the cause, and what to do when the disk is full."""
+    where = e.filename if e.filename2 is None else f"{e.filename} -> {e.filename2}"
+    cause = e.strerror or str(e) or type(e).__name__
+    line = f"{where}: {cause}" if where is not None else cause
+    if e.errno == errno.ENOSPC:
+        line += " (free some space, then rerun the same command)"
+    return line
+
+
+def _fail(message: str, code: int = 2) -> None:
+    if _state["debug"]:
+        traceback.print_exc()
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
+    """The `codetune` entry point: every failure a user can act on ends as one line (exit 2), an interrupt
+    as one line (exit 130); `--debug` adds the traceback.
+
+    The app runs with click's standalone mode off, so that errors reach the handlers here instead of
+    typer's (which turns Ctrl-C into a silent exit 130)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # an ignored SIGINT (nohup, `cmd &`) stays ignored
+            signal.signal(sig, _on_stop_signal)
     try:
-        app()
-    except CodetuneError as e:
-        if _state["debug"]:
-            traceback.print_exc()
-        err_console.print(f"codetune: error: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
-        err_console.print("codetune: interrupted", markup=False)
-        sys.exit(130)
+        code = 130
+    except typer.TyperException as e:  # usage errors (click's, vendored by typer): shown as typer shows them
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)
+        sys.exit(e.exit_code)
+    except typer.Abort:  # end of input at a prompt
+        _fail("codetune: aborted", 1)
+    except CodetuneError as e:
+        if _state["interrupted"]:
+            _fail(INTERRUPTED, 130)
+        _fail(f"codetune: error: {e}")
+    except OSError as e:
+        if _state["interrupted"]:
+            _fail(INTERRUPTED, 130)
+        _fail(f"codetune: error: {os_error_line(e)}")
+    except Exception as e:
+        if _state["interrupted"]:
+            _fail(INTERRUPTED, 130)
+        if type(e).__name__ != "SafetensorError":  # a bug: the traceback is what a report needs
+            raise
+        _fail(f"codetune: error: writing a safetensors file failed: {e}")
+    if _state["interrupted"] or code == 130:  # typer returns 130 for a KeyboardInterrupt it caught
+        _fail(INTERRUPTED, 130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -160,6 +160,10 @@ class BenchmarkConfig(_Section):
     timeout_s: Annotated[float, Field(gt=0)] = 6.0  # per test, CPU time
     memory_mb: Annotated[int, Field(gt=0)] = 1024
     skip_bad_rows: bool = False
+    # Decompressed size cap of one row's private tests (hub rows ship them zlib-compressed). The largest real
+    # LiveCodeBench rows decompress to tens of MB; 256 leaves several times that, while a crafted row (a zlib
+    # bomb) is refused after 256 MB of work instead of exhausting memory.
+    max_private_tests_mb: Annotated[int, Field(gt=0)] = 256
     max_problems: Annotated[int, Field(gt=0)] | None = None
     selection: SelectionConfig = SelectionConfig()
     workers: Annotated[int, Field(gt=0)] | None = None  # sandbox processes running tests; default: all cores

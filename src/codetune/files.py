@@ -1,19 +1,146 @@
-"""Writing study files so an interrupted process never leaves a half-written one under the real name."""
+"""Writing study files so that no failure (a kill, a full disk, a second writer) leaves a half-written one.
+
+Every write goes to a uniquely named temporary sibling (`tempfile.mkstemp` in the destination folder, so two
+processes writing the same file never share one), is flushed to disk, then renamed over the real name:
+readers see the old file or the new one, never a part. A write that fails removes its temporary file.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+_TMP_SUFFIX = ".tmp"
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through a unique temporary sibling, fsync it, rename it over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=_TMP_SUFFIX, dir=path.parent)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; study files are ordinary files
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a write error names no file: say which
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary sibling, then rename: readers see the old file or the new one, never a part."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | Path, data: object, *, indent: int = 2) -> None:
+def write_json_atomic(path: str | Path, data: object, *, indent: int | None = 2) -> None:
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """A fresh, uniquely named temporary folder beside `target`, renamed to `target` when the block succeeds
+    (an existing `target` is replaced) and removed when it fails."""
+    target = Path(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target), suffix=_TMP_SUFFIX, dir=target.parent))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; the folder it becomes is an ordinary one
+        yield tmp
+        replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(src: str | Path, dst: str | Path) -> None:
+    """Move the finished folder `src` to `dst`, replacing any folder there. The old one is first renamed
+    aside (a unique name), so `dst` is at every moment either the old folder or the new one, never a mix."""
+    src, dst = Path(src), Path(dst)
+    old = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", suffix=_TMP_SUFFIX, dir=dst.parent))
+        os.replace(dst, old)  # onto the empty folder mkdtemp made
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file or folder name is one of our temporary siblings (left by a process killed mid-write)."""
+    return name.startswith(".") and name.endswith(_TMP_SUFFIX)
+
+
+def check_writable_file(path: str | Path, what: str = "output") -> Path:
+    """Before long work: `path` is not a folder, and its folder exists (created if need be) and takes a new
+    file. Raises an OSError naming `path` and the cause; returns the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"the {what} path is a folder", str(path))
+    try:
+        check_writable_dir(path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    return path
+
+
+def check_writable_dir(folder: str | Path) -> Path:
+    """Create `folder` if need be and prove that a new file can be created in it (a probe, removed at once).
+    Raises an OSError naming `folder` and the cause."""
+    folder = Path(folder)
+    for p in (folder, *folder.parents):  # mkdir's own error for a file on the way ("File exists") misleads
+        if p.exists():
+            if not p.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{p} is a file, not a folder", str(folder))
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".codetune-probe.", suffix=_TMP_SUFFIX, dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(folder)) from None
+    return folder
+
+
+_ERRNO_IN_MESSAGE = re.compile(r"(?:os error|code:?)\s*(\d+)", re.IGNORECASE)
+
+
+def write_error(exc: BaseException, path: str | Path) -> OSError:
+    """An OSError naming `path` for a failed write, whatever raised it: an OSError without a file name, or a
+    library's own write error (safetensors' SafetensorError, torch.save's RuntimeError) that wraps the OS
+    error in its message. The errno is read from the message, else a full disk is checked."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror or str(exc), exc.filename or str(path))
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    m = _ERRNO_IN_MESSAGE.search(str(exc))
+    code = int(m.group(1)) if m else None
+    if code is None and _disk_full(Path(path)):
+        code = errno.ENOSPC
+    if code is not None:
+        return OSError(code, os.strerror(code), str(path))
+    return OSError(errno.EIO, f"write failed ({type(exc).__name__}: {message})", str(path))
+
+
+def _disk_full(path: Path) -> bool:
+    for p in (path, *path.parents):
+        if p.exists():
+            try:
+                st = os.statvfs(p)
+            except OSError:
+                return False
+            return st.f_bavail * st.f_frsize < (1 << 20)
+    return False

@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codetune.errors import CodetuneError
+from codetune.files import atomic_dir
 
 if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -113,16 +113,21 @@ def convert_builtin(alias: str, *, force: bool = False) -> Path:
         return cache
     gguf = locate_builtin_gguf(alias)
     import torch
-    from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     t0 = time.time()
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # Written to a temporary folder and renamed, so an interrupted conversion never looks complete.
-    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(cache) as tmp:
+        _write_cache(tmp, model, tokenizer, alias, gguf, t0)
+    return cache
+
+
+def _write_cache(tmp: Path, model, tokenizer, alias: str, gguf: Path, t0: float) -> None:
+    from safetensors.torch import save_file
+
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     if getattr(model.config, "tie_word_embeddings", False):
         state.pop("lm_head.weight", None)  # tied: stored once, as safetensors refuses shared tensors
@@ -142,10 +147,6 @@ def convert_builtin(alias: str, *, force: bool = False) -> Path:
             {"format": CACHE_FORMAT, "alias": alias, "gguf": str(gguf), "seconds": round(time.time() - t0, 1)}
         )
     )
-    if cache.exists():
-        shutil.rmtree(cache)
-    tmp.rename(cache)
-    return cache
 
 
 def resolve_model_source(source: str) -> str:

@@ -33,7 +33,8 @@ from codetune.bench.lcb import Problem, load_benchmark
 from codetune.bench.prompts import build_messages
 from codetune.bench.scoring import score_generations, summarize_scores
 from codetune.errors import CodetuneError
-from codetune.files import write_json_atomic, write_text_atomic
+from codetune.files import check_writable_dir, write_json_atomic, write_text_atomic
+from codetune.locks import folder_lock
 from codetune.study.layout import (
     BASE_MODEL_NAME,
     base_eval_dir,
@@ -322,8 +323,13 @@ def evaluate_study(
 ) -> list[dict]:
     """Evaluate the selected checkpoints (and the base model) of a study; returns their summaries.
 
-    Complete folders are skipped without loading a model; one base model carries every adapter.
-    """
+    Complete folders are skipped without loading a model; one base model carries every adapter. The study
+    folder is locked throughout (a second eval or study of it is refused)."""
+    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
+        return _evaluate_study(cfg, run=run, checkpoints=checkpoints, include_base=include_base)
+
+
+def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, include_base: bool) -> list[dict]:
     bench = cfg.benchmark
     if bench.generation.backend == "vllm":
         from codetune.bench.vllm_backend import require_vllm

@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from codetune.config import BenchmarkConfig
 from codetune.errors import CodetuneError
 
-if TYPE_CHECKING:
-    from codetune.config import BenchmarkConfig
-
 HUB_DATASET = "livecodebench/code_generation_lite"
+DEFAULT_MAX_PRIVATE_TESTS_MB = BenchmarkConfig.model_fields["max_private_tests_mb"].default
+# What a broken row's error says to do, where no option skips broken rows (the config has benchmark.skip_bad_rows).
+BENCHMARK_BAD_ROWS_HINT = "set benchmark.skip_bad_rows: true to skip broken rows"
 BUILTIN_SOURCE = "builtin"
 
 
@@ -71,6 +71,13 @@ class Problem:
         }
 
 
+class _TooLarge(Exception):
+    pass
+
+
+_CHUNK = 8 << 20
+
+
 class _StrOnlyUnpickler(pickle.Unpickler):
     """Private tests are a pickled str; a pickle that names any class or function is refused outright."""
 
@@ -78,10 +85,29 @@ class _StrOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused to load {module}.{name}: only a pickled str is accepted")
 
 
-def decode_private_tests(value: str) -> str:
-    """The JSON text of a hub row's private tests: base64 -> zlib -> pickle (a str only)."""
+def decode_private_tests(value: str, max_mb: int = DEFAULT_MAX_PRIVATE_TESTS_MB) -> str:
+    """The JSON text of a hub row's private tests: base64 -> zlib -> pickle (a str only).
+
+    Decompression stops at `max_mb` MB (benchmark.max_private_tests_mb): a crafted row of a few hundred kB
+    that inflates to gigabytes (a zlib bomb) is refused at that cost, not after using all memory."""
+    limit = max_mb << 20
     try:
-        raw = zlib.decompress(base64.b64decode(value.encode("ascii"), validate=True))
+        packed = base64.b64decode(value.encode("ascii"), validate=True)
+        inflater, chunks, size = zlib.decompressobj(), [], 0
+        while not inflater.eof:  # in chunks: one call with max_length would over-allocate up to twice
+            chunk = inflater.decompress(inflater.unconsumed_tail or packed, _CHUNK)
+            if not chunk:
+                raise zlib.error("incomplete or truncated stream")
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(
+                    f"decompress to more than {max_mb} MB (the cap: benchmark.max_private_tests_mb)"
+                )
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        del chunks
+    except _TooLarge as e:
+        raise ValueError(f"private tests {e}") from None
     except (binascii.Error, zlib.error, UnicodeEncodeError, ValueError) as e:
         raise ValueError(f"not base64(zlib(pickle)) data: {e}") from None
     try:
@@ -129,7 +155,7 @@ def _parse_date(value: object) -> datetime | None:
         raise ValueError(f"contest_date: not an ISO date: {value!r}") from None
 
 
-def parse_row(row: dict) -> Problem:
+def parse_row(row: dict, *, max_private_tests_mb: int = DEFAULT_MAX_PRIVATE_TESTS_MB) -> Problem:
     """One LiveCodeBench row as a Problem; ValueError says which field is broken."""
     missing = [k for k in ("question_id", "question_content", "public_test_cases") if k not in row]
     if missing:
@@ -141,7 +167,9 @@ def parse_row(row: dict) -> Problem:
         except ValueError:
             if private.lstrip().startswith("["):
                 raise  # JSON that does not parse: report it as JSON, not as base64
-            private_tests = _parse_tests(decode_private_tests(private), "private_test_cases")
+            private_tests = _parse_tests(
+                decode_private_tests(private, max_private_tests_mb), "private_test_cases"
+            )
     else:
         private_tests = []
     metadata = row.get("metadata") or {}
@@ -171,9 +199,15 @@ def parse_row(row: dict) -> Problem:
 
 
 def parse_rows(
-    rows: Iterable[tuple[str, dict]], *, skip_bad_rows: bool = False, report: Callable[[str], None] = print
+    rows: Iterable[tuple[str, dict]],
+    *,
+    skip_bad_rows: bool = False,
+    report: Callable[[str], None] = print,
+    bad_rows_hint: str = BENCHMARK_BAD_ROWS_HINT,
+    max_private_tests_mb: int = DEFAULT_MAX_PRIVATE_TESTS_MB,
 ) -> list[Problem]:
-    """Parse (origin, row) pairs; a broken row is an error naming its question_id unless skipping is asked."""
+    """Parse (origin, row) pairs; a broken row is an error naming its question_id (and ending with
+    `bad_rows_hint`: what the caller's user can do about it) unless skipping is asked."""
     problems: list[Problem] = []
     skipped: list[str] = []
     seen: set[str] = set()
@@ -182,12 +216,10 @@ def parse_rows(
         try:
             if not isinstance(row, dict):
                 raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-            p = parse_row(row)
+            p = parse_row(row, max_private_tests_mb=max_private_tests_mb)
         except ValueError as e:
             if not skip_bad_rows:
-                raise CodetuneError(
-                    f"{origin}: question_id {qid}: {e} (set benchmark.skip_bad_rows to skip broken rows)"
-                ) from None
+                raise CodetuneError(f"{origin}: question_id {qid}: {e} ({bad_rows_hint})") from None
             skipped.append(f"{qid} ({e})")
             continue
         if p.question_id in seen:
@@ -294,10 +326,12 @@ def load_benchmark(
     *,
     seed: int = 0,
     report: Callable[[str], None] = print,
+    bad_rows_hint: str = BENCHMARK_BAD_ROWS_HINT,
 ) -> list[Problem]:
     """The configured benchmark's problems after every filter; prints the count after each step.
 
-    `base_dir` resolves a relative local path (the config file's folder); `seed` picks the built-in benchmark.
+    `base_dir` resolves a relative local path (the config file's folder); `seed` picks the built-in benchmark;
+    `bad_rows_hint` ends a broken row's error (a command without the config's skip_bad_rows words its own).
     """
     source = cfg.source
     if source == BUILTIN_SOURCE:
@@ -315,11 +349,19 @@ def load_benchmark(
         rows = read_hub(source, cfg.release)
         origin = f"{source} ({cfg.release or 'release_latest'})"
         release_note = f"release {cfg.release or 'release_latest'} selected on the hub"
-    problems = parse_rows(rows, skip_bad_rows=cfg.skip_bad_rows, report=report)
+    problems = parse_rows(
+        rows,
+        skip_bad_rows=cfg.skip_bad_rows,
+        report=report,
+        bad_rows_hint=bad_rows_hint,
+        max_private_tests_mb=cfg.max_private_tests_mb,
+    )
     report(f"benchmark {origin}: {len(problems)} problems ({release_note})")
     return filter_problems(problems, cfg, report)
 
 
-def load_benchmark_file(path: str | Path, *, skip_bad_rows: bool = False) -> list[Problem]:
+def load_benchmark_file(
+    path: str | Path, *, skip_bad_rows: bool = False, bad_rows_hint: str = BENCHMARK_BAD_ROWS_HINT
+) -> list[Problem]:
     """Every problem of a JSONL file, unfiltered (for scoring existing generations)."""
-    return parse_rows(read_jsonl(Path(path)), skip_bad_rows=skip_bad_rows)
+    return parse_rows(read_jsonl(Path(path)), skip_bad_rows=skip_bad_rows, bad_rows_hint=bad_rows_hint)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from codetune.bench.lcb import Problem, Test, parse_row
 from codetune.bench.passk import pass_at_k
 from codetune.errors import CodetuneError
+from codetune.files import check_writable_file, write_json_atomic
 
 if TYPE_CHECKING:
     from codetune.sandbox import Limits, Result
@@ -55,6 +56,7 @@ PRELUDE = (
     "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
 )
 RESULT_MARKER = "\x1e codetune-result "
+SCORE_BAD_ROWS_HINT = "score reads every row: fix or remove the broken one"
 
 _DRIVER = """\
 import io as _io, json as _json, sys as _sys
@@ -172,6 +174,8 @@ def score_generations(
     each wave.
     """
     problems = {p.question_id: p for p in map(_as_problem, rows)}
+    for gi, gen in enumerate(generations):
+        _check_generation(gen, f"generations: item [{gi}]")
     unknown = [g.get("question_id") for g in generations if g.get("question_id") not in problems]
     if unknown:
         shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
@@ -180,13 +184,11 @@ def score_generations(
     # One entry per sample: (generation index, sample index, problem, code or None).
     samples: list[tuple[int, int, Problem, str | None]] = []
     for gi, gen in enumerate(generations):
-        codes = gen.get("code_list")
-        if not isinstance(codes, list):
-            raise CodetuneError(f"generations: question_id {gen['question_id']}: code_list must be a list")
-        failed = gen.get("extraction_failed") or [False] * len(codes)
+        codes = gen["code_list"]
+        failed = gen.get("extraction_failed", [False] * len(codes))
         for si, code in enumerate(codes):
-            bad = code is None or (si < len(failed) and failed[si])
-            samples.append((gi, si, problems[gen["question_id"]], None if bad else str(code)))
+            bad = code is None or failed[si]
+            samples.append((gi, si, problems[gen["question_id"]], None if bad else code))
 
     verdicts: list[list[str]] = [[] for _ in samples]
     meta: list[dict] = [{} for _ in samples]
@@ -301,8 +303,51 @@ def summarize_scores(scores: Sequence[dict], ks: Sequence[int] = (1,)) -> dict:
     }
 
 
+def _check_generation(g: object, where: str) -> None:
+    """One item of a generations file, field by field; CodetuneError naming the item and the field."""
+    if not isinstance(g, dict):
+        raise CodetuneError(f"{where}: expected an object with question_id and code_list, got {_kind(g)}")
+    qid = g.get("question_id")
+    if not isinstance(qid, str) or not qid:
+        raise CodetuneError(f"{where}: question_id must be a non-empty string, got {_kind(qid)}")
+    where = f"{where} (question_id {qid})"
+    codes = g.get("code_list")
+    if not isinstance(codes, list) or not codes:
+        raise CodetuneError(f"{where}: code_list must be a non-empty list of strings, got {_kind(codes)}")
+    for j, c in enumerate(codes):
+        if c is not None and not isinstance(c, str):
+            raise CodetuneError(f"{where}: code_list[{j}] must be a string or null, got {_kind(c)}")
+    for key, kind, ok in (
+        ("output_list", "strings", lambda v: isinstance(v, str)),
+        ("extraction_failed", "true/false values", lambda v: isinstance(v, bool)),
+    ):
+        if key not in g:
+            continue
+        value = g[key]
+        if not isinstance(value, list) or len(value) != len(codes):
+            raise CodetuneError(
+                f"{where}: {key} must be a list of {kind}, one per code_list entry ({len(codes)}), "
+                f"got {_kind(value)}"
+            )
+        for j, v in enumerate(value):
+            if not ok(v):
+                raise CodetuneError(f"{where}: {key}[{j}] must be one of {kind}, got {_kind(v)}")
+
+
+def _kind(value: object) -> str:
+    """How a wrong value reads in an error: its JSON type, and the value itself when short."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    name = names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) else ""
+    return f"{name} {shown}" if shown and len(shown) <= 40 else name
+
+
 def load_generations(path: Path) -> list[dict]:
-    """A LiveCodeBench custom-output file: a JSON list of {"question_id", "code_list": [str, ...]}."""
+    """A LiveCodeBench custom-output file: a JSON list of {"question_id": str, "code_list": [str | null, ...]},
+    optionally with "output_list" (the raw answers) and "extraction_failed" (bools), one per code_list entry.
+    Every field is checked; an error names the item, its question_id and the field."""
     if not path.is_file():
         raise CodetuneError(f"generations file not found: {path}")
     try:
@@ -315,30 +360,28 @@ def load_generations(path: Path) -> list[dict]:
         raise CodetuneError(f"{path}: expected a JSON list of {{question_id, code_list}} objects")
     seen: set[str] = set()
     for i, g in enumerate(data):
-        if not isinstance(g, dict) or "question_id" not in g or not isinstance(g.get("code_list"), list):
-            raise CodetuneError(f"{path}: item [{i}] needs question_id and a code_list list")
+        _check_generation(g, f"{path}: item [{i}]")
         if g["question_id"] in seen:
             raise CodetuneError(f"{path}: question_id {g['question_id']} appears twice")
         seen.add(g["question_id"])
-        if not all(c is None or isinstance(c, str) for c in g["code_list"]):
-            raise CodetuneError(f"{path}: question_id {g['question_id']}: code_list must hold strings")
     return data
 
 
 def score_files(
     benchmark: Path, generations: Path, out: Path, *, limits: Limits, workers: int | None = None
 ) -> dict:
-    """`codetune score`: score a generations file against a benchmark file, write the scores, return a summary."""
+    """`codetune score`: score a generations file against a benchmark file, write the scores, return a summary.
+
+    The output path is checked first (a folder, a path under a file, a folder that takes no new file are
+    errors before any test runs); the scores file is written atomically."""
     from codetune.bench.lcb import load_benchmark_file
     from codetune.sandbox import get_runner
 
-    problems = load_benchmark_file(benchmark)
+    check_writable_file(out, "--out")
+    problems = load_benchmark_file(benchmark, bad_rows_hint=SCORE_BAD_ROWS_HINT)
     gens = load_generations(generations)
     with get_runner(workers=workers) as runner:
         scores = score_generations(problems, gens, limits=limits, runner=runner)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(scores, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    write_json_atomic(out, scores, indent=1)
     ks = sorted({k for k in (1, 5, 10) if all(len(s["graded_list"]) >= k for s in scores)})
     return summarize_scores(scores, ks)

@@ -228,15 +228,22 @@ def dataset_overlaps(
     ngram: int = 5,
     threshold: float = 0.5,
     seed: int | None = None,
+    bad_rows_hint: str | None = None,
 ) -> OverlapReport:
     """find_overlaps on a dataset source's problem statements (hub, local file or built-in data).
 
     This is what the study runs for each run's dataset against its benchmark. `seed` must be the study's
-    training seed: built-in data is generated from it, so another seed would check other rows."""
-    from codetune.data.sources import DEFAULT_SEED, load_rows
+    training seed: built-in data is generated from it, so another seed would check other rows.
+    `bad_rows_hint` ends a bad row's error (default: the config's dataset.skip_bad_rows)."""
+    from codetune.data.sources import DATASET_BAD_ROWS_HINT, DEFAULT_SEED, load_rows
 
     start = time.perf_counter()
-    rows = load_rows(ds_cfg, base_dir, seed=DEFAULT_SEED if seed is None else seed)
+    rows = load_rows(
+        ds_cfg,
+        base_dir,
+        seed=DEFAULT_SEED if seed is None else seed,
+        bad_rows_hint=bad_rows_hint or DATASET_BAD_ROWS_HINT,
+    )
     texts = [r["problem"] for r in rows]
     ids = [str(r.get("id") if r.get("id") is not None else r.get("where", i)) for i, r in enumerate(rows)]
     pairs, distinct = _search(texts, bench, ngram=ngram, threshold=threshold, train_ids=ids)

@@ -33,7 +33,7 @@ class PreparedData:
     train: datasets.Dataset  # columns: input_ids, attention_mask, labels (-100 where masked), length
     valid: datasets.Dataset
     test: datasets.Dataset
-    # Per split: rows, kept, dropped_overlong, truncated, label_tokens, tokens; plus "source" (dict).
+    # Per split: rows, kept, dropped_overlong, truncated, prompt_overlong, label_tokens, tokens; plus "source" (dict).
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,6 +115,7 @@ def tokenize_split(
         "kept": 0,
         "dropped_overlong": 0,
         "truncated": 0,
+        "prompt_overlong": 0,  # of the dropped: the prompt alone fills max_length (truncating cannot keep it)
         "label_tokens": 0,
         "tokens": 0,
     }
@@ -124,6 +125,7 @@ def tokenize_split(
             # A truncated row must keep at least one answer token, or it would train on nothing.
             if overlong == "drop" or enc.label_start >= max_length:
                 stats["dropped_overlong"] += 1
+                stats["prompt_overlong"] += enc.label_start >= max_length
                 continue
             ids, labels = ids[:max_length], labels[:max_length]
             stats["truncated"] += 1
@@ -165,19 +167,23 @@ def prepare_run_data(cfg: StudyConfig, run_name: str, tokenizer: PreTrainedToken
                 overlong=t.overlong,
                 on_progress=lambda n, task=tasks[split]: bar.advance(task, n),
             )
-            _check_split(run_name, split, split_stats, t.max_seq_length)
+            _check_split(run_name, split, split_stats, t.max_seq_length, t.overlong)
             out[split] = datasets.Dataset.from_dict(cols)
             stats[split] = split_stats
     return PreparedData(train=out["train"], valid=out["valid"], test=out["test"], stats=stats)
 
 
-def _check_split(run_name: str, split: str, split_stats: dict[str, int], max_len: int) -> None:
+def _check_split(run_name: str, split: str, split_stats: dict[str, int], max_len: int, overlong: str) -> None:
     """An empty split after the length filter is an error; any dropped or truncated row is logged."""
     if not split_stats["kept"]:
+        # Truncating is advised only where it would keep a row: one whose prompt leaves room for answer tokens.
+        if overlong == "drop" and split_stats["dropped_overlong"] > split_stats["prompt_overlong"]:
+            advice = "raise it or set training.overlong: truncate"
+        else:
+            advice = "raise it: the prompts alone fill max_seq_length, so truncating answers cannot help"
         raise CodetuneError(
             f"run {run_name}: the {split!r} split is empty after filtering: all {split_stats['rows']} "
-            f"rows are longer than max_seq_length={max_len} tokens (raise it or set "
-            "training.overlong: truncate)"
+            f"rows are longer than max_seq_length={max_len} tokens ({advice})"
         )
     if split_stats["dropped_overlong"] or split_stats["truncated"]:
         log.warning(

@@ -76,17 +76,22 @@ def resolve_local(source: str, base_dir: Path | None) -> Path | None:
 # ---------------------------------------------------------------------------------------------- raw readers
 
 
+# What a bad row's error says to do: the config's dataset.skip_bad_rows, or `data profile --skip-bad-rows`.
+DATASET_BAD_ROWS_HINT = "set dataset.skip_bad_rows: true (data profile: --skip-bad-rows) to skip bad rows"
+
+
 class _BadRows:
     """Collects bad rows: raises on the first one unless skipping, then counts them."""
 
-    def __init__(self, skip: bool) -> None:
+    def __init__(self, skip: bool, hint: str = DATASET_BAD_ROWS_HINT) -> None:
         self.skip = skip
+        self.hint = hint
         self.count = 0
         self.examples: list[str] = []
 
     def bad(self, message: str) -> None:
         if not self.skip:
-            raise CodetuneError(f"{message} (set skip_bad_rows / --skip-bad-rows to skip bad rows)")
+            raise CodetuneError(f"{message} ({self.hint})")
         self.count += 1
         if len(self.examples) < 5:
             self.examples.append(message)
@@ -222,13 +227,14 @@ def load_rows(
     *,
     require: tuple[str, ...] = ("problem",),
     seed: int = DEFAULT_SEED,
+    bad_rows_hint: str = DATASET_BAD_ROWS_HINT,
 ) -> list[dict[str, Any]]:
     """Normalised rows (keys: problem, answer, reasoning, split, problem_id, id, where).
 
     `require` lists the normalised fields every row must have: "problem" always, plus "answer" for
-    instruction mode or "reasoning" for think mode.
+    instruction mode or "reasoning" for think mode. `bad_rows_hint` ends a bad row's error.
     """
-    return load_source(ds_cfg, base_dir, require=require, seed=seed).rows
+    return load_source(ds_cfg, base_dir, require=require, seed=seed, bad_rows_hint=bad_rows_hint).rows
 
 
 def load_source(
@@ -237,9 +243,10 @@ def load_source(
     *,
     require: tuple[str, ...] = ("problem",),
     seed: int = DEFAULT_SEED,
+    bad_rows_hint: str = DATASET_BAD_ROWS_HINT,
 ) -> LoadedRows:
     """Like load_rows, with the columns found and the count of skipped bad rows."""
-    bad = _BadRows(ds_cfg.skip_bad_rows)
+    bad = _BadRows(ds_cfg.skip_bad_rows, bad_rows_hint)
     raw = read_raw_rows(ds_cfg, base_dir, seed=seed, bad=bad)
     cols = ds_cfg.columns
     columns: list[str] = []

@@ -6,7 +6,9 @@
 
 Every program runs in its own process (never in the codetune process), in a fresh work dir, with CPU-time,
 wall-clock, address-space, file-size, output and process limits, a scrubbed environment, and everything it
-started killed at the end; `protections()` (and `codetune doctor`) says which extra layers this machine allows
+started killed at the end, or at once when the runner closes mid-job (an interrupted caller), when its
+worker dies, or when the codetune process dies (kill -9 included): a job and what it forks die with their
+parent process; `protections()` (and `codetune doctor`) says which extra layers this machine allows
 (bubblewrap namespaces: no network, read-only file system, private /tmp, hidden home; a fresh uid per worker).
 
 Verdicts (`Result.status`): "ok" = exit status 0 within every limit (judging the output is the caller's);

@@ -28,6 +28,8 @@ STDERR_FILE = ".stderr"
 _STARTED_IN_PIDNS = os.environ.get("CODETUNE_SANDBOX_PIDNS") == "1"  # read before the server cleans its env
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = {signal.SIGTERM}
 try:  # resolved once, in the server: loading it in every forked job costs about a millisecond
     _libc = ctypes.CDLL(None, use_errno=True)
     _prctl = _libc.prctl
@@ -111,11 +113,12 @@ def prepare_process(workdir: str) -> None:
     """Make this process (the server, before any fork) look to a program like a fresh interpreter would.
 
     Signals as CPython sets them, except SIGXFSZ: CPython ignores it, we let it kill a program at the file
-    size limit (a program that catches the write error would otherwise spin to the time limit); a clean
+    size limit (a program that catches the write error would otherwise spin to the time limit), and SIGTERM,
+    which stops the server (`become_server`; each job resets it to the default); a clean
     environment with HOME and TMPDIR the job's work dir (the same path for every job); standard streams on
     fds 0-2, which each job gets as its own files; no exit hooks.
     """
-    for sig in (signal.SIGXFSZ, signal.SIGXCPU, signal.SIGTERM):
+    for sig in (signal.SIGXFSZ, signal.SIGXCPU):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -131,6 +134,50 @@ def prepare_process(workdir: str) -> None:
     atexit._clear()
 
 
+class Stop(BaseException):
+    """Raised in the server by SIGTERM (the runner closing, or its process gone): stop the job, exit."""
+
+
+_server_pid = 0
+_fork_parent = 0
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    if os.getpid() != _server_pid:  # a job forked an instant before it reset the handler: die as it would
+        os._exit(128 + signum)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the cleanup this starts runs to its end
+    raise Stop
+
+
+def _before_fork() -> None:
+    global _fork_parent
+    _fork_parent = os.getpid()
+
+
+def tie_to_parent() -> None:
+    """SIGKILL this process when the one that forked it dies (PR_SET_PDEATHSIG), and die now if it already
+    has. Run in every child a job (or the server) forks through os.fork: a job dies with its server, and what
+    a job forks dies with the job, so nothing outlives a server that was killed outright."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != _fork_parent:
+        os._exit(137)
+
+
+def become_server(parent_env: str | None) -> None:
+    """Server start-up: SIGTERM stops it cleanly (its job killed first); and when the runner that started it
+    is gone (`parent_env`: that process's pid, set outside bubblewrap, whose --die-with-parent does the
+    same) it gets that SIGTERM by itself."""
+    global _server_pid
+    _server_pid = os.getpid()
+    if parent_env and _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if str(os.getppid()) != parent_env:  # the runner died before the line above
+            os._exit(0)
+    signal.signal(signal.SIGTERM, _on_stop)
+    os.register_at_fork(before=_before_fork, after_in_child=tie_to_parent)
+
+
 def become_program(
     workdir: str, source: str, stdio: tuple[int, int, int], limits: dict, uid: int | None
 ) -> None:
@@ -140,6 +187,8 @@ def become_program(
     would copy-on-write a few hundred pages per job."""
     status = 1
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the server's own handler is not the program's
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         # Its own session and process group, to kill it whole. (Measured: a job that stays in the server's
         # session costs about twice the CPU here, the scheduler's autogroups keeping it next to the server.)
         os.setsid()
@@ -148,6 +197,7 @@ def become_program(
             os.dup2(f, fd)
         os.closerange(3, 65536)
         apply_limits(limits, uid)
+        tie_to_parent()  # again: changing uid cleared the parent-death signal
         status = run_main(source)
     except BaseException:
         try:
@@ -193,6 +243,17 @@ def supervise(pid: int, wall_s: float) -> dict:
         "wall_time_s": wall,
         "wall_timeout": timed_out,
     }
+
+
+def stop_job(pid: int, uid: int | None) -> None:
+    """Kill a job that is still running, its process group and whatever it left elsewhere; reap it."""
+    kill_group(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    kill_leftovers(uid)
 
 
 def kill_group(pgid: int) -> None:
@@ -387,11 +448,22 @@ def run_job(workdir: str, job: dict, iodir: str | None = None) -> dict:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        # SIGTERM waits until the job's pid is known here, so that stopping always stops the job too.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            raise
         if pid == 0:
             become_program(workdir, job["program"], stdio, limits, uid)
-        raw = supervise(pid, float(limits["wall_time_s"]))
-        kill_leftovers(uid)
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            raw = supervise(pid, float(limits["wall_time_s"]))
+            kill_leftovers(uid)
+        except BaseException:  # stopped mid-job: the job and all it started go first
+            stop_job(pid, uid)
+            raise
         out, out_size = read_capped(stdio[1], int(job["out_cap"]))
         err, _ = read_capped(stdio[2], int(job["err_cap"]), tail=True)
     finally:

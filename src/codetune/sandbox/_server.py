@@ -92,6 +92,7 @@ def _clear_scratch_dirs() -> None:
 
 
 def serve(once: bool) -> None:
+    _child.become_server(os.environ.get("CODETUNE_SANDBOX_PARENT"))
     _child.isolate_from_env()
     if not once:
         for name in WARM_MODULES.split():
@@ -121,8 +122,8 @@ def serve(once: bool) -> None:
     iodir = workdir + "-io"  # the server's own (a job's uid cannot enter it): where its stdio files live
     os.mkdir(iodir, 0o700)
     _child.prepare_process(workdir)
-    _child.write_all(ctl_out, b"R")  # ready
     try:
+        _child.write_all(ctl_out, b"R")  # ready
         while True:
             try:
                 (size,) = struct.unpack(">I", _read_exact(ctl_in, 4))
@@ -168,4 +169,7 @@ def _handle(req: dict, workdir: str, iodir: str, job_tmpfs: bool) -> dict:
 
 
 if __name__ == "__main__":
-    serve(once="--once" in sys.argv[1:])
+    try:
+        serve(once="--once" in sys.argv[1:])
+    except _child.Stop:  # SIGTERM: the job (if one ran) is dead and its dirs are removed; exit quietly
+        pass

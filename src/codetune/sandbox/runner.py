@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 STDERR_KEEP = 8_000
 HARNESS_GRACE_S = 10.0  # on top of a job's wall ceiling before the harness gives up on a worker
 SERVER_START_TIMEOUT_S = 60.0
+SERVER_STOP_GRACE_S = 3.0  # a server stopping (its job killed, its dirs removed) before it is SIGKILLed
 PIPELINE_BYTES = 16_384  # a request queued behind a running job must fit the pipe (no write/write deadlock)
 Progress = Callable[[int], None]
 
@@ -97,6 +99,10 @@ class _RunnerBase:
             log.warning("sandbox: weaker isolation on this machine: %s", self.isolation.reason)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="codetune-sandbox")
         self._closed = False
+        # Every server started and not yet closed: close() stops them all, so no job outlives the runner.
+        self._live: set[_Server] = set()
+        self._live_lock = threading.Lock()
+        weakref.finalize(self, _stop_servers, self._live, None)  # a runner dropped without close()
         self._nproc_base = 0
         self._worker_cpu = [
             0.0
@@ -105,6 +111,23 @@ class _RunnerBase:
 
     def _run_in_slot(self, slot: int, job: Job) -> Result:
         raise NotImplementedError
+
+    def _start_server(self, argv: list[str], env: dict[str, str]) -> _Server:
+        """A new server, registered so that close() stops it; none once the runner is closing."""
+        server = _Server(argv, env)
+        with self._live_lock:
+            refused = self._closed
+            if not refused:
+                self._live.add(server)
+        if refused:
+            server.close()
+            raise RuntimeError("sandbox runner is closed")
+        return server
+
+    def _close_server(self, server: _Server) -> None:
+        server.close()
+        with self._live_lock:
+            self._live.discard(server)
 
     def cpu_seconds(self) -> float:
         """CPU time spent by the sandbox's worker processes so far, the jobs they ran included."""
@@ -147,8 +170,18 @@ class _RunnerBase:
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._closed = True
-        self._pool.shutdown(wait=True)
+        """Stop every server, and so every job still running (an interrupted caller leaves none behind:
+        each server kills its job's whole session and what escaped it), then the worker threads."""
+        with self._live_lock:
+            self._closed = True
+            live = list(self._live)
+        _stop_servers(live, self._uids)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._live_lock:  # what the threads did not close themselves
+            live = list(self._live)
+            self._live.clear()
+        for server in live:
+            server.close()
 
     def __enter__(self):
         return self
@@ -178,14 +211,14 @@ class SubprocessRunner(_RunnerBase):
         }
 
     def _run_in_slot(self, slot: int, job: Job) -> Result:
-        server = _Server(self._argv, self._env)
+        server = self._start_server(self._argv, self._env)
         try:
             raw = server.request(self._request(slot, job), job.limits.wall_ceiling_s + HARNESS_GRACE_S)
             self._account(slot, raw, retire=True)  # a one-job worker: its whole life was this job
         except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
             raw = {"error": f"sandbox launcher failed: {type(e).__name__}: {e}"}
         finally:
-            server.close()
+            self._close_server(server)
         return classify(raw, job.limits)
 
 
@@ -195,6 +228,7 @@ class _Server:
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         # A file, not a pipe: a pipe nobody reads would block the server once 64 kB of warnings piled up.
         self.log = tempfile.TemporaryFile()
+        self._close_lock = threading.Lock()
         self.proc = subprocess.Popen(
             argv,
             env=env,
@@ -241,23 +275,38 @@ class _Server:
         (size,) = struct.unpack(">I", self._read(4, timeout))
         return json.loads(self._read(size, timeout))
 
-    def close(self) -> None:
-        """Let it exit on end of input (it is between jobs), then make sure: kill bwrap, and so its namespace."""
-        try:
+    def begin_stop(self) -> None:
+        """Ask it to stop: end of input (between jobs it exits on that), and SIGTERM (in a job, it kills the
+        job's whole session and what escaped it, removes its dirs and exits; bubblewrap dies at once, and its
+        namespace with everything in it)."""
+        with contextlib.suppress(OSError):
             self.proc.stdin.close()
-            self.proc.wait(timeout=1)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        _child.kill_group(self.proc.pid)
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.send_signal(signal.SIGTERM)
+
+    def finish_stop(self, deadline: float) -> bool:
+        """Wait for it until `deadline`, then SIGKILL its group. True when it stopped by itself."""
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            clean = True
         except subprocess.TimeoutExpired:
-            pass
-        for f in (self.proc.stdin, self.proc.stdout, self.log):
-            try:
-                f.close()
-            except OSError:
-                pass
+            clean = False
+        _child.kill_group(self.proc.pid)  # bwrap's group (a server without bwrap leads its own)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        return clean
+
+    def close(self) -> None:
+        """Stop it (if still running) and close its pipes. Called by the thread that talks to it, or once no
+        thread does: closing a pipe another thread waits on is never safe."""
+        with self._close_lock:
+            if self.proc.returncode is None:
+                self.begin_stop()
+                self.finish_stop(time.monotonic() + SERVER_STOP_GRACE_S)
+            for f in (self.proc.stdin, self.proc.stdout, self.log):
+                with contextlib.suppress(OSError):
+                    f.close()
 
 
 class PoolRunner(SubprocessRunner):
@@ -268,11 +317,10 @@ class PoolRunner(SubprocessRunner):
         self._servers: list[_Server | None] = [None] * self.workers
         self._argv = self._argv[:-1]  # the same server, kept warm: without --once
         self._run_lock = threading.Lock()
-        weakref.finalize(self, _close_all, self._servers)  # a runner dropped without close() still stops them
 
     def _server(self, slot: int) -> _Server:
         if self._servers[slot] is None:
-            self._servers[slot] = _Server(self._argv, self._env)
+            self._servers[slot] = self._start_server(self._argv, self._env)
         return self._servers[slot]
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
@@ -370,27 +418,39 @@ class PoolRunner(SubprocessRunner):
 
     def _drop_server(self, slot: int) -> None:
         self._account(slot, {}, retire=True)
-        if self._servers[slot] is not None:
-            self._servers[slot].close()
-            self._servers[slot] = None
+        server, self._servers[slot] = self._servers[slot], None
+        if server is not None:
+            self._close_server(server)
 
     def warm_up(self) -> None:
         """Start every worker's server now (otherwise each starts on its first job)."""
         list(self._pool.map(self._server, range(self.workers)))
 
     def close(self) -> None:
-        # Servers first: bwrap's --die-with-parent follows the pool thread that started it, so stopping the
-        # threads first would SIGKILL the servers instead of letting them exit (and account their CPU).
-        self._closed = True
-        _close_all(self._servers)
+        # Servers are stopped before the threads: bwrap's --die-with-parent (and a server's own parent-death
+        # signal) follows the pool thread that started it.
         super().close()
+        self._servers[:] = [None] * self.workers
 
 
-def _close_all(servers: list[_Server | None]) -> None:
-    for i, server in enumerate(servers):
-        if server is not None:
-            server.close()
-            servers[i] = None
+def _stop_servers(servers, uids: list[int] | None) -> None:
+    """Stop servers all at once (each kills its running job first). When one had to be SIGKILLed, its job's
+    uid is swept as well: whatever that uid still runs is a leftover of ours."""
+    servers = [s for s in list(servers) if s.proc.returncode is None]
+    for s in servers:
+        s.begin_stop()
+    deadline = time.monotonic() + SERVER_STOP_GRACE_S
+    clean = [s.finish_stop(deadline) for s in servers]
+    if uids and not all(clean):
+        for uid in uids:
+            _kill_uid(uid)
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid` (kill(-1) run as that uid reaches exactly its processes)."""
+    code = "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run([sys.executable, "-I", "-S", "-c", code], user=uid, group=uid, timeout=10, cwd="/")
 
 
 def get_runner(kind: Literal["auto", "pool", "subprocess"] = "auto", workers: int | None = None) -> Runner:

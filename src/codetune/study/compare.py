@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codetune.errors import CodetuneError
+from codetune.files import write_json_atomic
 from codetune.models import adapter_base_model
 from codetune.study.behaviour import aggregate_metrics, answer_metrics
 
@@ -152,9 +153,7 @@ def save_compare(result: dict, out_dir: str | Path) -> tuple[Path, Path]:
     }
     paths = []
     for name, data in ((ANSWERS_FILE, answers), (METRICS_FILE, metrics)):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(out / name)
+        write_json_atomic(out / name, data)
         paths.append(out / name)
     return paths[0], paths[1]
 

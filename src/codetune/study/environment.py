@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+
+from codetune.files import write_json_atomic
 
 ENV_FILE = "environment.json"
 PACKAGES = ("codetune", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "matplotlib")
@@ -45,5 +46,5 @@ def collect_environment(*, with_torch: bool = True) -> dict:
 def write_environment(study_dir: str | Path) -> Path:
     path = Path(study_dir) / ENV_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(collect_environment(), indent=2), encoding="utf-8")
+    write_json_atomic(path, collect_environment())
     return path

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from codetune.config import StudyConfig, dump_config
 from codetune.errors import CodetuneError
-from codetune.files import write_json_atomic
+from codetune.files import check_writable_dir, write_json_atomic, write_text_atomic
+from codetune.locks import folder_lock
 from codetune.study.compare import ANSWERS_FILE, run_compare, save_compare
 from codetune.study.environment import write_environment
 from codetune.study.layout import base_eval_dir, data_profile_path, run_dir
@@ -139,14 +140,21 @@ def demo_config_path() -> Path:
 
 
 def run_study(cfg: StudyConfig, console) -> tuple[Path, Path]:
-    """Run every stage, skipping completed work; returns (report.html, report.md)."""
+    """Run every stage, skipping completed work; returns (report.html, report.md).
+
+    The study folder is locked throughout: a second study or eval of the same folder is refused."""
+    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
+        return _run_study(cfg, console)
+
+
+def _run_study(cfg: StudyConfig, console) -> tuple[Path, Path]:
     from codetune.bench.evaluate import evaluate_study
     from codetune.train.run import train_run
 
     out = cfg.output_path
     out.mkdir(parents=True, exist_ok=True)
     _stage(console, 0, str(out))
-    (out / "config.yaml").write_text(dump_config(cfg), encoding="utf-8")
+    write_text_atomic(out / "config.yaml", dump_config(cfg))
     write_environment(out)
     try:
         _stage(console, 1)

@@ -13,7 +13,7 @@ from itertools import combinations
 from pathlib import Path
 
 from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
-from codetune.files import write_text_atomic
+from codetune.files import write_bytes_atomic, write_text_atomic
 from codetune.study.compare import AGGREGATE_ROWS, METRIC_ROWS, load_compare
 from codetune.study.document import (
     Block,
@@ -718,7 +718,7 @@ def write_report(study_dir: str | Path, *, seed: int = 0) -> tuple[Path, Path]:
     assets.mkdir(exist_ok=True)
     for b in blocks:
         if isinstance(b, Image):
-            (assets / b.name).write_bytes(b.png)
+            write_bytes_atomic(assets / b.name, b.png)
     html_path, md_path = study_dir / REPORT_HTML, study_dir / REPORT_MD
     for path, text in (
         (html_path, to_html(builder.title(), blocks)),

@@ -8,14 +8,17 @@ eval loss is gathered across processes, and only process 0 writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codetune.config import StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
-from codetune.files import write_json_atomic
+from codetune.files import check_writable_dir, write_error, write_json_atomic, write_text_atomic
+from codetune.locks import LOCK_FILE, folder_lock
 from codetune.study.layout import checkpoints_dir, list_checkpoints, parse_checkpoint_name, run_dir
 from codetune.train.summary import (
     METRICS_FILE,
@@ -62,7 +65,7 @@ def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
 
 def check_run_dir(rdir: Path, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> Action:
     """What to do with an existing run folder; raises (deleting nothing) when the user must choose."""
-    if not rdir.is_dir() or not any(rdir.iterdir()):
+    if not rdir.is_dir() or not any(p.name != LOCK_FILE for p in rdir.iterdir()):
         return "fresh"
     if overwrite:
         return "overwrite"
@@ -194,16 +197,23 @@ def _prepare_run_dir(
     rdir: Path, action: Action, fingerprint: dict[str, Any], resolved_model: str
 ) -> Path | None:
     """Main process only: create/clean the folder and return the checkpoint to resume from (or None)."""
-    if action == "overwrite":
-        shutil.rmtree(rdir)
+    if action == "overwrite":  # everything but the lock file this process holds
+        for p in rdir.iterdir():
+            if p.name == LOCK_FILE:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     ckdir = checkpoints_dir(rdir)
     ckdir.mkdir(parents=True, exist_ok=True)
     # Trainer's `checkpoint-S` folders are checkpoints that were never finished (killed mid-save).
     for stale in ckdir.iterdir():
         if stale.is_dir() and parse_checkpoint_name(stale.name) is None:
             shutil.rmtree(stale)
-    (rdir / RUN_CONFIG_FILE).write_text(
-        json.dumps({"fingerprint": fingerprint, "resolved_model": resolved_model}, indent=2), encoding="utf-8"
+    write_text_atomic(
+        rdir / RUN_CONFIG_FILE,
+        json.dumps({"fingerprint": fingerprint, "resolved_model": resolved_model}, indent=2),
     )
     ckpts = list_checkpoints(rdir) if action == "resume" else []
     last = ckpts[-1] if ckpts else None
@@ -213,9 +223,28 @@ def _prepare_run_dir(
 
 
 def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrite: bool = False) -> Path:
-    """Train one LoRA run of the study; returns RUN_DIR. A complete run (summary.json) is left as it is."""
+    """Train one LoRA run of the study; returns RUN_DIR. A complete run (summary.json) is left as it is.
+
+    The run folder is locked for the whole run (a second `train` of the same run is refused, naming this
+    process); under a launcher only process 0 takes the lock, the others follow its decisions."""
+    cfg.run(run_name)  # an unknown run name is an error naming the known ones
+    rdir = run_dir(cfg.output_path, run_name)
+    if os.environ.get("RANK", "0") != "0":
+        lock = contextlib.nullcontext()
+    else:
+        check_writable_dir(rdir)  # before any data or model loads
+        lock = folder_lock(rdir, "run folder")
+    with lock:
+        try:
+            return _train_run(cfg, run_name, rdir, resume=resume, overwrite=overwrite)
+        except OSError as e:
+            if e.filename is None:  # e.g. a failed write in a library: the run folder is where it went
+                raise write_error(e, rdir) from e
+            raise
+
+
+def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, overwrite: bool) -> Path:
     import transformers
-    from transformers.integrations import TensorBoardCallback
 
     from codetune.data.prepare import prepare_run_data
     from codetune.models import load_model, load_tokenizer, resolve_device, resolve_model_source
@@ -225,12 +254,11 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
         CodetuneTrainer,
         MetricsCallback,
         ProgressCallback,
+        RunTensorBoard,
         read_checkpoint_state,
     )
 
     t = cfg.training
-    cfg.run(run_name)  # an unknown run name is an error naming the known ones
-    rdir = run_dir(cfg.output_path, run_name)
     fingerprint = run_fingerprint(cfg, run_name)
     action = check_run_dir(rdir, fingerprint, resume=resume, overwrite=overwrite)
     if action == "complete":
@@ -278,9 +306,10 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
     )
     trainer.remove_callback(transformers.trainer_callback.PrinterCallback)  # the rich bar shows progress
     if "tensorboard" in t.report_to:
-        tb = TensorBoardCallback()
-        tb.logging_dir = str(rdir / "tb")
-        trainer.add_callback(tb)
+        tb_dir = rdir / "tb"
+        # Resuming recomputes the steps after the checkpoint: TensorBoard drops what was logged from there on.
+        purge = (parse_checkpoint_name(last.name)[0] + 1 if last else 0) if tb_dir.is_dir() else None
+        trainer.add_callback(RunTensorBoard(tb_dir, purge_step=purge))
 
     transformers.utils.logging.disable_progress_bar()  # weight loading/saving bars would break the rich bar
     try:

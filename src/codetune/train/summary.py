@@ -5,6 +5,7 @@ Pure functions over `metrics.jsonl` rows (no torch), shared by the trainer and t
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codetune.errors import CodetuneError
-from codetune.files import write_text_atomic
+from codetune.files import write_bytes_atomic, write_text_atomic
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -153,6 +154,8 @@ def plot_losses(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png")
     plt.close(fig)
+    write_bytes_atomic(out, buf.getvalue())
     return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,8 +20,10 @@ from typing import Any
 
 import torch
 from transformers import Trainer, TrainerCallback
+from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
+from codetune.files import replace_dir, write_error, write_json_atomic
 from codetune.study.layout import checkpoint_name
 from codetune.train.collate import label_loss_sums
 from codetune.train.summary import MetricsRow
@@ -68,6 +69,18 @@ class CodetuneTrainer(Trainer):
         # optimizer step whether one process or N run it.
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
         return SeededLengthGroupedSampler(batch, lengths=list(ds["length"]), seed=seed)
+
+    def _save_checkpoint(self, model, trial):
+        """Trainer's checkpoint save; a failure (a full disk surfaces as an OSError, safetensors'
+        SafetensorError or torch.save's RuntimeError) becomes an OSError naming the checkpoint folder, and
+        the half-written folder is removed (resuming never trusts it anyway)."""
+        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        try:
+            return super()._save_checkpoint(model, trial)
+        except Exception as e:
+            if self.args.should_save:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise write_error(e, folder) from e
 
     def _eval_loader(self, name: str, dataset):
         # Built and prepared once per split: accelerate shards it across processes (padding the last batch
@@ -162,8 +175,11 @@ class MetricsCallback(TrainerCallback):
         )
         self.pending_losses, self._evals = [], {}
         if state.is_world_process_zero:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(row.to_json() + "\n")
+            try:
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(row.to_json() + "\n")
+            except OSError as e:  # a write error names no file
+                raise write_error(e, self.path) from e
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -186,11 +202,28 @@ class CheckpointCallback(TrainerCallback):
         if state.is_world_process_zero:
             tmp = self.dir / f"checkpoint-{state.global_step}"
             final = self.dir / checkpoint_name(state.global_step, checkpoint_epoch(state.epoch or 0.0))
-            (tmp / STATE_FILE).write_text(json.dumps(self.metrics.checkpoint_state()), encoding="utf-8")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)  # atomic: a checkpoint is either complete under its name or absent
+            try:
+                write_json_atomic(tmp / STATE_FILE, self.metrics.checkpoint_state(), indent=None)
+                replace_dir(tmp, final)  # a checkpoint is either complete under its name or absent
+            except OSError as e:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise write_error(e, final) from e
         distributed.wait_for_everyone()
+
+
+class RunTensorBoard(TensorBoardCallback):
+    """transformers' TensorBoard logging into RUN_DIR/tb. A resumed run recomputes the steps after its
+    checkpoint: `purge_step` (SummaryWriter's) makes TensorBoard drop the events an earlier, interrupted
+    process logged from that step on, so each step shows once."""
+
+    def __init__(self, log_dir: Path, purge_step: int | None = None):
+        super().__init__()
+        self.logging_dir = str(log_dir)
+        self.purge_step = purge_step
+
+    def _init_summary_writer(self, args, *rest):
+        if self._SummaryWriter is not None:
+            self.tb_writer = self._SummaryWriter(log_dir=self.logging_dir, purge_step=self.purge_step)
 
 
 def read_checkpoint_state(checkpoint: Path) -> dict[str, Any]:

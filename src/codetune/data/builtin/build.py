@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -214,10 +214,13 @@ def build(seed: int = 0, *, progress: bool = True) -> Path:
         "benchmark": len(files["benchmark.jsonl"]),
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        tmp.chmod(0o755)
+    except OSError as e:
+        raise _unwritable(target, e) from None
+    try:
         for name, rows in files.items():
             _write_jsonl(tmp / name, rows)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: marks the folder complete
