@@ -1,4 +1,5 @@
-"""Benchmark path without execution: loading, private-test decoding, filters, prompts, extraction, pass@k."""
+"""Benchmark path without execution: loading, private-test decoding, filters, pass@k (prompts and extraction:
+test_lcb_prompts.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from math import comb
 
 import pytest
 
-from codetune.bench.extract import extract_code
 from codetune.bench.lcb import (
     decode_private_tests,
     encode_private_tests,
@@ -20,7 +20,6 @@ from codetune.bench.lcb import (
     parse_row,
 )
 from codetune.bench.passk import mean_pass_at_k, pass_at_k
-from codetune.bench.prompts import FORMAT_WITH_STARTER_CODE, FORMAT_WITHOUT_STARTER_CODE, build_messages
 from codetune.config import BenchmarkConfig
 from codetune.errors import CodetuneError
 
@@ -152,46 +151,6 @@ def test_builtin_benchmark_loads_through_same_loader():
     problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append)
     assert problems and all(p.tests for p in problems)
     assert "no release filter applies to the built-in benchmark" in "\n".join(lines)
-
-
-def test_prompt_is_livecodebench_format_with_run_system_prompt(shared_benchmark):
-    p = load_benchmark_file(shared_benchmark)[0]
-    msgs = build_messages(p, "You are an expert Python programmer. Read carefully.")
-    assert msgs[0]["role"] == "system" and msgs[0]["content"].startswith(
-        "You are an expert Python programmer. Read"
-    )
-    assert "You will NOT return anything except for the program." in msgs[0]["content"]
-    user = msgs[1]["content"]
-    assert user.startswith("### Question:\nYou are given an integer Y")
-    assert FORMAT_WITHOUT_STARTER_CODE in user and "```python\n# YOUR CODE HERE\n```" in user
-    assert user.endswith("### Answer: (use the provided format with backticks)\n\n")
-    call = parse_row(_row(starter_code="class Solution:\n    def f(self, x: int) -> int:\n        "))
-    user2 = build_messages(call)[1]["content"]
-    assert FORMAT_WITH_STARTER_CODE in user2 and "class Solution:" in user2
-    assert build_messages(call)[0]["content"].startswith(
-        "You are an expert Python programmer. You will be given"
-    )
-
-
-@pytest.mark.parametrize(
-    "answer, code",
-    [
-        ("Here:\n```python\nprint(1)\n```\nand better:\n```python\nprint(2)\n```\n", "print(2)\n"),
-        ("```\nx = 1\nprint(x)\n```", "x = 1\nprint(x)\n"),
-        ("```py\nprint(3)\n```\n```text\nnot code\n```", "print(3)\n"),
-        ("<think>```python\nprint(0)\n```</think>\n```python\nprint(4)\n```", "print(4)\n"),
-        (
-            "```python\nprint(5)\nfor i in range(3):\n    print(i)\n",
-            "print(5)\nfor i in range(3):\n    print(i)\n",
-        ),
-        ("print(6)", "print(6)\n"),
-        ("The answer is to add the numbers.", None),
-        ("```python\ndef f(:\n", None),
-        ("", None),
-    ],
-)
-def test_extract_code(answer, code):
-    assert extract_code(answer) == code
 
 
 def test_pass_at_k_known_values():

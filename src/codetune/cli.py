@@ -322,7 +322,9 @@ def score(
         Path, typer.Option("--generations", help='JSON list of {"question_id", "code_list": [...]}.')
     ],
     out: Annotated[Path, typer.Option("--out", help="Scores JSON to write (LiveCodeBench eval-all layout).")],
-    timeout: Annotated[float, typer.Option("--timeout", help="CPU seconds per test.")] = 6.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per test (wall clock, as LiveCodeBench's --timeout).")
+    ] = 6.0,
     memory_mb: Annotated[int, typer.Option("--memory-mb", help="Address-space limit per test (MB).")] = 1024,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Tests run in parallel (default: all cores).")
@@ -332,10 +334,9 @@ def score(
 
     Exits 0 whenever scoring ran, whatever the pass rate; a question_id not in the benchmark is an error.
     """
-    from codetune.bench.scoring import score_files
-    from codetune.sandbox import Limits
+    from codetune.bench.scoring import grading_limits, score_files
 
-    limits = Limits(cpu_time_s=timeout, memory_mb=memory_mb)
+    limits = grading_limits(timeout, memory_mb)
     s = score_files(benchmark, generations, out, limits=limits, workers=workers)
     passk = "  ".join(f"{k} {v:.1%}" for k, v in s["pass@k"].items())
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s["sample_verdicts"].items()))
@@ -438,8 +439,9 @@ def compare_scores(
     """Is A's pass@1 really different from B's? Paired comparison on the problems both were scored on.
 
     Prints problems solved by both / only A / only B / neither, each pass@1 with Wilson and bootstrap 95%
-    intervals, the exact McNemar p-value, a paired bootstrap interval of the difference, and the verdict.
-    A problem counts as solved when its pass@1 is at least 0.5.
+    intervals, the exact McNemar p-value, the exact interval of the difference in problems solved that this
+    test inverts (Clopper-Pearson on the discordant problems: it holds 0 exactly when p >= 0.05), and the
+    verdict. A problem counts as solved when its pass@1 is at least 0.5.
     """
     import json
 
@@ -476,11 +478,13 @@ def compare_scores(
             markup=False,
         )
     console.print(
-        f"difference A - B: {100 * res.diff:+.1f} points, paired bootstrap 95% "
-        f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] (seed {seed})",
+        f"difference A - B in problems solved: {100 * res.solved_diff:+.1f} points, 95% "
+        f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] ({res.diff_ci_method})",
         markup=False,
         highlight=False,
     )
+    if abs(res.diff - res.solved_diff) > 1e-12:
+        console.print(f"difference A - B in mean pass@1: {100 * res.diff:+.1f} points", markup=False)
     console.print(f"exact McNemar p = {res.p_value:.4g}", markup=False, highlight=False)
     console.print(f"verdict: {res.verdict}", markup=False, highlight=False)
 

@@ -125,7 +125,12 @@ class GenerationConfig(_Section):
     batch_size: Annotated[int, Field(gt=0)] = 8
     backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
-    stop_at_code_end: bool = True  # stop a sequence once its code block closes (extraction reads no further)
+    # An answer ends at EOS, at the token budget, or where one of `stop` appears (cut there, the stop string
+    # left out). ["###"] is LiveCodeBench's runner default (its --stop); [] stops only at EOS or the budget.
+    stop: list[Annotated[str, Field(min_length=1)]] = ["###"]
+    # A speed option, off by default: end a sequence once its first fenced block closes. Scores then come
+    # from the first block, where LiveCodeBench scores the last one; evaluation and the report say so.
+    stop_at_code_end: bool = False
 
     @model_validator(mode="after")
     def _sampling(self) -> GenerationConfig:
@@ -154,11 +159,20 @@ class BenchmarkConfig(_Section):
     contest_start: str | None = None  # YYMM, inclusive
     contest_end: str | None = None  # YYMM, inclusive
     undated: Literal["keep", "drop"] = "keep"  # rows without a contest date when a date filter is set
-    use_system_prompt: bool = True  # put the run's system prompt in front of LiveCodeBench's
+    # LiveCodeBench's prompt for the model's family (bench.prompts): auto picks it from model.source as
+    # LiveCodeBench does (CodeQwenInstruct for Qwen2/2.5(-Coder) instruct and Qwen3, else its generic
+    # chat prompt); generic / codeqwen force one.
+    prompt_style: Literal["auto", "generic", "codeqwen"] = "auto"
+    # Off: the prompt is LiveCodeBench's own. On: the run's system prompt is added (bench.prompts says how
+    # it combines with each style), so checkpoints are asked the way they were trained.
+    use_system_prompt: bool = False
+    # lcb: LiveCodeBench's rule (the text between the last two lines containing ```); lenient: codetune's
+    # older rule (last python block, an unclosed block or a bare program that parses), opt-in.
+    extraction: Literal["lcb", "lenient"] = "lcb"
     k: list[Annotated[int, Field(gt=0)]] = [1]
     generation: GenerationConfig = GenerationConfig()
-    timeout_s: Annotated[float, Field(gt=0)] = 6.0  # per test, CPU time
-    memory_mb: Annotated[int, Field(gt=0)] = 1024
+    timeout_s: Annotated[float, Field(gt=0)] = 6.0  # per test, wall-clock seconds (LiveCodeBench's --timeout)
+    memory_mb: Annotated[int, Field(gt=0)] = 1024  # address space per test; LiveCodeBench sets none
     skip_bad_rows: bool = False
     max_problems: Annotated[int, Field(gt=0)] | None = None
     selection: SelectionConfig = SelectionConfig()

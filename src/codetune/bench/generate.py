@@ -1,15 +1,18 @@
-"""Batched chat generation with Hugging Face transformers: left padding, KV cache, greedy or sampled.
+"""Batched generation with Hugging Face transformers: left padding, KV cache, greedy or sampled.
 
-Prompts are sorted by length so each batch pads little; answers come back in the caller's order. With
-`stop_at_code_end`, a sequence stops once its first fenced code block is closed (after `</think>` when the
-model reasons first), which is where LiveCodeBench's extraction stops reading anyway.
+Prompts are sorted by length so each batch pads little; answers come back in the caller's order. An answer
+ends at an end-of-turn token, at `max_new_tokens`, or where one of the `stop` strings appears: it is cut
+there and the stop string left out, as vLLM (LiveCodeBench's runner) does with its `stop`. With
+`stop_at_code_end` (a speed option, off by default) a sequence also stops once its first fenced code block
+is closed (after `</think>` when the model reasons first): LiveCodeBench's extraction reads the *last*
+block, so an answer that drafts a block and then corrects it is then scored on the draft.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.progress import (
@@ -101,13 +104,15 @@ def code_block_closed(text: str) -> bool:
     return len(_FENCE.findall(text)) >= 2
 
 
-def _code_end_criteria(tokenizer):
+def _answer_criteria(tokenizer, stop: Sequence[str], code_end: bool):
+    """A stopping criterion on the generated text only (never the prompt): a stop string appeared, or, with
+    `code_end`, the first fenced block closed. Per sequence it decodes only the newest token each step."""
     import torch
     from transformers import StoppingCriteria
 
-    class StopAtCodeEnd(StoppingCriteria):
-        """Per sequence: decode only the newest token each step, scan for fences when a backtick arrives."""
+    longest = max((len(x) for x in stop), default=0)
 
+    class StopOnAnswerText(StoppingCriteria):
         def __init__(self):
             self.texts: list[str] | None = None
 
@@ -118,39 +123,62 @@ def _code_end_criteria(tokenizer):
             done = []
             for i, piece in enumerate(new):
                 self.texts[i] += piece
-                done.append("`" in piece and code_block_closed(self.texts[i]))
+                tail = self.texts[i][-(len(piece) + longest) :]
+                hit = any(x in tail for x in stop)
+                done.append(hit or (code_end and "`" in piece and code_block_closed(self.texts[i])))
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-    return StopAtCodeEnd()
+    return StopOnAnswerText()
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to the first occurrence of any stop string (the stop string left out)."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def generate_chat(
     model,
     tokenizer,
     conversations: list[list[dict]],
+    **kwargs,
+) -> list[list[str]]:
+    """`generate_texts` on conversations rendered with the tokenizer's chat template."""
+    return generate_texts(
+        model, tokenizer, [render_chat(tokenizer, conv) for conv in conversations], **kwargs
+    )
+
+
+def generate_texts(
+    model,
+    tokenizer,
+    prompts: list[str],
     *,
     max_new_tokens: int,
     temperature: float = 0.0,
     top_p: float = 1.0,
     n: int = 1,
     batch_size: int = 8,
+    stop: Sequence[str] = (),
     stop_at_code_end: bool = False,
     desc: str | None = None,
     on_result: Callable[[int, list[str]], None] | None = None,
     stats: dict | None = None,
     show_progress: bool = True,
 ) -> list[list[str]]:
-    """n answers per conversation, in order. `batch_size` counts sequences (prompts x n samples).
+    """n answers per prompt text (already rendered, ending where the assistant answers), in order.
 
-    `on_result(index, answers)` is called as each conversation's answers are ready (for resumable callers);
-    `stats` (when given) receives prompt count, new tokens and seconds.
+    `batch_size` counts sequences (prompts x n samples). `on_result(index, answers)` is called as each
+    prompt's answers are ready (for resumable callers); `stats` (when given) receives prompt count, new
+    tokens and seconds.
     """
     import torch
     from transformers import GenerationConfig, StoppingCriteriaList
 
     if n > 1 and temperature == 0:
         raise ValueError("n > 1 samples need temperature > 0")
-    texts = [render_chat(tokenizer, conv) for conv in conversations]
+    texts = list(prompts)
+    stop = [s for s in stop if s]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     per_batch = max(1, batch_size // n)
@@ -186,7 +214,12 @@ def generate_chat(
             )
             enc = {k: v.to(model.device) for k, v in enc.items()}
             prompt_len = enc["input_ids"].shape[1]
-            criteria = StoppingCriteriaList([_code_end_criteria(tokenizer)] if stop_at_code_end else [])
+            # Stop strings are matched in the answer only (HF's stop_strings would also match across the end
+            # of the prompt); the text is cut at the first one below, exactly.
+            use = stop or stop_at_code_end
+            criteria = StoppingCriteriaList(
+                [_answer_criteria(tokenizer, stop, stop_at_code_end)] if use else []
+            )
             with torch.inference_mode():
                 out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria)
             gen = out[:, prompt_len:].tolist()
@@ -195,7 +228,7 @@ def generate_chat(
                 for seq in gen[j * n : (j + 1) * n]:
                     cut = next((p for p, t in enumerate(seq) if t in stop_ids), len(seq))
                     new_tokens += cut
-                    answers.append(tokenizer.decode(seq[:cut], skip_special_tokens=True))
+                    answers.append(cut_at_stop(tokenizer.decode(seq[:cut], skip_special_tokens=True), stop))
                 results[i] = answers
                 if on_result is not None:
                     on_result(i, answers)
