@@ -482,6 +482,7 @@ def compare_scores(
         f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] ({res.diff_ci_method})",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if abs(res.diff - res.solved_diff) > 1e-12:
         console.print(f"difference A - B in mean pass@1: {100 * res.diff:+.1f} points", markup=False)
