@@ -173,3 +173,14 @@ def test_hub_dataset_profile_through_the_hub_then_offline(bench_hub, tmp_path):
         "license",
         "dataset",
     ]
+
+
+def test_a_model_missing_offline_names_the_file_and_how_to_fetch(tmp_path):
+    model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    res = codetune(
+        "data", "profile", "builtin:deep", "--tokenizer", model, env=hub_env(tmp_path / "hf", None)
+    )
+    assert res.returncode == 2
+    (line,) = res.stderr.strip().splitlines()
+    assert f"tokenizer_config.json of model {model} is not in the Hugging Face cache" in line
+    assert f"`codetune fetch CONFIG` (or `hf download {model} tokenizer_config.json`)" in line

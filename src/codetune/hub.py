@@ -70,6 +70,30 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def not_cached(
+    repo_id: str, repo_type: RepoType, filename: str | None, revision: str | None = None
+) -> CodetuneError:
+    """The one line for a file (or a whole repository) the cache lacks while the hub is out of reach."""
+    what = f"{repo_type} {repo_id}" + (f" (revision {revision})" if revision else "")
+    target = f"{filename} of {what}" if filename else what
+    why = "HF_HUB_OFFLINE is set" if offline() else "the hub cannot be reached"
+    hint = FETCH_HINT.format(cmd=download_command(repo_id, repo_type, filename))
+    return CodetuneError(f"{target} is not in the Hugging Face cache ({cache_dir()}) and {why}; {hint}")
+
+
+def first_uncached(
+    repo_id: str, repo_type: RepoType, needed: list[tuple[str, ...]], revision: str | None
+) -> str | None:
+    """The first of `needed` (each a file or its alternatives) that the cache has in none of its forms."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for names in needed:
+        cached = [try_to_load_from_cache(repo_id, n, revision=revision, repo_type=repo_type) for n in names]
+        if not any(isinstance(c, str) for c in cached):
+            return names[0]
+    return None
+
+
 def _error(e: Exception, repo_id: str, repo_type: RepoType, filename: str | None, revision: str | None):
     """One line for a hub failure; None when the exception is not the hub's."""
     from huggingface_hub.errors import (
@@ -83,9 +107,7 @@ def _error(e: Exception, repo_id: str, repo_type: RepoType, filename: str | None
     what = f"{repo_type} {repo_id}" + (f" (revision {revision})" if revision else "")
     target = f"{filename} of {what}" if filename else what
     if isinstance(e, LocalEntryNotFoundError):
-        why = "HF_HUB_OFFLINE is set" if offline() else "the hub cannot be reached"
-        hint = FETCH_HINT.format(cmd=download_command(repo_id, repo_type, filename))
-        return CodetuneError(f"{target} is not in the Hugging Face cache ({cache_dir()}) and {why}; {hint}")
+        return not_cached(repo_id, repo_type, filename, revision)
     if isinstance(e, GatedRepoError):
         return CodetuneError(f"{what} is gated: accept its terms on the hub and log in (`hf auth login`)")
     if isinstance(e, RepositoryNotFoundError):

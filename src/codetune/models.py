@@ -212,15 +212,27 @@ def fetch_model(cfg: ModelConfig) -> tuple[str, str | None]:
     return str(folder), commit
 
 
-def _hub_load_error(e: OSError, cfg: ModelConfig) -> CodetuneError:
-    """transformers' OSError for a hub model as one line, saying how to pre-download when offline."""
+# The files without which a model or its tokenizer cannot load (each with the names it may go by).
+MODEL_FILES = [
+    ("config.json",),
+    (
+        "model.safetensors",
+        "model.safetensors.index.json",
+        "pytorch_model.bin",
+        "pytorch_model.bin.index.json",
+    ),
+]
+TOKENIZER_FILES = [("tokenizer_config.json", "tokenizer.json")]
+
+
+def _hub_load_error(e: OSError, cfg: ModelConfig, needed: list[tuple[str, ...]]) -> CodetuneError:
+    """transformers' OSError for a hub model as one line; offline, it names the file the cache lacks."""
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     if hub.offline():
-        hint = hub.FETCH_HINT.format(cmd=hub.download_command(cfg.source, "model"))
-        return CodetuneError(
-            f"model {cfg.source}: not fully in the Hugging Face cache ({hub.cache_dir()}) and HF_HUB_OFFLINE is "
-            f"set ({first}); {hint}"
-        )
+        missing = hub.first_uncached(cfg.source, "model", needed, cfg.revision)
+        if missing is not None:
+            return hub.not_cached(cfg.source, "model", missing, cfg.revision)
+        first += " (HF_HUB_OFFLINE is set: a file may be missing from the cache; `codetune fetch CONFIG`)"
     return CodetuneError(f"model {cfg.source}: {first}")
 
 
@@ -235,7 +247,7 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     except OSError as e:
         if src != cfg.source or Path(src).exists():
             raise
-        raise _hub_load_error(e, cfg) from None
+        raise _hub_load_error(e, cfg, TOKENIZER_FILES) from None
     if tok.pad_token is None:
         # Padding is always masked out of attention and loss, so reusing EOS is safe.
         tok.pad_token = tok.eos_token
@@ -276,7 +288,7 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
     except OSError as e:
         if src != cfg.source or Path(src).exists():
             raise
-        raise _hub_load_error(e, cfg) from None
+        raise _hub_load_error(e, cfg, MODEL_FILES) from None
     if not quantize_4bit:
         model.to(device)
     return model
