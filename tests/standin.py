@@ -24,7 +24,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import pickle
+import subprocess
+import sys
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,6 +35,8 @@ from pathlib import Path
 
 from hubserver import Repo
 
+REPO = Path(__file__).resolve().parents[1]
+SEED = "configs/seed-qwen2.5-coder-1.5b.yaml"
 MODEL_ID = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
 DEEP_ID = "Naholav/CodeGen-Deep-5K"
 DIVERSE_ID = "Naholav/CodeGen-Diverse-5K"
@@ -370,3 +375,32 @@ def build_stand_in(root: Path, shared_benchmark: Path, *, model: bool = True) ->
     if model:
         repos.append(Repo.from_folder("model", MODEL_ID, build_model(root / "models" / MODEL_ID)))
     return StandIn(root, bench, shapes, repos)
+
+
+# ---------------------------------------------------------------------------------------- running
+
+
+def hub_env(hf_home: Path, endpoint: str | None) -> dict:
+    """The environment of a codetune run against the stand-in hub (endpoint), or offline (None)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    }
+    env.update(HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    if endpoint is None:
+        env.update(HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens there
+    else:
+        env["HF_ENDPOINT"] = endpoint
+    return env
+
+
+def codetune(*args: str, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "codetune", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

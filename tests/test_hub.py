@@ -4,10 +4,6 @@ releases, `codetune bench`, provenance in the eval fingerprint, and the offline 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,36 +12,7 @@ from codetune.bench.lcb import release_files
 from codetune.config import BenchmarkConfig
 from codetune.errors import CodetuneError
 from hubserver import StandInHub
-from standin import LCB_FILES, LCB_ID, build_stand_in
-
-REPO = Path(__file__).resolve().parents[1]
-SEED = "configs/seed-qwen2.5-coder-1.5b.yaml"
-
-
-def hub_env(hf_home: Path, endpoint: str | None) -> dict:
-    """The environment of a codetune run against the stand-in hub (endpoint), or offline (None)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
-    }
-    env.update(HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
-    if endpoint is None:
-        env.update(HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens there
-    else:
-        env["HF_ENDPOINT"] = endpoint
-    return env
-
-
-def codetune(*args: str, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "codetune", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from standin import LCB_FILES, LCB_ID, SEED, build_stand_in, codetune, hub_env
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from hubserver import StandInHub
-from standin import DEEP_ID, DIVERSE_ID, LCB_ID, build_stand_in
-from test_hub import SEED, codetune, hub_env
+from standin import DEEP_ID, DIVERSE_ID, LCB_ID, SEED, build_stand_in, codetune, hub_env
 
 RUNS = {"deep_instruction": DEEP_ID, "diverse_instruction": DIVERSE_ID}
 SIZE = [  # only sizes and devices change: model, data, benchmark and filters are the seed's
