@@ -61,8 +61,14 @@ def test_load_benchmark_prints_counts_and_says_no_release_filter(shared_benchmar
         contest_start="2408",
         contest_end="2502",
     )
-    problems = load_benchmark(cfg, report=lines.append)
-    assert len(problems) == 41
+    sel = load_benchmark(cfg, report=lines.append)
+    assert len(sel.problems) == 41 and sel.release is None and sel.provenance() is None
+    assert sel.counts == [
+        {"step": "loaded", "count": 41},
+        {"step": "platform=AtCoder", "count": 41},
+        {"step": "difficulty=easy", "count": 41},
+        {"step": "contest 2408-2502", "count": 41},
+    ]
     text = "\n".join(lines)
     assert "41 problems" in text and "no release filter applies to a local file" in text
     assert "platform AtCoder: 41" in text and "difficulty easy: 41" in text
@@ -128,10 +134,13 @@ def test_malicious_pickle_is_rejected(tmp_path):
     )
     with pytest.raises(CodetuneError, match="question_id evil1: unsafe or broken pickle"):
         load_benchmark_file(bad)
+    # The loader decodes private tests after filtering: the error still names the row's line.
+    with pytest.raises(CodetuneError, match=r"bad.jsonl:2: question_id evil1: unsafe or broken pickle"):
+        load_benchmark(BenchmarkConfig(source=str(bad)), report=lambda _: None)
     lines: list[str] = []
     cfg = BenchmarkConfig(source=str(bad), skip_bad_rows=True)
-    assert [p.question_id for p in load_benchmark(cfg, report=lines.append)] == ["good"]
-    assert "skipped 1 broken row(s): evil1" in lines[0]
+    assert load_benchmark(cfg, report=lines.append).question_ids == ["good"]
+    assert any(line.startswith("skipped 1 broken row(s): evil1") for line in lines)
 
 
 def test_broken_public_tests_names_question_id(tmp_path):
@@ -148,7 +157,7 @@ def test_builtin_benchmark_loads_through_same_loader():
     from codetune.data.builtin import builtin_benchmark_rows  # noqa: F401
 
     lines: list[str] = []
-    problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append)
+    problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append).problems
     assert problems and all(p.tests for p in problems)
     assert "no release filter applies to the built-in benchmark" in "\n".join(lines)
 
@@ -164,3 +173,21 @@ def test_pass_at_k_known_values():
     assert mean_pass_at_k([1, 5], [1, 0], 2) is None
     with pytest.raises(ValueError):
         pass_at_k(3, 4, 1)
+
+
+def test_private_tests_are_decoded_only_for_the_selected_rows(tmp_path):
+    """Hub rows carry megabytes of encoded private tests each: rows the filters drop are never decoded."""
+    tests = [{"input": "5\n", "output": "10\n", "testtype": "stdin"}]
+    path = tmp_path / "rows.jsonl"
+    rows = [
+        _row("kept", private_test_cases=encode_private_tests(json.dumps(tests))),
+        _row("dropped", platform="leetcode", private_test_cases="bm90IHpsaWIgZGF0YQ=="),  # broken
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sel = load_benchmark(BenchmarkConfig(source=str(path), platform="atcoder"), report=lambda _: None)
+    assert sel.question_ids == ["kept"] and len(sel.problems[0].private_tests) == 1
+    assert sel.to_dict()["tests"] == 2 and sel.to_dict()["private_tests"] == 1
+    with pytest.raises(
+        CodetuneError, match=r"rows.jsonl:2: question_id dropped: not base64\(zlib\(pickle\)\)"
+    ):
+        load_benchmark(BenchmarkConfig(source=str(path)), report=lambda _: None)

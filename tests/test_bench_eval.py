@@ -248,3 +248,22 @@ def test_answers_are_cut_at_a_stop_string(tiny_model_dir):
     stop = full[0][2:4]  # a string the greedy answer is known to contain
     (cut,) = generate_texts(model, tok, [prompt], max_new_tokens=24, stop=[stop], show_progress=False)
     assert cut[0] == full[0][: full[0].find(stop)]
+
+
+def test_decoding_is_what_the_config_says_whatever_the_checkpoints_generation_config(tiny_model_dir):
+    """Qwen2.5-Instruct's generation_config.json sets do_sample, temperature 0.7, top_k 20 and a repetition
+    penalty of 1.1; transformers fills every unset setting from it. Greedy answers must not change."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    from codetune.bench.generate import generate_chat
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 3, 6)]
+    plain = generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False)
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=5.0, top_k=3, repetition_penalty=8.0, no_repeat_ngram_size=1,
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    assert generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False) == plain
+    assert model.generation_config.repetition_penalty == 8.0  # the model's own file is left as it was

@@ -40,6 +40,16 @@ _state = {"debug": False}
 ConfigArg = Annotated[
     Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a config value (repeatable), parsed as YAML and validated like the file, e.g. "
+        "--set training.max_steps=100 --set runs.deep_instruction.dataset.source=data.jsonl",
+        show_default=False,
+    ),
+]
 
 
 @app.callback()
@@ -52,17 +62,20 @@ def _root(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Study folder to write.")] = Path("studies/demo"),
+    overrides: SetOpt = None,
 ) -> None:
     """Run the whole study on the embedded default (SmolLM2-135M-Instruct, built-in data and benchmark) on CPU.
 
     Uses configs/demo.yaml with its output folder set to --out; finishes on 2 CPU cores in about 15 minutes
     and prints where the report is. Re-running continues an interrupted demo.
     """
+    import json
+
     from codetune.config import load_config
     from codetune.study.pipeline import demo_config_path, run_study
 
-    cfg = load_config(demo_config_path())
-    cfg.output_dir = str(out.expanduser().resolve())
+    out_dir = json.dumps(str(out.expanduser().resolve()))  # a JSON string is a YAML string, whatever it holds
+    cfg = load_config(demo_config_path(), [f"output_dir={out_dir}", *(overrides or [])])
     html_path, md_path = run_study(cfg, console)
     console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
 
@@ -76,6 +89,7 @@ def study(
             "--dry-run", help="Validate the config and print the plan; load no model, touch no network."
         ),
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Run a whole study in order: train each run, evaluate, select, compare, report.
 
@@ -83,7 +97,7 @@ def study(
     """
     from codetune.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     if dry_run:
         from codetune.study.plan import make_plan
 
@@ -204,8 +218,8 @@ def data_overlap(
     def note(msg: str) -> None:
         err_console.print(msg, markup=False, highlight=False, style="dim")
 
-    problems = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
-    bench = [(p.question_id, p.question_content) for p in problems]
+    selection = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
+    bench = [(p.question_id, p.question_content) for p in selection.problems]
     res = dataset_overlaps(
         DatasetConfig(source=train_source), bench, Path.cwd(), ngram=ngram, threshold=threshold, seed=seed
     )
@@ -254,6 +268,7 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Train one LoRA run; losses every `eval_every` steps, a checkpoint every `save_every` steps.
 
@@ -269,7 +284,7 @@ def train(
 
     if resume and overwrite:
         raise CodetuneError("--resume and --overwrite contradict each other; pass one")
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     cfg.run(run)
     rdir = train_run(cfg, run, resume=resume, overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, process 0 reports
@@ -299,6 +314,7 @@ def eval_cmd(
     include_base: Annotated[
         bool, typer.Option("--include-base", help="Also evaluate the base model.")
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Generate and score benchmark answers for the base model and each selected checkpoint (resumable).
 
@@ -308,9 +324,66 @@ def eval_cmd(
     from codetune.bench.evaluate import evaluate_study, print_summary_tables
     from codetune.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     summaries = evaluate_study(cfg, run=run, checkpoints=checkpoints, include_base=include_base)
     print_summary_tables(summaries, console)
+
+
+@app.command()
+def bench(
+    config: ConfigArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    overrides: SetOpt = None,
+) -> None:
+    """Load and filter the configured benchmark, without a model: which problems will the study score?
+
+    Prints the source, release, files read (with their hub commit and sha256), the count after each filter
+    and the selected question_ids. --json prints one object: source, release, revision, files, counts
+    [{step, count}], question_ids, problems, public_tests, private_tests, tests.
+    """
+    import json
+
+    from codetune.bench.lcb import load_benchmark
+    from codetune.config import load_config
+
+    def note(msg: str) -> None:
+        err_console.print(msg, markup=False, highlight=False, style="dim")
+
+    cfg = load_config(config, overrides or [])
+    sel = load_benchmark(
+        cfg.benchmark, cfg.path.parent if cfg.path else None, seed=cfg.training.seed, report=note
+    )
+    data = sel.to_dict()
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return
+    say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"source   : {sel.source}")
+    if sel.release:
+        say(f"release  : {sel.release}  (revision {sel.revision or 'unknown'})")
+    for f in sel.files:
+        say(f"file     : {f['name']}  sha256 {f['sha256']}")
+    for c in data["counts"]:
+        say(f"  {c['step']:<24} {c['count']}")
+    say(
+        f"selected : {data['problems']} problems, {data['tests']} tests "
+        f"({data['public_tests']} public, {data['private_tests']} private)"
+    )
+    say("question_ids: " + " ".join(data["question_ids"]))
+
+
+@app.command()
+def fetch(config: ConfigArg, overrides: SetOpt = None) -> None:
+    """Download everything CONFIG reads from the hub (model, each run's dataset, the benchmark release's
+    files) into the Hugging Face cache ($HF_HOME), so the study then runs with HF_HUB_OFFLINE=1."""
+    from codetune.config import load_config
+    from codetune.study.fetch import fetch_study
+
+    cfg = load_config(config, overrides or [])
+    fetched = fetch_study(
+        cfg, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)
+    )
+    console.print(f"{len(fetched)} item(s) ready; run the study with HF_HUB_OFFLINE=1", markup=False)
 
 
 @app.command()

@@ -82,9 +82,18 @@ def _append_line(path: Path, row: dict) -> None:
 
 
 def fingerprint(
-    problems: Sequence[Problem], bench: BenchmarkConfig, system_prompt: str | None, model: str
+    problems: Sequence[Problem],
+    bench: BenchmarkConfig,
+    system_prompt: str | None,
+    model: str,
+    provenance: dict | None = None,
 ) -> str:
-    """What an evaluation's files depend on; a change means the folder must be redone."""
+    """What an evaluation's files depend on; a change means the folder must be redone.
+
+    `provenance` (a hub benchmark's commit and file hashes, BenchmarkSelection.provenance): the files'
+    sha256 enter the key, so a changed upstream file is a new evaluation; the commit alone does not (a README
+    edit moves it without changing a row). Local and built-in sources have none: their keys stay as they were.
+    """
     g = bench.generation
     key = {
         "prompt_version": PROMPT_VERSION,
@@ -96,6 +105,8 @@ def fingerprint(
         "limits": [bench.timeout_s, bench.memory_mb],
         "rules": scoring_rules(bench, model, system_prompt),
     }
+    if provenance is not None:
+        key["benchmark_files"] = provenance["files"]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -133,6 +144,7 @@ def evaluate_model(
     system_prompt: str | None,
     label: dict,
     model_name: str,
+    provenance: dict | None = None,
 ) -> dict:
     """Generate, score and summarise one model into `out_dir`; resumable.
 
@@ -140,7 +152,7 @@ def evaluate_model(
     adapter active, or the vLLM backend's generator for one adapter: both write the same files.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(problems, bench, system_prompt, model_name)
+    fp = fingerprint(problems, bench, system_prompt, model_name, provenance)
     done = complete_summary(out_dir, fp)
     if done is not None:
         console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
@@ -253,6 +265,7 @@ def evaluate_model(
             "difficulty": bench.difficulty,
             "contest_start": bench.contest_start,
             "contest_end": bench.contest_end,
+            **(provenance or {}),
         },
         "fingerprint": fp,
         "complete": True,
@@ -343,7 +356,8 @@ def evaluate_study(
     for r in runs:
         cfg.run(r)  # unknown run: error naming the runs
     base_dir = cfg.path.parent if cfg.path else None
-    problems = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    selection = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    problems, provenance = selection.problems, selection.provenance()
     model_name = cfg.model.source
 
     # (label, out_dir, system prompt, adapter name or None, checkpoint path or None)
@@ -382,7 +396,7 @@ def evaluate_study(
     summaries: dict[int, dict] = {}
     pending = []
     for i, (label, out, sp, _, _) in enumerate(targets):
-        done = complete_summary(out, fingerprint(problems, bench, sp, model_name))
+        done = complete_summary(out, fingerprint(problems, bench, sp, model_name, provenance))
         if done is not None:
             console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
             summaries[i] = done
@@ -434,6 +448,7 @@ def evaluate_study(
                         system_prompt=sp,
                         label=label,
                         model_name=model_name,
+                        provenance=provenance,
                     )
     return [summaries[i] for i in range(len(targets))]
 

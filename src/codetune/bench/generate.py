@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.progress import (
@@ -93,6 +94,35 @@ def end_token_ids(model, tokenizer) -> list[int]:
         if tok in getattr(tokenizer, "all_special_tokens", []):
             ids.add(int(tokenizer.convert_tokens_to_ids(tok)))
     return sorted(ids)
+
+
+def decoding_settings(temperature: float, top_p: float) -> dict:
+    """GenerationConfig keywords for greedy decoding (temperature 0) or temperature + top_p sampling, as
+    LiveCodeBench samples: no top-k (transformers' own default would be 50)."""
+    if temperature > 0:
+        return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0, "num_beams": 1}
+    return {"do_sample": False, "num_beams": 1}
+
+
+@contextmanager
+def checkpoint_defaults_off(model):
+    """Within: `model.generate` takes no setting from the checkpoint's generation_config.json.
+
+    transformers fills every setting a passed GenerationConfig leaves unset from the checkpoint's file, and
+    Qwen2.5-Instruct's sets do_sample, temperature 0.7, top_k 20 and repetition_penalty 1.1: greedy decoding
+    would silently run with a repetition penalty the config and the report never mention. Only the special
+    token ids are kept.
+    """
+    from transformers import GenerationConfig
+
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    saved = target.generation_config
+    ids = {k: getattr(saved, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
+    target.generation_config = GenerationConfig(**{k: v for k, v in ids.items() if v is not None})
+    try:
+        yield
+    finally:
+        target.generation_config = saved
 
 
 def code_block_closed(text: str) -> bool:
@@ -184,15 +214,13 @@ def generate_texts(
     per_batch = max(1, batch_size // n)
     ends = end_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
     gen_cfg = GenerationConfig(
         max_new_tokens=max_new_tokens,
         num_return_sequences=n,
         pad_token_id=pad_id,
         eos_token_id=ends,
         use_cache=True,
-        do_sample=temperature > 0,
-        **{k: v for k, v in sampling.items() if k != "do_sample"},
+        **decoding_settings(temperature, top_p),
     )
     stop_ids = set(ends) | {pad_id}
     results: list[list[str] | None] = [None] * len(texts)
@@ -220,7 +248,7 @@ def generate_texts(
             criteria = StoppingCriteriaList(
                 [_answer_criteria(tokenizer, stop, stop_at_code_end)] if use else []
             )
-            with torch.inference_mode():
+            with torch.inference_mode(), checkpoint_defaults_off(model):
                 out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria)
             gen = out[:, prompt_len:].tolist()
             for j, i in enumerate(idx):
