@@ -389,7 +389,7 @@ def test_interrupted_eval_leaves_nothing_running_and_resumes(tmp_path, tiny_mode
 
     cfg_path = _study_config(tmp_path, tiny_model_dir, bench2)
     cfg = load_config(cfg_path)
-    problems = load_benchmark(cfg.benchmark, cfg.path.parent, report=lambda _: None)
+    problems = load_benchmark(cfg.benchmark, cfg.path.parent, report=lambda _: None).problems
     out = base_eval_dir(cfg.output_path)
     out.mkdir(parents=True)
     fp = ev.fingerprint(problems, cfg.benchmark, ev._base_system_prompt(cfg), cfg.model.source)
@@ -463,7 +463,9 @@ def test_private_tests_under_the_cap_still_decode(tmp_path, bench2):
     row["private_test_cases"] = encode_private_tests(json.dumps(tests))
     path = tmp_path / "ok.jsonl"
     path.write_text(json.dumps(row) + "\n")
-    [p] = load_benchmark(BenchmarkConfig(source=str(path), max_private_tests_mb=1), report=lambda _: None)
+    [p] = load_benchmark(
+        BenchmarkConfig(source=str(path), max_private_tests_mb=1), report=lambda _: None
+    ).problems
     assert p.private_tests[0].input == tests[0]["input"]
     assert BenchmarkConfig().max_private_tests_mb == 256
 

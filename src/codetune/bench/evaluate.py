@@ -1,10 +1,12 @@
 """Evaluate the base model and checkpoints: prompts -> generations -> scores -> summary, per model folder.
 
 Each model's folder (RUN_DIR/eval/<checkpoint>/ or OUTPUT_DIR/eval/base/) gets, in order:
-  prompts.jsonl      {"question_id", "messages", "prompt"}: the exact chat messages and rendered prompt text
+  prompts.jsonl      {"question_id", "style", "messages", "prompt"}: the prompt style, the chat messages and
+                     the exact prompt text the model continued
   generations.json   [{"question_id", "code_list", "output_list", "extraction_failed"}] (LiveCodeBench layout)
   scores.json        LiveCodeBench eval-all layout plus per-test verdicts (see bench.scoring)
-  summary.json       {"model", "run", "checkpoint", "step", "pass@1", "pass@k", "solved", "total", ...}
+  summary.json       {"model", "run", "checkpoint", "step", "pass@1", "pass@k", "solved", "total", ...,
+                     "scoring": the rules used (`scoring_rules`)}
 Work in progress lives in generations.partial.jsonl / scores.partial.jsonl, one line per finished problem,
 so a killed evaluation resumes at the next problem with no duplicates. summary.json is written last: its
 presence (with a matching fingerprint) means the folder is complete and is skipped. eval-state.json holds
@@ -28,10 +30,11 @@ from rich.console import Console
 from rich.table import Table
 
 from codetune.bench.extract import extract_code
-from codetune.bench.generate import generate_chat, make_progress, render_chat
+from codetune.bench.generate import generate_texts, make_progress, render_chat
 from codetune.bench.lcb import Problem, load_benchmark
-from codetune.bench.prompts import build_messages
-from codetune.bench.scoring import score_generations, summarize_scores
+from codetune.bench.prompts import build_prompt
+from codetune.bench.rules import describe_rules, scoring_rules
+from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.errors import CodetuneError
 from codetune.files import check_writable_dir, write_json_atomic, write_text_atomic
 from codetune.locks import folder_lock
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     from codetune.config import BenchmarkConfig, StudyConfig
 
 console = Console()
-PROMPT_VERSION = 1  # bump when prompts change, so old evaluations are redone rather than mixed
+PROMPT_VERSION = 2  # bump when prompts change, so old evaluations are redone rather than mixed
 SCORE_CHUNK = 16  # problems scored between two writes of scores.partial.jsonl
 
 
@@ -80,9 +83,18 @@ def _append_line(path: Path, row: dict) -> None:
 
 
 def fingerprint(
-    problems: Sequence[Problem], bench: BenchmarkConfig, system_prompt: str | None, model: str
+    problems: Sequence[Problem],
+    bench: BenchmarkConfig,
+    system_prompt: str | None,
+    model: str,
+    provenance: dict | None = None,
 ) -> str:
-    """What an evaluation's files depend on; a change means the folder must be redone."""
+    """What an evaluation's files depend on; a change means the folder must be redone.
+
+    `provenance` (a hub benchmark's commit and file hashes, BenchmarkSelection.provenance): the files'
+    sha256 enter the key, so a changed upstream file is a new evaluation; the commit alone does not (a README
+    edit moves it without changing a row). Local and built-in sources have none: their keys stay as they were.
+    """
     g = bench.generation
     key = {
         "prompt_version": PROMPT_VERSION,
@@ -92,7 +104,10 @@ def fingerprint(
         "system_prompt": system_prompt,
         "generation": {k: v for k, v in g.model_dump().items() if k not in ("batch_size",)},
         "limits": [bench.timeout_s, bench.memory_mb],
+        "rules": scoring_rules(bench, model, system_prompt),
     }
+    if provenance is not None:
+        key["benchmark_files"] = provenance["files"]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -130,14 +145,15 @@ def evaluate_model(
     system_prompt: str | None,
     label: dict,
     model_name: str,
+    provenance: dict | None = None,
 ) -> dict:
     """Generate, score and summarise one model into `out_dir`; resumable.
 
-    `generate(conversations, *, max_new_tokens, ..., on_result)` is `generate_chat` bound to a model with its
+    `generate(prompt_texts, *, max_new_tokens, ..., on_result)` is `generate_texts` bound to a model with its
     adapter active, or the vLLM backend's generator for one adapter: both write the same files.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(problems, bench, system_prompt, model_name)
+    fp = fingerprint(problems, bench, system_prompt, model_name, provenance)
     done = complete_summary(out_dir, fp)
     if done is not None:
         console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
@@ -155,10 +171,14 @@ def evaluate_model(
         write_json_atomic(state_path, {"fingerprint": fp}, indent=1)
 
     g = bench.generation
-    messages = [build_messages(p, system_prompt) for p in problems]
+    rules = scoring_rules(bench, model_name, system_prompt)
+    if g.stop_at_code_end:
+        console.print(f"{label['model']}: {describe_rules(rules)}", highlight=False)
+    built = [build_prompt(p, rules["prompt_style"], system_prompt) for p in problems]
+    texts = [b.text if b.text is not None else render_chat(tokenizer, b.messages) for b in built]
     prompt_rows = [
-        {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
-        for p, m in zip(problems, messages, strict=True)
+        {"question_id": p.question_id, "style": b.style, "messages": b.messages, "prompt": t}
+        for p, b, t in zip(problems, built, texts, strict=True)
     ]
     write_text_atomic(
         out_dir / "prompts.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows)
@@ -177,7 +197,7 @@ def evaluate_model(
 
         def save(j: int, answers: list[str]) -> None:
             p = problems[todo[j]]
-            codes = [extract_code(a) for a in answers]
+            codes = [extract_code(a, bench.extraction) for a in answers]
             row = {
                 "question_id": p.question_id,
                 "code_list": [c or "" for c in codes],
@@ -188,12 +208,13 @@ def evaluate_model(
             generated[p.question_id] = row
 
         generate(
-            [messages[i] for i in todo],
+            [texts[i] for i in todo],
             max_new_tokens=g.max_new_tokens,
             temperature=g.temperature,
             top_p=g.top_p,
             n=g.n,
             batch_size=g.batch_size,
+            stop=list(g.stop),
             stop_at_code_end=g.stop_at_code_end,
             desc=f"generate {label['model']}",
             on_result=save,
@@ -237,6 +258,7 @@ def evaluate_model(
         "resumed": len(todo) < len(problems),
         "system_prompt": system_prompt,
         "generation": g.model_dump(),
+        "scoring": rules,
         "benchmark": {
             "source": bench.source,
             "release": bench.release,
@@ -244,6 +266,7 @@ def evaluate_model(
             "difficulty": bench.difficulty,
             "contest_start": bench.contest_start,
             "contest_end": bench.contest_end,
+            **(provenance or {}),
         },
         "fingerprint": fp,
         "complete": True,
@@ -339,7 +362,8 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
     for r in runs:
         cfg.run(r)  # unknown run: error naming the runs
     base_dir = cfg.path.parent if cfg.path else None
-    problems = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    selection = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    problems, provenance = selection.problems, selection.provenance()
     model_name = cfg.model.source
 
     # (label, out_dir, system prompt, adapter name or None, checkpoint path or None)
@@ -378,7 +402,7 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
     summaries: dict[int, dict] = {}
     pending = []
     for i, (label, out, sp, _, _) in enumerate(targets):
-        done = complete_summary(out, fingerprint(problems, bench, sp, model_name))
+        done = complete_summary(out, fingerprint(problems, bench, sp, model_name, provenance))
         if done is not None:
             console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
             summaries[i] = done
@@ -386,7 +410,7 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
             pending.append(i)
     if pending:
         from codetune.models import attach_adapters, load_model_and_tokenizer, use_adapter
-        from codetune.sandbox import Limits, get_runner
+        from codetune.sandbox import get_runner
 
         adapters = {targets[i][3]: targets[i][4] for i in pending if targets[i][3] is not None}
         if bench.generation.backend == "vllm":
@@ -408,7 +432,7 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
             model, tokenizer = load_model_and_tokenizer(cfg.model)
             if adapters:
                 model = attach_adapters(model, adapters)
-        limits = Limits(cpu_time_s=bench.timeout_s, memory_mb=bench.memory_mb)
+        limits = grading_limits(bench.timeout_s, bench.memory_mb)
         with get_runner(workers=bench.workers) as runner:
             for i in pending:
                 label, out, sp, adapter, _ = targets[i]
@@ -417,7 +441,7 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
                         generate = engine.for_adapter(adapter)
                     else:
                         generate = partial(
-                            generate_chat, stack.enter_context(use_adapter(model, adapter)), tokenizer
+                            generate_texts, stack.enter_context(use_adapter(model, adapter)), tokenizer
                         )
                     summaries[i] = evaluate_model(
                         generate,
@@ -430,6 +454,7 @@ def _evaluate_study(cfg: StudyConfig, *, run: str | None, checkpoints: str, incl
                         system_prompt=sp,
                         label=label,
                         model_name=model_name,
+                        provenance=provenance,
                     )
     return [summaries[i] for i in range(len(targets))]
 
