@@ -102,11 +102,14 @@ def codetune_home(tmp_path_factory) -> Path:
 def sleeper_program(mark: str) -> str:
     """A program that names itself `mark` (its comm, inherited by its children), starts a child that leaves
     its session with setsid(), and sleeps for an hour: what must not outlive an interrupted codetune."""
+    # libc's fork, not os.fork: LiveCodeBench's execution model disables os.fork, and a fork behind Python's
+    # back runs none of its at-fork hooks (the harder case for the cleanup).
     return (
-        "import ctypes, os, time\n"
-        f"ctypes.CDLL(None).prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
-        "if os.fork() == 0:\n"
-        "    os.setsid()\n"
+        "import ctypes, time\n"
+        "libc = ctypes.CDLL(None)\n"
+        f"libc.prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
+        "if libc.fork() == 0:\n"
+        "    libc.setsid()\n"
         "time.sleep(3600)\n"
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -528,3 +529,19 @@ def test_a_job_dies_with_its_server(kind):
         r.close()
         for pid in marked_processes(mark):
             os.kill(pid, 9)
+
+
+def test_the_sweep_after_a_killed_server_finds_jobs_by_their_home(tmp_path):
+    """Without a job uid (codetune not root) a dead server's leftovers are found by the HOME it gave them."""
+    from codetune.sandbox.runner import _kill_with_home
+
+    home = tmp_path / "codetune-job-424242-abcd"
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    mine = subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)
+    other = subprocess.Popen(["sleep", "600"], env={**env, "HOME": str(tmp_path)})
+    try:
+        _kill_with_home("/codetune-job-424242-")
+        assert mine.wait(5) == -9 and other.poll() is None
+    finally:
+        other.kill()
+        mine.kill()

@@ -102,7 +102,7 @@ class _RunnerBase:
         # Every server started and not yet closed: close() stops them all, so no job outlives the runner.
         self._live: set[_Server] = set()
         self._live_lock = threading.Lock()
-        weakref.finalize(self, _stop_servers, self._live, None)  # a runner dropped without close()
+        weakref.finalize(self, _stop_servers, self._live)  # a runner dropped without close()
         self._nproc_base = 0
         self._worker_cpu = [
             0.0
@@ -112,9 +112,9 @@ class _RunnerBase:
     def _run_in_slot(self, slot: int, job: Job) -> Result:
         raise NotImplementedError
 
-    def _start_server(self, argv: list[str], env: dict[str, str]) -> _Server:
-        """A new server, registered so that close() stops it; none once the runner is closing."""
-        server = _Server(argv, env)
+    def _start_server(self, slot: int) -> _Server:
+        """A new server for `slot`, registered so that close() stops it; none once the runner is closing."""
+        server = _Server(self._argv, self._env, self._uids[slot] if self._uids else None)
         with self._live_lock:
             refused = self._closed
             if not refused:
@@ -126,6 +126,7 @@ class _RunnerBase:
 
     def _close_server(self, server: _Server) -> None:
         server.close()
+        server.sweep_if_killed()
         with self._live_lock:
             self._live.discard(server)
 
@@ -175,13 +176,14 @@ class _RunnerBase:
         with self._live_lock:
             self._closed = True
             live = list(self._live)
-        _stop_servers(live, self._uids)
+        _stop_servers(live)
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._live_lock:  # what the threads did not close themselves
             live = list(self._live)
             self._live.clear()
         for server in live:
             server.close()
+            server.sweep_if_killed()
 
     def __enter__(self):
         return self
@@ -211,7 +213,7 @@ class SubprocessRunner(_RunnerBase):
         }
 
     def _run_in_slot(self, slot: int, job: Job) -> Result:
-        server = self._start_server(self._argv, self._env)
+        server = self._start_server(slot)
         try:
             raw = server.request(self._request(slot, job), job.limits.wall_ceiling_s + HARNESS_GRACE_S)
             self._account(slot, raw, retire=True)  # a one-job worker: its whole life was this job
@@ -225,7 +227,8 @@ class SubprocessRunner(_RunnerBase):
 class _Server:
     """One fork server process and its control pipes."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], uid: int | None = None) -> None:
+        self.uid = uid  # the job uid of its slot (root only)
         # A file, not a pipe: a pipe nobody reads would block the server once 64 kB of warnings piled up.
         self.log = tempfile.TemporaryFile()
         self._close_lock = threading.Lock()
@@ -308,6 +311,18 @@ class _Server:
                 with contextlib.suppress(OSError):
                     f.close()
 
+    def sweep_if_killed(self) -> None:
+        """A server that did not stop by itself (killed from outside, or SIGKILLed when it did not stop in
+        time) may have left its job's escaped processes behind (bubblewrap's namespace takes them with it):
+        kill every process of its job uid, or (jobs sharing our uid) every process whose HOME is one of its
+        job dirs."""
+        if self.proc.returncode in (None, 0, -signal.SIGTERM):
+            return
+        if self.uid is not None:
+            _kill_uid(self.uid)
+        else:
+            _kill_with_home(f"/codetune-job-{self.proc.pid}-")
+
 
 class PoolRunner(SubprocessRunner):
     """Warm fork servers, one per worker (each in its own bubblewrap when available): a job costs one fork."""
@@ -320,7 +335,7 @@ class PoolRunner(SubprocessRunner):
 
     def _server(self, slot: int) -> _Server:
         if self._servers[slot] is None:
-            self._servers[slot] = self._start_server(self._argv, self._env)
+            self._servers[slot] = self._start_server(slot)
         return self._servers[slot]
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
@@ -433,24 +448,55 @@ class PoolRunner(SubprocessRunner):
         self._servers[:] = [None] * self.workers
 
 
-def _stop_servers(servers, uids: list[int] | None) -> None:
-    """Stop servers all at once (each kills its running job first). When one had to be SIGKILLed, its job's
-    uid is swept as well: whatever that uid still runs is a leftover of ours."""
+def _stop_servers(servers) -> None:
+    """Stop servers all at once (each kills its running job first); sweep after those that had to be
+    SIGKILLed."""
     servers = [s for s in list(servers) if s.proc.returncode is None]
     for s in servers:
         s.begin_stop()
     deadline = time.monotonic() + SERVER_STOP_GRACE_S
-    clean = [s.finish_stop(deadline) for s in servers]
-    if uids and not all(clean):
-        for uid in uids:
-            _kill_uid(uid)
+    for s in servers:
+        s.finish_stop(deadline)
+    for s in servers:
+        s.sweep_if_killed()
+
+
+def _kill_with_home(marker: str) -> None:
+    """SIGKILL this uid's processes whose environment's HOME contains `marker` (a job's work dir: jobs get
+    it as HOME, and what they fork inherits it), until none is left."""
+    needle = marker.encode()
+    for _ in range(50):
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        env = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if any(v.startswith(b"HOME=") and needle in v for v in env):
+                    found.append(int(entry))
+        if not found:
+            return
+        for pid in found:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of `uid` (kill(-1) run as that uid reaches exactly its processes)."""
-    code = "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run([sys.executable, "-I", "-S", "-c", code], user=uid, group=uid, timeout=10, cwd="/")
+    """SIGKILL every process of `uid`: kill(-1) in a child that switched to that uid reaches exactly its
+    processes (a fork, not a new interpreter: one the job uid can run may not exist outside bubblewrap)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):  # processes forked while the first pass ran
+                os.kill(-1, signal.SIGKILL)
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def get_runner(kind: Literal["auto", "pool", "subprocess"] = "auto", workers: int | None = None) -> Runner:
