@@ -229,8 +229,9 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
     process); under a launcher only process 0 takes the lock, the others follow its decisions."""
     cfg.run(run_name)  # an unknown run name is an error naming the known ones
     rdir = run_dir(cfg.output_path, run_name)
+    made = [p for p in (rdir, *rdir.parents) if not p.exists()]  # the folders this call creates
     if os.environ.get("RANK", "0") != "0":
-        lock = contextlib.nullcontext()
+        lock, made = contextlib.nullcontext(), []  # process 0 makes (and cleans up) the folder
     else:
         check_writable_dir(rdir)  # before any data or model loads
         lock = folder_lock(rdir, "run folder")
@@ -238,9 +239,26 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
         try:
             return _train_run(cfg, run_name, rdir, resume=resume, overwrite=overwrite)
         except OSError as e:
+            _remove_unused(made)
             if e.filename is None:  # e.g. a failed write in a library: the run folder is where it went
                 raise write_error(e, rdir) from e
             raise
+        except BaseException:
+            _remove_unused(made)
+            raise
+
+
+def _remove_unused(folders: list[Path]) -> None:
+    """A run that failed before writing anything (a data error) leaves no folder behind: the ones it made
+    are removed while they hold nothing but its lock file."""
+    for folder in folders:  # deepest first
+        try:
+            if {p.name for p in folder.iterdir()} - {LOCK_FILE}:
+                return
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, overwrite: bool) -> Path:

@@ -154,8 +154,11 @@ def plot_losses(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png")
+    if isinstance(out, (str, Path)):  # a file: written whole or not at all
+        buf = io.BytesIO()
+        fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png")
+        write_bytes_atomic(out, buf.getvalue())
+    else:  # a buffer the caller gave
+        fig.savefig(out, format="png")
     plt.close(fig)
-    write_bytes_atomic(out, buf.getvalue())
     return out
