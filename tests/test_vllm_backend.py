@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+import zlib
 
 import pytest
 
@@ -34,6 +35,8 @@ def test_vllm_without_cuda_is_a_clear_error(tmp_path, tiny_model_dir, shared_ben
 
 
 def _fake_vllm(calls: list) -> types.ModuleType:
+    """vLLM's offline engine API as codetune drives it: EngineArgs, LLMEngine.from_engine_args, add_request,
+    step (finishing one request per step, newest first, so answers come back out of order)."""
     vllm = types.ModuleType("vllm")
     lora = types.ModuleType("vllm.lora")
     request = types.ModuleType("vllm.lora.request")
@@ -46,33 +49,78 @@ def _fake_vllm(calls: list) -> types.ModuleType:
         def __init__(self, **kw):
             self.kw = kw
 
-    class LLM:
+    class EngineArgs:
         def __init__(self, **kw):
-            calls.append(("init", kw))
+            self.kw = kw
 
-        def generate(self, prompts, params, lora_request=None, use_tqdm=True):
-            calls.append(("generate", len(prompts), lora_request and lora_request.lora_name, params.kw))
+    class LLMEngine:
+        def __init__(self, kw):
+            calls.append(("init", kw))
+            self.pending: list = []
+
+        @classmethod
+        def from_engine_args(cls, args):
+            return cls(args.kw)
+
+        def add_request(self, request_id, prompt, params, lora_request=None):
+            calls.append(("add", request_id, lora_request and lora_request.lora_name, params.kw))
+            self.pending.append((request_id, prompt, lora_request))
+
+        def has_unfinished_requests(self):
+            return bool(self.pending)
+
+        def abort_request(self, ids):
+            calls.append(("abort", list(ids)))
+            self.pending = [p for p in self.pending if p[0] not in ids]
+
+        def step(self):
+            calls.append(("step",))
+            request_id, prompt, lora_request = self.pending.pop()
             tag = lora_request.lora_name if lora_request else "base"
+            # The answer depends on the request only (adapter and prompt), never on its batch or order.
+            text = f"```python\nprint('{tag} {zlib.crc32(prompt.encode())}')\n```"
             return [
                 types.SimpleNamespace(
-                    outputs=[types.SimpleNamespace(text=f"```python\nprint('{tag} {i}')\n```")]
+                    request_id=request_id, finished=True, outputs=[types.SimpleNamespace(text=text)]
                 )
-                for i in range(len(prompts))
             ]
 
     request.LoRARequest = LoRARequest
-    vllm.LLM, vllm.SamplingParams, vllm.lora = LLM, SamplingParams, lora
+    vllm.EngineArgs, vllm.LLMEngine, vllm.SamplingParams, vllm.lora = (
+        EngineArgs,
+        LLMEngine,
+        SamplingParams,
+        lora,
+    )
     lora.request = request
     return vllm, lora, request
 
 
-def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
+@pytest.fixture
+def fake_vllm(monkeypatch):
     calls: list = []
     vllm, lora, request = _fake_vllm(calls)
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.lora", lora)
     monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    return calls
+
+
+def _rounds(calls: list) -> list[list[str | None]]:
+    """The adapters of each batch of add_request calls made between two engine runs."""
+    rounds, current = [], []
+    for c in calls:
+        if c[0] == "add":
+            current.append(c[2])
+        elif current:
+            rounds.append(current)
+            current = []
+    return rounds + ([current] if current else [])
+
+
+def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, shared_benchmark, fake_vllm):
+    calls = fake_vllm
     cfg = _config(
         tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm", "max_new_tokens": 8}
     )
@@ -84,10 +132,16 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     summaries = ev.evaluate_study(cfg, include_base=True)
 
     inits = [c for c in calls if c[0] == "init"]
-    assert len(inits) == 1 and inits[0][1]["enable_lora"] is True  # the base model is loaded once
-    served = [c[2] for c in calls if c[0] == "generate"]
-    assert served == [None, "r1__step2", "r1__step4"]
-    assert all(c[3]["stop"] == ["\n```\n"] and c[3]["max_tokens"] == 8 for c in calls if c[0] == "generate")
+    assert len(inits) == 1  # the base model is loaded once
+    engine_args = inits[0][1]
+    assert (
+        engine_args["enable_lora"] is True and engine_args["max_loras"] == engine_args["max_cpu_loras"] == 2
+    )
+    assert engine_args["enable_prefix_caching"] is True and engine_args["enforce_eager"] is False
+    assert engine_args["max_lora_rank"] == 16  # lora.r 16 is one of vLLM's rank slots
+    adds = [c for c in calls if c[0] == "add"]
+    assert [a[2] for a in adds] == [None] * 3 + ["r1__step2"] * 3 + ["r1__step4"] * 3
+    assert all(a[3]["stop"] == ["\n```\n"] and a[3]["max_tokens"] == 8 for a in adds)
     assert [s["model"] for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
@@ -95,7 +149,60 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     ]
     folder = eval_dir(run_dir(cfg.output_path, "r1"), checkpoint_name(4, 0))
     gens = json.loads((folder / "generations.json").read_text())
-    assert gens[0]["code_list"] == ["print('r1__step4 0')\n"]
+    prompts = [json.loads(line)["prompt"] for line in (folder / "prompts.jsonl").read_text().splitlines()]
+    # Answers are filed under their own problem although the engine finished them out of order.
+    assert gens[0]["code_list"] == [f"print('r1__step4 {zlib.crc32(prompts[0].encode())}')\n"]
     assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
         p.name for p in folder.iterdir()
     }
+
+
+def test_vllm_one_engine_sends_every_checkpoint_at_once(
+    tmp_path, tiny_model_dir, shared_benchmark, fake_vllm
+):
+    from codetune.bench.lcb import load_benchmark
+    from codetune.bench.sweep import EvalTarget, evaluate_targets
+    from codetune.bench.vllm_backend import VLLMGenerator
+    from codetune.sandbox import Limits, get_runner
+
+    calls = fake_vllm
+    ckpts = {f"r1__step{s}": _make_checkpoint(tiny_model_dir, tmp_path / f"ck{s}") for s in (2, 4, 6)}
+    files = {}
+    for engine in ("per_checkpoint", "one_engine"):
+        calls.clear()
+        cfg = _config(
+            tmp_path / engine,
+            tiny_model_dir,
+            shared_benchmark,
+            generation={"backend": "vllm", "max_new_tokens": 8, "engine": engine},
+        )
+        from transformers import AutoTokenizer
+
+        generator = VLLMGenerator(
+            str(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir), ckpts, max_lora_rank=4
+        )
+        targets = [EvalTarget(tmp_path / engine / "base", None, None, {"model": "base"})] + [
+            EvalTarget(tmp_path / engine / name, name, "sys", {"model": name}) for name in ckpts
+        ]
+        problems = load_benchmark(cfg.benchmark, None, report=lambda *_: None)
+        with get_runner(workers=1) as runner:
+            evaluate_targets(
+                generator,
+                problems,
+                targets,
+                bench=cfg.benchmark,
+                limits=Limits(cpu_time_s=2.0),
+                runner=runner,
+                model_name="tiny",
+            )
+        assert calls[0][1]["max_loras"] == 3 and calls[0][1]["max_lora_rank"] == 8  # rank 4 -> slot 8
+        files[engine] = {
+            t.label["model"]: [(t.out_dir / n).read_text() for n in ("generations.json", "scores.json")]
+            for t in targets
+        }
+        rounds = _rounds(calls)
+        if engine == "per_checkpoint":
+            assert rounds == [[None] * 3] + [[name] * 3 for name in ckpts]
+        else:  # one engine: all 12 requests (4 models x 3 problems) added before the engine runs
+            assert rounds == [[None] * 3 + [n for n in ckpts for _ in range(3)]]
+    assert files["one_engine"] == files["per_checkpoint"]

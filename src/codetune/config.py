@@ -62,7 +62,15 @@ class TrainingConfig(_Section):
     max_grad_norm: Annotated[float, Field(gt=0)] = 1.0
     group_by_length: bool = True
     packing: bool = False  # padding-free packing, position ids reset per sequence
-    gradient_checkpointing: bool | Literal["auto"] = "auto"  # auto = on for CUDA
+    # auto: on CUDA, on only when the estimated activations of a full batch do not fit in free GPU memory
+    # (codetune.train.memory); off on CPU
+    gradient_checkpointing: bool | Literal["auto"] = "auto"
+    # attn_implementation passed to transformers; auto = flash_attention_2 for packing when flash-attn is
+    # installed on CUDA, else transformers' default (sdpa). flex_attention trains on CUDA only.
+    attention: Literal["auto", "eager", "sdpa", "flex_attention", "flash_attention_2"] = "auto"
+    # Liger's Triton kernels (fused linear cross-entropy, RMSNorm, RoPE, SwiGLU): CUDA + codetune[gpu];
+    # auto = on when both are there
+    liger_kernel: bool | Literal["auto"] = False
     overfit_patience: Annotated[int, Field(gt=0)] = 3  # k evals of rising val loss = overfitting signal
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = ["tensorboard"]
 
@@ -124,6 +132,10 @@ class GenerationConfig(_Section):
     n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
     batch_size: Annotated[int, Field(gt=0)] = 8
     backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
+    # How several checkpoints are generated: one at a time (per_checkpoint), or every pending checkpoint's
+    # requests through one engine at once with scoring overlapped (one_engine). auto = one_engine on vLLM,
+    # per_checkpoint on the hf backend (measured faster there: benchmarks/engine_speed.py).
+    engine: Literal["auto", "per_checkpoint", "one_engine"] = "auto"
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
     stop_at_code_end: bool = True  # stop a sequence once its code block closes (extraction reads no further)
 

@@ -89,7 +89,8 @@ def fingerprint(
         "questions": [p.question_id for p in problems],
         "tests": [len(p.tests) for p in problems],
         "system_prompt": system_prompt,
-        "generation": {k: v for k, v in g.model_dump().items() if k not in ("batch_size",)},
+        # How requests are batched (batch_size, one engine or one checkpoint at a time) is not what is asked.
+        "generation": {k: v for k, v in g.model_dump().items() if k not in ("batch_size", "engine")},
         "limits": [bench.timeout_s, bench.memory_mb],
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -117,6 +118,160 @@ _STAGE_FILES = (
 )
 
 
+class EvalFolder:
+    """One model's evaluation folder: its fingerprint, the partial files a resumed evaluation reads, and the
+    final files. `evaluate_model` (one model) and `bench.sweep.evaluate_targets` (several models through one
+    engine) both write through it, so their files are the same."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        problems: Sequence[Problem],
+        *,
+        bench: BenchmarkConfig,
+        system_prompt: str | None,
+        label: dict,
+        model_name: str,
+        say: Callable[[str], None] | None = None,
+    ):
+        self.out_dir, self.problems, self.bench = Path(out_dir), list(problems), bench
+        self.system_prompt, self.label, self.model_name = system_prompt, label, model_name
+        self.say = say or console.print
+        self.fp = fingerprint(problems, bench, system_prompt, model_name)
+        self.messages = [build_messages(p, system_prompt) for p in self.problems]
+        self.generated: dict[str, dict] = {}
+        self.scored: dict[str, dict] = {}
+
+    @property
+    def name(self) -> str:
+        return self.label["model"]
+
+    def complete(self) -> dict | None:
+        """summary.json when this folder is already evaluated with the same settings (then it is skipped)."""
+        done = complete_summary(self.out_dir, self.fp)
+        if done is not None:
+            self.say(f"{self.name}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
+        return done
+
+    def open(self, tokenizer) -> None:
+        """Start or resume: files made under other settings are removed; prompts.jsonl is written; the
+        problems an interrupted evaluation finished are read back."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        state_path = self.out_dir / "eval-state.json"
+        try:
+            old_fp = json.loads(state_path.read_text()).get("fingerprint")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            old_fp = None
+        if old_fp != self.fp:
+            if old_fp is not None:
+                self.say(f"{self.name}: benchmark or generation settings changed; evaluating afresh")
+            for name in _STAGE_FILES:
+                (self.out_dir / name).unlink(missing_ok=True)
+            write_json_atomic(state_path, {"fingerprint": self.fp}, indent=1)
+        prompt_rows = [
+            {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
+            for p, m in zip(self.problems, self.messages, strict=True)
+        ]
+        write_text_atomic(
+            self.out_dir / "prompts.jsonl",
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows),
+        )
+        self.generated = read_partial(self.out_dir / "generations.partial.jsonl")
+        self.scored = read_partial(self.out_dir / "scores.partial.jsonl")
+        if self.generated and len(self.generated) < len(self.problems):
+            self.say(
+                f"{self.name}: resuming, {len(self.generated)}/{len(self.problems)} problems already generated"
+            )
+
+    def todo(self) -> list[int]:
+        """Indices of the problems still to generate."""
+        return [i for i, p in enumerate(self.problems) if p.question_id not in self.generated]
+
+    def save_generation(self, i: int, answers: list[str]) -> None:
+        """Problem i's answers, appended to generations.partial.jsonl at once (a kill keeps them)."""
+        p = self.problems[i]
+        codes = [extract_code(a) for a in answers]
+        row = {
+            "question_id": p.question_id,
+            "code_list": [c or "" for c in codes],
+            "output_list": answers,
+            "extraction_failed": [c is None for c in codes],
+        }
+        _append_line(self.out_dir / "generations.partial.jsonl", row)
+        self.generated[p.question_id] = row
+
+    def write_generations(self) -> None:
+        write_json_atomic(
+            self.out_dir / "generations.json",
+            [self.generated[p.question_id] for p in self.problems],
+            indent=1,
+        )
+
+    def unscored(self) -> list[Problem]:
+        """Problems generated but not yet scored, in benchmark order."""
+        return [
+            p for p in self.problems if p.question_id in self.generated and p.question_id not in self.scored
+        ]
+
+    def score(self, chunk: Sequence[Problem], *, limits, runner) -> None:
+        """Score some generated problems in the sandbox and append them to scores.partial.jsonl."""
+        rows = score_generations(
+            chunk, [self.generated[p.question_id] for p in chunk], limits=limits, runner=runner
+        )
+        for row in rows:
+            _append_line(self.out_dir / "scores.partial.jsonl", row)
+            self.scored[row["question_id"]] = row
+
+    def finish(
+        self,
+        *,
+        generation_s: float,
+        scoring_s: float,
+        generated: int,
+        wall_s: float | None = None,
+        extra: dict | None = None,
+    ) -> dict:
+        """scores.json, then summary.json (written last: it marks the folder complete); partial files removed."""
+        scores = [self.scored[p.question_id] for p in self.problems]
+        write_json_atomic(self.out_dir / "scores.json", scores, indent=1)
+        bench, g = self.bench, self.bench.generation
+        stats = summarize_scores(scores, bench.k)
+        with_private = [s for s in scores if s.get("n_private_tests")]
+        summary = {
+            **self.label,
+            "base_model": self.model_name,
+            **stats,
+            "wall_time_s": round(wall_s if wall_s is not None else generation_s + scoring_s, 2),
+            "generation_time_s": round(generation_s, 2),
+            "scoring_time_s": round(scoring_s, 2),
+            "problems_per_s": round(generated / generation_s, 4) if generated and generation_s > 0 else None,
+            "resumed": generated < len(self.problems),
+            "system_prompt": self.system_prompt,
+            "generation": g.model_dump(),
+            "benchmark": {
+                "source": bench.source,
+                "release": bench.release,
+                "platform": bench.platform,
+                "difficulty": bench.difficulty,
+                "contest_start": bench.contest_start,
+                "contest_end": bench.contest_end,
+            },
+            **(extra or {}),
+            "fingerprint": self.fp,
+            "complete": True,
+        }
+        if with_private:
+            summary["private_solved"] = sum(1 for s in with_private if any(s["graded_list"]))
+        write_json_atomic(self.out_dir / "summary.json", summary, indent=1)
+        for name in ("generations.partial.jsonl", "scores.partial.jsonl"):
+            (self.out_dir / name).unlink(missing_ok=True)
+        self.say(
+            f"{self.name}: pass@1 {summary['pass@1']:.1%} ({summary['solved']}/{summary['total']} solved), "
+            f"generation {generation_s:.1f}s, scoring {scoring_s:.1f}s"
+        )
+        return summary
+
+
 def evaluate_model(
     generate: Callable[..., list[list[str]]],
     tokenizer,
@@ -135,128 +290,46 @@ def evaluate_model(
     `generate(conversations, *, max_new_tokens, ..., on_result)` is `generate_chat` bound to a model with its
     adapter active, or the vLLM backend's generator for one adapter: both write the same files.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(problems, bench, system_prompt, model_name)
-    done = complete_summary(out_dir, fp)
-    if done is not None:
-        console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
-        return done
-    state_path = out_dir / "eval-state.json"
-    try:
-        old_fp = json.loads(state_path.read_text()).get("fingerprint")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        old_fp = None
-    if old_fp != fp:
-        if old_fp is not None:
-            console.print(f"{label['model']}: benchmark or generation settings changed; evaluating afresh")
-        for name in _STAGE_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-        write_json_atomic(state_path, {"fingerprint": fp}, indent=1)
-
-    g = bench.generation
-    messages = [build_messages(p, system_prompt) for p in problems]
-    prompt_rows = [
-        {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
-        for p, m in zip(problems, messages, strict=True)
-    ]
-    write_text_atomic(
-        out_dir / "prompts.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows)
+    folder = EvalFolder(
+        out_dir, problems, bench=bench, system_prompt=system_prompt, label=label, model_name=model_name
     )
+    done = folder.complete()
+    if done is not None:
+        return done
+    folder.open(tokenizer)
 
     # Generation: only the problems not already in the partial file.
-    gen_path = out_dir / "generations.partial.jsonl"
-    generated = read_partial(gen_path)
-    todo = [i for i, p in enumerate(problems) if p.question_id not in generated]
+    todo = folder.todo()
+    g = bench.generation
     t0 = time.perf_counter()
     if todo:
-        if generated:
-            console.print(
-                f"{label['model']}: resuming, {len(generated)}/{len(problems)} problems already generated"
-            )
-
-        def save(j: int, answers: list[str]) -> None:
-            p = problems[todo[j]]
-            codes = [extract_code(a) for a in answers]
-            row = {
-                "question_id": p.question_id,
-                "code_list": [c or "" for c in codes],
-                "output_list": answers,
-                "extraction_failed": [c is None for c in codes],
-            }
-            _append_line(gen_path, row)
-            generated[p.question_id] = row
-
         generate(
-            [messages[i] for i in todo],
+            [folder.messages[i] for i in todo],
             max_new_tokens=g.max_new_tokens,
             temperature=g.temperature,
             top_p=g.top_p,
             n=g.n,
             batch_size=g.batch_size,
             stop_at_code_end=g.stop_at_code_end,
-            desc=f"generate {label['model']}",
-            on_result=save,
+            desc=f"generate {folder.name}",
+            on_result=lambda j, answers: folder.save_generation(todo[j], answers),
         )
     gen_time = time.perf_counter() - t0
-    generations = [generated[p.question_id] for p in problems]
-    write_json_atomic(out_dir / "generations.json", generations, indent=1)
+    folder.write_generations()
 
     # Scoring, in chunks of problems so an interruption keeps what was scored.
-    score_path = out_dir / "scores.partial.jsonl"
-    scored = read_partial(score_path)
-    pending = [p for p in problems if p.question_id not in scored]
+    pending = folder.unscored()
     t1 = time.perf_counter()
     if pending:
         progress = make_progress()
         with progress:
-            task = progress.add_task(f"score {label['model']}", total=len(pending))
+            task = progress.add_task(f"score {folder.name}", total=len(pending))
             for s in range(0, len(pending), SCORE_CHUNK):
                 chunk = pending[s : s + SCORE_CHUNK]
-                rows = score_generations(
-                    chunk, [generated[p.question_id] for p in chunk], limits=limits, runner=runner
-                )
-                for row in rows:
-                    _append_line(score_path, row)
-                    scored[row["question_id"]] = row
+                folder.score(chunk, limits=limits, runner=runner)
                 progress.advance(task, len(chunk))
     score_time = time.perf_counter() - t1
-    scores = [scored[p.question_id] for p in problems]
-    write_json_atomic(out_dir / "scores.json", scores, indent=1)
-
-    stats = summarize_scores(scores, bench.k)
-    with_private = [s for s in scores if s.get("n_private_tests")]
-    summary = {
-        **label,
-        "base_model": model_name,
-        **stats,
-        "wall_time_s": round(gen_time + score_time, 2),
-        "generation_time_s": round(gen_time, 2),
-        "scoring_time_s": round(score_time, 2),
-        "problems_per_s": round(len(todo) / gen_time, 4) if todo and gen_time > 0 else None,
-        "resumed": len(todo) < len(problems),
-        "system_prompt": system_prompt,
-        "generation": g.model_dump(),
-        "benchmark": {
-            "source": bench.source,
-            "release": bench.release,
-            "platform": bench.platform,
-            "difficulty": bench.difficulty,
-            "contest_start": bench.contest_start,
-            "contest_end": bench.contest_end,
-        },
-        "fingerprint": fp,
-        "complete": True,
-    }
-    if with_private:
-        summary["private_solved"] = sum(1 for s in with_private if any(s["graded_list"]))
-    write_json_atomic(out_dir / "summary.json", summary, indent=1)
-    for name in ("generations.partial.jsonl", "scores.partial.jsonl"):
-        (out_dir / name).unlink(missing_ok=True)
-    console.print(
-        f"{label['model']}: pass@1 {summary['pass@1']:.1%} ({summary['solved']}/{summary['total']} solved), "
-        f"generation {gen_time:.1f}s, scoring {score_time:.1f}s"
-    )
-    return summary
+    return folder.finish(generation_s=gen_time, scoring_s=score_time, generated=len(todo))
 
 
 def _base_system_prompt(cfg: StudyConfig) -> str | None:

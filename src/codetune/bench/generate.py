@@ -3,13 +3,17 @@
 Prompts are sorted by length so each batch pads little; answers come back in the caller's order. With
 `stop_at_code_end`, a sequence stops once its first fenced code block is closed (after `</think>` when the
 model reasons first), which is where LiveCodeBench's extraction stops reading anyway.
+
+With `adapters` (one name per conversation, None for the base model), one PeftModel answers for several
+LoRA checkpoints in the same batches (PEFT's mixed-adapter batches, `adapter_names=`): each row goes through
+its own adapter, so a row's answer is the one it gets with that adapter set alone.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.progress import (
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     import torch
 
 _FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
 
 
 class RateColumn(ProgressColumn):
@@ -139,17 +144,27 @@ def generate_chat(
     on_result: Callable[[int, list[str]], None] | None = None,
     stats: dict | None = None,
     show_progress: bool = True,
+    adapters: Sequence[str | None] | None = None,
 ) -> list[list[str]]:
     """n answers per conversation, in order. `batch_size` counts sequences (prompts x n samples).
 
     `on_result(index, answers)` is called as each conversation's answers are ready (for resumable callers);
-    `stats` (when given) receives prompt count, new tokens and seconds.
+    `stats` (when given) receives prompt count, new tokens and seconds. `adapters[i]` names the LoRA adapter
+    of a PeftModel that answers conversation i (None: the base model); without it the active adapter answers.
     """
     import torch
     from transformers import GenerationConfig, StoppingCriteriaList
 
     if n > 1 and temperature == 0:
         raise ValueError("n > 1 samples need temperature > 0")
+    if adapters is not None:
+        adapters = list(adapters)
+        if len(adapters) != len(conversations):
+            raise ValueError(f"{len(adapters)} adapter names for {len(conversations)} conversations")
+        if not hasattr(model, "peft_config"):  # a plain model: only base-model rows make sense
+            if any(a is not None for a in adapters):
+                raise CodetuneError("mixed-adapter generation needs a PEFT model with the adapters loaded")
+            adapters = None
     texts = [render_chat(tokenizer, conv) for conv in conversations]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
@@ -187,8 +202,12 @@ def generate_chat(
             enc = {k: v.to(model.device) for k, v in enc.items()}
             prompt_len = enc["input_ids"].shape[1]
             criteria = StoppingCriteriaList([_code_end_criteria(tokenizer)] if stop_at_code_end else [])
+            routing = {}
+            if adapters is not None:
+                # One name per generated sequence: generate repeats each prompt n times, consecutively.
+                routing["adapter_names"] = [adapters[i] or BASE_ADAPTER for i in idx for _ in range(n)]
             with torch.inference_mode():
-                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria)
+                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria, **routing)
             gen = out[:, prompt_len:].tolist()
             for j, i in enumerate(idx):
                 answers = []

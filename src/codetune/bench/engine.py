@@ -1,0 +1,101 @@
+"""The loaded model that answers evaluation requests: one base model, every checkpoint as a LoRA adapter.
+
+An engine answers `generate(requests, ...)` where each request is (adapter name or None for the base
+model, conversation), with `generate_chat`'s keywords and `on_result` callback. `HFEngine` wraps one
+PeftModel (requests of one adapter: that adapter set, the batched path of `generate_chat`; requests of
+several: PEFT's mixed-adapter batches); `vllm_backend.VLLMGenerator` is the vLLM engine with the same method.
+
+`engine_mode` decides how a sweep over several checkpoints uses it (`benchmark.generation.engine`):
+`per_checkpoint` sends one checkpoint's requests at a time, `one_engine` every pending checkpoint's at once.
+Measured on CPU (benchmarks/engine_speed.py), PEFT's mixed-adapter batches are slower than one checkpoint
+at a time, because each LoRA layer runs once per adapter present in a batch; `auto` therefore keeps
+per-checkpoint batching on the hf backend and uses one engine on vLLM, whose kernels batch adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from codetune.bench.generate import generate_chat
+
+if TYPE_CHECKING:
+    from codetune.config import GenerationConfig, ModelConfig
+
+Request = tuple[str | None, list[dict]]  # (adapter name, or None for the base model; chat messages)
+EngineMode = Literal["per_checkpoint", "one_engine"]
+
+
+class Engine(Protocol):
+    backend: str  # "hf" | "vllm"
+    tokenizer: object
+
+    @property
+    def device(self) -> str: ...
+
+    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]: ...
+
+
+class HFEngine:
+    """A transformers model (a PeftModel when adapters are attached) behind the engine interface."""
+
+    backend = "hf"
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
+        from codetune.models import use_adapter
+
+        conversations = [conv for _, conv in requests]
+        adapters = {adapter for adapter, _ in requests}
+        if len(adapters) <= 1:  # one checkpoint: its adapter set, exactly as evaluate_model generates
+            with use_adapter(self.model, next(iter(adapters), None)) as model:
+                return generate_chat(model, self.tokenizer, conversations, **kwargs)
+        return generate_chat(
+            self.model, self.tokenizer, conversations, adapters=[a for a, _ in requests], **kwargs
+        )
+
+
+def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
+    """`benchmark.generation.engine`, with `auto` resolved for this engine (see the module docstring)."""
+    if generation.engine != "auto":
+        return generation.engine
+    return "one_engine" if engine.backend == "vllm" else "per_checkpoint"
+
+
+def load_engine(
+    model: ModelConfig,
+    generation: GenerationConfig,
+    adapters: dict[str, str | Path],
+    *,
+    max_lora_rank: int,
+    seed: int,
+) -> Engine:
+    """The base model loaded once with every adapter in `adapters` (name -> checkpoint folder)."""
+    from codetune.models import (
+        attach_adapters,
+        load_model_and_tokenizer,
+        load_tokenizer,
+        resolve_model_source,
+    )
+
+    if generation.backend == "vllm":
+        from codetune.bench.vllm_backend import VLLMGenerator
+
+        return VLLMGenerator(
+            resolve_model_source(model.source),
+            load_tokenizer(model),
+            adapters,
+            max_lora_rank=max_lora_rank,
+            tensor_parallel_size=generation.tensor_parallel_size,
+            dtype=model.dtype,
+            seed=seed,
+        )
+    base, tokenizer = load_model_and_tokenizer(model)
+    return HFEngine(attach_adapters(base, adapters) if adapters else base, tokenizer)
