@@ -207,7 +207,10 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tok
 
 
-def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedModel:
+def load_model(
+    cfg: ModelConfig, *, quantize_4bit: bool = False, attn_implementation: str | None = None
+) -> PreTrainedModel:
+    """The base model on its device; `attn_implementation` None keeps transformers' default (sdpa)."""
     from transformers import AutoModelForCausalLM
 
     src = resolve_model_source(cfg.source)
@@ -217,6 +220,8 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
         "revision": cfg.revision,
         "trust_remote_code": cfg.trust_remote_code,
     }
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
     if quantize_4bit:
         if not device.startswith("cuda"):
             raise CodetuneError("lora.quantize: 4bit (QLoRA) needs a CUDA GPU; this machine has none")

@@ -17,6 +17,7 @@ from codetune.config import StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
 from codetune.files import write_json_atomic
 from codetune.study.layout import checkpoints_dir, list_checkpoints, parse_checkpoint_name, run_dir
+from codetune.train.accel import Acceleration, resolve_acceleration
 from codetune.train.summary import (
     METRICS_FILE,
     PLOT_FILE,
@@ -111,8 +112,9 @@ def eval_split(ds: datasets.Dataset, name: str, t: TrainingConfig) -> datasets.D
     return ds.select(sorted(range(len(ds)), key=lambda i: -lengths[i]))
 
 
-def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
-    """transformers TrainingArguments from the study config (eval, save and log cadence; precision)."""
+def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceleration):
+    """transformers TrainingArguments from the study config (eval, save and log cadence; precision; the
+    kernels and checkpointing `accel` chose)."""
     import torch
     from transformers import TrainingArguments
 
@@ -121,7 +123,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
     t = cfg.training
     on_cuda = device.startswith("cuda")
     dtype = resolve_dtype(cfg.model.dtype, device)
-    checkpointing = on_cuda if t.gradient_checkpointing == "auto" else bool(t.gradient_checkpointing)
+    checkpointing = accel.gradient_checkpointing
     extra = [r for r in t.report_to if r != "tensorboard"]  # TensorBoard is wired to RUN_DIR/tb below
     for tracker in extra:
         try:
@@ -155,6 +157,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
         fp16=on_cuda and dtype == torch.float16,
         activation_checkpointing=checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
+        use_liger_kernel=accel.liger_kernel,  # Trainer patches the (PEFT-wrapped) model with Liger's kernels
         remove_unused_columns=False,  # our collators pick their columns; `length` feeds the sampler
         label_names=["labels"],
         use_cpu=device == "cpu",
@@ -191,7 +194,7 @@ def wrap_lora(model, cfg: StudyConfig, *, gradient_checkpointing: bool):
 
 
 def _prepare_run_dir(
-    rdir: Path, action: Action, fingerprint: dict[str, Any], resolved_model: str
+    rdir: Path, action: Action, fingerprint: dict[str, Any], resolved_model: str, accel: Acceleration
 ) -> Path | None:
     """Main process only: create/clean the folder and return the checkpoint to resume from (or None)."""
     if action == "overwrite":
@@ -203,7 +206,11 @@ def _prepare_run_dir(
         if stale.is_dir() and parse_checkpoint_name(stale.name) is None:
             shutil.rmtree(stale)
     (rdir / RUN_CONFIG_FILE).write_text(
-        json.dumps({"fingerprint": fingerprint, "resolved_model": resolved_model}, indent=2), encoding="utf-8"
+        json.dumps(
+            {"fingerprint": fingerprint, "resolved_model": resolved_model, "acceleration": accel.record()},
+            indent=2,
+        ),
+        encoding="utf-8",
     )
     ckpts = list_checkpoints(rdir) if action == "resume" else []
     last = ckpts[-1] if ckpts else None
@@ -215,10 +222,17 @@ def _prepare_run_dir(
 def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrite: bool = False) -> Path:
     """Train one LoRA run of the study; returns RUN_DIR. A complete run (summary.json) is left as it is."""
     import transformers
+    from transformers import AutoConfig
     from transformers.integrations import TensorBoardCallback
 
     from codetune.data.prepare import prepare_run_data
-    from codetune.models import load_model, load_tokenizer, resolve_device, resolve_model_source
+    from codetune.models import (
+        load_model,
+        load_tokenizer,
+        resolve_device,
+        resolve_dtype,
+        resolve_model_source,
+    )
     from codetune.train.collate import PackingCollator, PadCollator
     from codetune.train.trainer import (
         CheckpointCallback,
@@ -248,18 +262,29 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
         raise CodetuneError(f"run {run_name}: the train split is empty")
     evals = {"val": eval_split(data.valid, "validation", t), "test": eval_split(data.test, "test", t)}
 
-    args = training_arguments(cfg, rdir, device)  # also sets up the process group under a launcher
+    accel = resolve_acceleration(
+        t,
+        cfg.lora,
+        device,
+        AutoConfig.from_pretrained(
+            resolved_model, revision=cfg.model.revision, trust_remote_code=cfg.model.trust_remote_code
+        ),
+        dtype_bytes=resolve_dtype(cfg.model.dtype, device).itemsize,
+    )
+    args = training_arguments(cfg, rdir, device, accel)  # also sets up the process group under a launcher
     dist = args.distributed_state
     with args.main_process_first(desc="prepare run folder"):
         last = None
         if dist.is_main_process:
-            last = _prepare_run_dir(rdir, action, fingerprint, resolved_model)
+            last = _prepare_run_dir(rdir, action, fingerprint, resolved_model, accel)
     if not dist.is_main_process and action == "resume":
         ckpts = list_checkpoints(rdir)
         last = ckpts[-1] if ckpts else None
 
     transformers.set_seed(t.seed)  # LoRA's initial weights depend on it
-    model = load_model(cfg.model, quantize_4bit=cfg.lora.quantize == "4bit")
+    model = load_model(
+        cfg.model, quantize_4bit=cfg.lora.quantize == "4bit", attn_implementation=accel.attention
+    )
     model = wrap_lora(model, cfg, gradient_checkpointing=bool(args.activation_checkpointing))
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
