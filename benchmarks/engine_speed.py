@@ -2,7 +2,7 @@
 
 Same base model, same K random LoRA adapters (rank 16 on every linear layer, as the seed study trains),
 same P problems of the shared LiveCodeBench file (synthetic statements when it is absent), same greedy
-decoding and stop rule. `per_checkpoint` runs K generate_chat sweeps of P prompts with each adapter set
+decoding and stop rule. `per_checkpoint` runs K generate_texts sweeps of P prompts with each adapter set
 (codetune's `engine: per_checkpoint`); `one_engine` sends all K x P requests in one call, adapters mixed
 in each batch by PEFT (`engine: one_engine`). Both must give the same answers. Prints seconds, new
 tokens/s, the ratio, and one JSON line.
@@ -65,6 +65,7 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
 
     from codetune.bench.engine import HFEngine
+    from codetune.bench.generate import render_chat
     from codetune.config import ModelConfig
     from codetune.models import attach_adapters, load_model_and_tokenizer
 
@@ -92,7 +93,7 @@ def main() -> None:
         model = peft.unload()  # the bare base again, for the next adapter
         adapters[f"a{k}"] = tmp / f"a{k}"
     engine = HFEngine(attach_adapters(model, adapters), tok)
-    convs = conversations(args.problems)
+    convs = [render_chat(tok, c) for c in conversations(args.problems)]  # the prompt texts
     kw = dict(
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
@@ -136,7 +137,7 @@ def main() -> None:
                 "name": "engine_speed",
                 "speedup": round(ratio, 3),
                 "speedup_cpu_time": round(cpu_ratio, 3),
-                "baseline": "per_checkpoint (one generate_chat sweep per adapter)",
+                "baseline": "per_checkpoint (one generate_texts sweep per adapter)",
                 "model": label,
                 "adapters": len(adapters),
                 "problems": len(convs),

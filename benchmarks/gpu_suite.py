@@ -539,17 +539,22 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
     from peft import LoraConfig, get_peft_model
 
     from codetune.bench.engine import HFEngine
+    from codetune.bench.generate import render_chat
     from codetune.config import GenerationConfig
 
-    stop_rule = GenerationConfig().stop_at_code_end  # codetune's default decoding
+    defaults = GenerationConfig()  # codetune's default decoding: its stop strings and stop rule
+    stop_rule = defaults.stop_at_code_end
     tok, n_words = build_tokenizer(scale.model["vocab_size"])
     rng = random.Random(1)
     system = words(rng, 20, n_words) if max(scale.prompt_lengths) > 40 else "t1"
-    convs = [
-        [
-            {"role": "system", "content": system},
-            {"role": "user", "content": words(rng, n - 28 if n > 40 else n, n_words)},
-        ]
+    convs = [  # the prompt texts, rendered with the chat template as evaluation renders them
+        render_chat(
+            tok,
+            [
+                {"role": "system", "content": system},
+                {"role": "user", "content": words(rng, n - 28 if n > 40 else n, n_words)},
+            ],
+        )
         for n in scale.prompt_lengths
     ]
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
@@ -562,13 +567,18 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
         model.add_adapter(name, lora)
     model.eval()
     engine = HFEngine(model, tok)
-    kw = dict(max_new_tokens=scale.new_tokens, stop_at_code_end=stop_rule, show_progress=False)
+    kw = dict(
+        max_new_tokens=scale.new_tokens,
+        stop=list(defaults.stop),
+        stop_at_code_end=stop_rule,
+        show_progress=False,
+    )
     engine.generate([(names[0], convs[0]), (names[1], convs[1])], **{**kw, "max_new_tokens": 2})  # warm-up
     full_tokens = len(names) * len(convs) * scale.new_tokens
     report.lines.append(
         f"generation: {len(names)} adapters (LoRA r={scale.lora_r}, all linear layers) x {len(convs)} prompts "
         f"(mean {sum(scale.prompt_lengths) / len(convs):.0f} tokens) x up to {scale.new_tokens} new tokens, greedy, "
-        f"stop_at_code_end={stop_rule}, {str(dtype).replace('torch.', '')}; each engine capped at {scale.gen_cap_s:.0f} s"
+        f"stop {list(defaults.stop)}, stop_at_code_end={stop_rule}, {str(dtype).replace('torch.', '')}; each engine capped at {scale.gen_cap_s:.0f} s"
     )
 
     arms = []

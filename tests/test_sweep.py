@@ -60,7 +60,7 @@ def _targets(out: Path, adapters: dict) -> list[EvalTarget]:
 
 def _sweep(cfg, adapters, out: Path, engine=None) -> list[dict]:
     bench = cfg.benchmark
-    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None)
+    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
     engine = engine or load_engine(cfg.model, bench.generation, adapters, max_lora_rank=4, seed=0)
     with get_runner(workers=1) as runner:
         return evaluate_targets(
@@ -104,9 +104,9 @@ def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
     import codetune.bench.generate as gen
 
     calls = []
-    real = gen.generate_chat
+    real = gen.generate_texts
     monkeypatch.setattr(
-        "codetune.bench.engine.generate_chat",
+        "codetune.bench.engine.generate_texts",
         lambda *a, **k: (calls.append((len(a[2]), len(set(k.get("adapters") or [None])))), real(*a, **k))[1],
     )
     summaries = _sweep(cfg, adapters, tmp_path / "one")
@@ -187,7 +187,7 @@ def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark)
 
     cfg = _cfg(tmp_path, tiny_model_dir, shared_benchmark, "one_engine")
     bench = cfg.benchmark
-    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None)
+    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
     scored = threading.Event()
     with get_runner(workers=1) as real_runner:
 

@@ -1,7 +1,7 @@
 """The vLLM backend: clear errors without vLLM or CUDA; with an engine, the same files as the HF backend.
 
-vLLM cannot run here (no GPU), so a stand-in module with vLLM's API (LLM, SamplingParams, LoRARequest)
-checks how codetune drives it: one engine, one LoRA request per checkpoint, answers in prompt order.
+vLLM cannot run here (no GPU), so a stand-in module with vLLM's API (EngineArgs, LLMEngine, SamplingParams,
+LoRARequest) checks how codetune drives it: one engine, a LoRA request per request, answers in prompt order.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def _fake_vllm(calls: list) -> types.ModuleType:
             request_id, prompt, lora_request = self.pending.pop()
             tag = lora_request.lora_name if lora_request else "base"
             # The answer depends on the request only (adapter and prompt), never on its batch or order.
-            text = f"```python\nprint('{tag} {zlib.crc32(prompt.encode())}')\n```"
+            # With include_stop_str_in_output the stop string stays in vLLM's text: codetune cuts it.
+            text = f"```python\nprint('{tag} {zlib.crc32(prompt.encode())}')\n```\n### Note\n"
             return [
                 types.SimpleNamespace(
                     request_id=request_id, finished=True, outputs=[types.SimpleNamespace(text=text)]
@@ -141,7 +142,8 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     assert engine_args["max_lora_rank"] == 16  # lora.r 16 is one of vLLM's rank slots
     adds = [c for c in calls if c[0] == "add"]
     assert [a[2] for a in adds] == [None] * 3 + ["r1__step2"] * 3 + ["r1__step4"] * 3
-    assert all(a[3]["stop"] == ["\n```\n"] and a[3]["max_tokens"] == 8 for a in adds)
+    # LiveCodeBench's stop rule by default: "###" (its runner's --stop), no stop at the first closed block.
+    assert all(a[3]["stop"] == ["###"] and a[3]["max_tokens"] == 8 for a in adds)
     assert [s["model"] for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
@@ -151,7 +153,9 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     gens = json.loads((folder / "generations.json").read_text())
     prompts = [json.loads(line)["prompt"] for line in (folder / "prompts.jsonl").read_text().splitlines()]
     # Answers are filed under their own problem although the engine finished them out of order.
-    assert gens[0]["code_list"] == [f"print('r1__step4 {zlib.crc32(prompts[0].encode())}')\n"]
+    tag = f"r1__step4 {zlib.crc32(prompts[0].encode())}"
+    assert gens[0]["code_list"] == [f"print('{tag}')"]
+    assert gens[0]["output_list"] == [f"```python\nprint('{tag}')\n```\n"]
     assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
         p.name for p in folder.iterdir()
     }
@@ -184,7 +188,7 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
         targets = [EvalTarget(tmp_path / engine / "base", None, None, {"model": "base"})] + [
             EvalTarget(tmp_path / engine / name, name, "sys", {"model": name}) for name in ckpts
         ]
-        problems = load_benchmark(cfg.benchmark, None, report=lambda *_: None)
+        problems = load_benchmark(cfg.benchmark, None, report=lambda *_: None).problems
         with get_runner(workers=1) as runner:
             evaluate_targets(
                 generator,

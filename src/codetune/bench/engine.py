@@ -1,15 +1,17 @@
 """The loaded model that answers evaluation requests: one base model, every checkpoint as a LoRA adapter.
 
 An engine answers `generate(requests, ...)` where each request is (adapter name or None for the base
-model, conversation), with `generate_chat`'s keywords and `on_result` callback. `HFEngine` wraps one
-PeftModel (requests of one adapter: that adapter set, the batched path of `generate_chat`; requests of
+model, prompt text), with `generate_texts`' keywords and `on_result` callback. `HFEngine` wraps one
+PeftModel (requests of one adapter: that adapter set, the batched path of `generate_texts`; requests of
 several: PEFT's mixed-adapter batches); `vllm_backend.VLLMGenerator` is the vLLM engine with the same method.
 
 `engine_mode` decides how a sweep over several checkpoints uses it (`benchmark.generation.engine`):
 `per_checkpoint` sends one checkpoint's requests at a time, `one_engine` every pending checkpoint's at once.
-Measured on CPU (benchmarks/engine_speed.py), PEFT's mixed-adapter batches are slower than one checkpoint
-at a time, because each LoRA layer runs once per adapter present in a batch; `auto` therefore keeps
-per-checkpoint batching on the hf backend and uses one engine on vLLM, whose kernels batch adapters.
+PEFT's mixed-adapter batches run each LoRA layer once per adapter present in a batch, so they save the
+base model's passes but not the adapters': measured on CPU (benchmarks/engine_speed.py) one engine was
+1.02x per-checkpoint speed on SmolLM2-135M and 0.85x on a tiny model, so `auto` keeps per-checkpoint
+batching on the hf backend (benchmarks/gpu_suite.py measures it on a GPU) and uses one engine on vLLM,
+whose kernels batch adapters.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from codetune.bench.generate import generate_chat
+from codetune.bench.generate import generate_texts
 
 if TYPE_CHECKING:
     from codetune.config import GenerationConfig, ModelConfig
 
-Request = tuple[str | None, list[dict]]  # (adapter name, or None for the base model; chat messages)
+Request = tuple[str | None, str]  # (adapter name, or None for the base model; the prompt text)
 EngineMode = Literal["per_checkpoint", "one_engine"]
 
 
@@ -52,13 +54,13 @@ class HFEngine:
     def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
         from codetune.models import use_adapter
 
-        conversations = [conv for _, conv in requests]
+        prompts = [prompt for _, prompt in requests]
         adapters = {adapter for adapter, _ in requests}
         if len(adapters) <= 1:  # one checkpoint: its adapter set, exactly as evaluate_model generates
             with use_adapter(self.model, next(iter(adapters), None)) as model:
-                return generate_chat(model, self.tokenizer, conversations, **kwargs)
-        return generate_chat(
-            self.model, self.tokenizer, conversations, adapters=[a for a, _ in requests], **kwargs
+                return generate_texts(model, self.tokenizer, prompts, **kwargs)
+        return generate_texts(
+            self.model, self.tokenizer, prompts, adapters=[a for a, _ in requests], **kwargs
         )
 
 

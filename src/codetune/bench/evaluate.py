@@ -1,10 +1,12 @@
 """Evaluate the base model and checkpoints: prompts -> generations -> scores -> summary, per model folder.
 
 Each model's folder (RUN_DIR/eval/<checkpoint>/ or OUTPUT_DIR/eval/base/) gets, in order:
-  prompts.jsonl      {"question_id", "messages", "prompt"}: the exact chat messages and rendered prompt text
+  prompts.jsonl      {"question_id", "style", "messages", "prompt"}: the prompt style, the chat messages and
+                     the exact prompt text the model continued
   generations.json   [{"question_id", "code_list", "output_list", "extraction_failed"}] (LiveCodeBench layout)
   scores.json        LiveCodeBench eval-all layout plus per-test verdicts (see bench.scoring)
-  summary.json       {"model", "run", "checkpoint", "step", "pass@1", "pass@k", "solved", "total", ...}
+  summary.json       {"model", "run", "checkpoint", "step", "pass@1", "pass@k", "solved", "total", ...,
+                     "scoring": the rules used (`scoring_rules`)}
 Work in progress lives in generations.partial.jsonl / scores.partial.jsonl, one line per finished problem,
 so a killed evaluation resumes at the next problem with no duplicates. summary.json is written last: its
 presence (with a matching fingerprint) means the folder is complete and is skipped. eval-state.json holds
@@ -28,10 +30,11 @@ from rich.console import Console
 from rich.table import Table
 
 from codetune.bench.extract import extract_code
-from codetune.bench.generate import generate_chat, make_progress, render_chat
+from codetune.bench.generate import generate_texts, make_progress, render_chat
 from codetune.bench.lcb import Problem, load_benchmark
-from codetune.bench.prompts import build_messages
-from codetune.bench.scoring import score_generations, summarize_scores
+from codetune.bench.prompts import build_prompt
+from codetune.bench.rules import describe_rules, scoring_rules
+from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.errors import CodetuneError
 from codetune.files import write_json_atomic, write_text_atomic
 from codetune.study.layout import (
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
     from codetune.config import BenchmarkConfig, StudyConfig
 
 console = Console()
-PROMPT_VERSION = 1  # bump when prompts change, so old evaluations are redone rather than mixed
+PROMPT_VERSION = 2  # bump when prompts change, so old evaluations are redone rather than mixed
 SCORE_CHUNK = 16  # problems scored between two writes of scores.partial.jsonl
 
 
@@ -79,9 +82,18 @@ def _append_line(path: Path, row: dict) -> None:
 
 
 def fingerprint(
-    problems: Sequence[Problem], bench: BenchmarkConfig, system_prompt: str | None, model: str
+    problems: Sequence[Problem],
+    bench: BenchmarkConfig,
+    system_prompt: str | None,
+    model: str,
+    provenance: dict | None = None,
 ) -> str:
-    """What an evaluation's files depend on; a change means the folder must be redone."""
+    """What an evaluation's files depend on; a change means the folder must be redone.
+
+    `provenance` (a hub benchmark's commit and file hashes, BenchmarkSelection.provenance): the files'
+    sha256 enter the key, so a changed upstream file is a new evaluation; the commit alone does not (a README
+    edit moves it without changing a row). Local and built-in sources have none: their keys stay as they were.
+    """
     g = bench.generation
     key = {
         "prompt_version": PROMPT_VERSION,
@@ -92,7 +104,10 @@ def fingerprint(
         # How requests are batched (batch_size, one engine or one checkpoint at a time) is not what is asked.
         "generation": {k: v for k, v in g.model_dump().items() if k not in ("batch_size", "engine")},
         "limits": [bench.timeout_s, bench.memory_mb],
+        "rules": scoring_rules(bench, model, system_prompt),
     }
+    if provenance is not None:
+        key["benchmark_files"] = provenance["files"]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -132,13 +147,16 @@ class EvalFolder:
         system_prompt: str | None,
         label: dict,
         model_name: str,
+        provenance: dict | None = None,
         say: Callable[[str], None] | None = None,
     ):
         self.out_dir, self.problems, self.bench = Path(out_dir), list(problems), bench
         self.system_prompt, self.label, self.model_name = system_prompt, label, model_name
-        self.say = say or console.print
-        self.fp = fingerprint(problems, bench, system_prompt, model_name)
-        self.messages = [build_messages(p, system_prompt) for p in self.problems]
+        self.provenance = provenance
+        self.say = say or (lambda text: console.print(text, highlight=False))
+        self.fp = fingerprint(problems, bench, system_prompt, model_name, provenance)
+        self.rules = scoring_rules(bench, model_name, system_prompt)
+        self.texts: list[str] = []  # the prompt text of each problem, set by open()
         self.generated: dict[str, dict] = {}
         self.scored: dict[str, dict] = {}
 
@@ -168,9 +186,13 @@ class EvalFolder:
             for name in _STAGE_FILES:
                 (self.out_dir / name).unlink(missing_ok=True)
             write_json_atomic(state_path, {"fingerprint": self.fp}, indent=1)
+        if self.bench.generation.stop_at_code_end:
+            self.say(f"{self.name}: {describe_rules(self.rules)}")
+        built = [build_prompt(p, self.rules["prompt_style"], self.system_prompt) for p in self.problems]
+        self.texts = [b.text if b.text is not None else render_chat(tokenizer, b.messages) for b in built]
         prompt_rows = [
-            {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
-            for p, m in zip(self.problems, self.messages, strict=True)
+            {"question_id": p.question_id, "style": b.style, "messages": b.messages, "prompt": t}
+            for p, b, t in zip(self.problems, built, self.texts, strict=True)
         ]
         write_text_atomic(
             self.out_dir / "prompts.jsonl",
@@ -190,7 +212,7 @@ class EvalFolder:
     def save_generation(self, i: int, answers: list[str]) -> None:
         """Problem i's answers, appended to generations.partial.jsonl at once (a kill keeps them)."""
         p = self.problems[i]
-        codes = [extract_code(a) for a in answers]
+        codes = [extract_code(a, self.bench.extraction) for a in answers]
         row = {
             "question_id": p.question_id,
             "code_list": [c or "" for c in codes],
@@ -248,6 +270,7 @@ class EvalFolder:
             "resumed": generated < len(self.problems),
             "system_prompt": self.system_prompt,
             "generation": g.model_dump(),
+            "scoring": self.rules,
             "benchmark": {
                 "source": bench.source,
                 "release": bench.release,
@@ -255,6 +278,7 @@ class EvalFolder:
                 "difficulty": bench.difficulty,
                 "contest_start": bench.contest_start,
                 "contest_end": bench.contest_end,
+                **(self.provenance or {}),
             },
             **(extra or {}),
             "fingerprint": self.fp,
@@ -284,14 +308,21 @@ def evaluate_model(
     system_prompt: str | None,
     label: dict,
     model_name: str,
+    provenance: dict | None = None,
 ) -> dict:
     """Generate, score and summarise one model into `out_dir`; resumable.
 
-    `generate(conversations, *, max_new_tokens, ..., on_result)` is `generate_chat` bound to a model with its
+    `generate(prompt_texts, *, max_new_tokens, ..., on_result)` is `generate_texts` bound to a model with its
     adapter active, or the vLLM backend's generator for one adapter: both write the same files.
     """
     folder = EvalFolder(
-        out_dir, problems, bench=bench, system_prompt=system_prompt, label=label, model_name=model_name
+        out_dir,
+        problems,
+        bench=bench,
+        system_prompt=system_prompt,
+        label=label,
+        model_name=model_name,
+        provenance=provenance,
     )
     done = folder.complete()
     if done is not None:
@@ -300,17 +331,11 @@ def evaluate_model(
 
     # Generation: only the problems not already in the partial file.
     todo = folder.todo()
-    g = bench.generation
     t0 = time.perf_counter()
     if todo:
         generate(
-            [folder.messages[i] for i in todo],
-            max_new_tokens=g.max_new_tokens,
-            temperature=g.temperature,
-            top_p=g.top_p,
-            n=g.n,
-            batch_size=g.batch_size,
-            stop_at_code_end=g.stop_at_code_end,
+            [folder.texts[i] for i in todo],
+            **generation_kwargs(bench),
             desc=f"generate {folder.name}",
             on_result=lambda j, answers: folder.save_generation(todo[j], answers),
         )
@@ -330,6 +355,20 @@ def evaluate_model(
                 progress.advance(task, len(chunk))
     score_time = time.perf_counter() - t1
     return folder.finish(generation_s=gen_time, scoring_s=score_time, generated=len(todo))
+
+
+def generation_kwargs(bench: BenchmarkConfig) -> dict:
+    """The decoding settings every generate call of an evaluation passes (`generate_texts`' keywords)."""
+    g = bench.generation
+    return {
+        "max_new_tokens": g.max_new_tokens,
+        "temperature": g.temperature,
+        "top_p": g.top_p,
+        "n": g.n,
+        "batch_size": g.batch_size,
+        "stop": list(g.stop),
+        "stop_at_code_end": g.stop_at_code_end,
+    }
 
 
 def _base_system_prompt(cfg: StudyConfig) -> str | None:
@@ -406,7 +445,8 @@ def evaluate_study(
     for r in runs:
         cfg.run(r)  # unknown run: error naming the runs
     base_dir = cfg.path.parent if cfg.path else None
-    problems = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    selection = load_benchmark(bench, base_dir, seed=cfg.training.seed, report=console.print)
+    problems, provenance = selection.problems, selection.provenance()
     model_name = cfg.model.source
 
     # (label, out_dir, system prompt, adapter name or None, checkpoint path or None)
@@ -445,7 +485,7 @@ def evaluate_study(
     summaries: dict[int, dict] = {}
     pending = []
     for i, (label, out, sp, _, _) in enumerate(targets):
-        done = complete_summary(out, fingerprint(problems, bench, sp, model_name))
+        done = complete_summary(out, fingerprint(problems, bench, sp, model_name, provenance))
         if done is not None:
             console.print(f"{label['model']}: already evaluated (pass@1 {done['pass@1']:.1%}), skipped")
             summaries[i] = done
@@ -453,7 +493,7 @@ def evaluate_study(
             pending.append(i)
     if pending:
         from codetune.models import attach_adapters, load_model_and_tokenizer, use_adapter
-        from codetune.sandbox import Limits, get_runner
+        from codetune.sandbox import get_runner
 
         adapters = {targets[i][3]: targets[i][4] for i in pending if targets[i][3] is not None}
         if bench.generation.backend == "vllm":
@@ -475,7 +515,7 @@ def evaluate_study(
             model, tokenizer = load_model_and_tokenizer(cfg.model)
             if adapters:
                 model = attach_adapters(model, adapters)
-        limits = Limits(cpu_time_s=bench.timeout_s, memory_mb=bench.memory_mb)
+        limits = grading_limits(bench.timeout_s, bench.memory_mb)
         with get_runner(workers=bench.workers) as runner:
             for i in pending:
                 label, out, sp, adapter, _ = targets[i]
@@ -484,7 +524,7 @@ def evaluate_study(
                         generate = engine.for_adapter(adapter)
                     else:
                         generate = partial(
-                            generate_chat, stack.enter_context(use_adapter(model, adapter)), tokenizer
+                            generate_texts, stack.enter_context(use_adapter(model, adapter)), tokenizer
                         )
                     summaries[i] = evaluate_model(
                         generate,
@@ -497,6 +537,7 @@ def evaluate_study(
                         system_prompt=sp,
                         label=label,
                         model_name=model_name,
+                        provenance=provenance,
                     )
     return [summaries[i] for i in range(len(targets))]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codetune.bench.engine import Engine, Request, engine_mode
-from codetune.bench.evaluate import SCORE_CHUNK, EvalFolder, evaluate_model
+from codetune.bench.evaluate import SCORE_CHUNK, EvalFolder, evaluate_model, generation_kwargs
 from codetune.bench.generate import make_progress
 
 if TYPE_CHECKING:
@@ -52,8 +52,11 @@ def evaluate_targets(
     limits,
     runner,
     model_name: str,
+    provenance: dict | None = None,
 ) -> list[dict]:
-    """Evaluate every target (skipping complete folders); returns their summaries in the targets' order."""
+    """Evaluate every target (skipping complete folders); returns their summaries in the targets' order.
+
+    `provenance` is the benchmark selection's (`BenchmarkSelection.provenance()`), as for `evaluate_model`."""
     if engine_mode(bench.generation, engine) == "per_checkpoint":
         return [
             evaluate_model(
@@ -67,19 +70,27 @@ def evaluate_targets(
                 system_prompt=t.system_prompt,
                 label=t.label,
                 model_name=model_name,
+                provenance=provenance,
             )
             for t in targets
         ]
     return _one_engine(
-        engine, problems, targets, bench=bench, limits=limits, runner=runner, model_name=model_name
+        engine,
+        problems,
+        targets,
+        bench=bench,
+        limits=limits,
+        runner=runner,
+        model_name=model_name,
+        provenance=provenance,
     )
 
 
 def partial_generate(engine: Engine, adapter: str | None):
-    """`generate_chat`'s signature for one adapter's conversations."""
+    """`generate_texts`' signature for one adapter's prompt texts."""
 
-    def generate(conversations: list[list[dict]], **kwargs) -> list[list[str]]:
-        return engine.generate([(adapter, c) for c in conversations], **kwargs)
+    def generate(prompts: list[str], **kwargs) -> list[list[str]]:
+        return engine.generate([(adapter, p) for p in prompts], **kwargs)
 
     return generate
 
@@ -143,8 +154,8 @@ def _one_engine(
     limits,
     runner,
     model_name: str,
+    provenance: dict | None,
 ) -> list[dict]:
-    g = bench.generation
     progress = make_progress()
     say = progress.console.print
     folders = {
@@ -155,6 +166,7 @@ def _one_engine(
             system_prompt=t.system_prompt,
             label=t.label,
             model_name=model_name,
+            provenance=provenance,
             say=say,
         )
         for i, t in enumerate(targets)
@@ -173,7 +185,7 @@ def _one_engine(
     for i, folder in live.items():
         folder.open(engine.tokenizer)
         for j in folder.todo():
-            requests.append((targets[i].adapter, folder.messages[j]))
+            requests.append((targets[i].adapter, folder.texts[j]))
             owners.append((i, j))
     waiting = Counter(i for i, _ in owners)  # answers each target still waits for
     to_score = sum(len(f.unscored()) for f in live.values()) + len(requests)
@@ -206,12 +218,7 @@ def _one_engine(
             if requests:
                 engine.generate(
                     requests,
-                    max_new_tokens=g.max_new_tokens,
-                    temperature=g.temperature,
-                    top_p=g.top_p,
-                    n=g.n,
-                    batch_size=g.batch_size,
-                    stop_at_code_end=g.stop_at_code_end,
+                    **generation_kwargs(bench),
                     desc=f"generate {len(live)} models",
                     on_result=on_result,
                     show_progress=False,

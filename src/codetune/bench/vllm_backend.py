@@ -1,14 +1,15 @@
 """Fast GPU generation on vLLM (optional extra `codetune[vllm]`): the base model loaded once, every
 checkpoint served as a LoRA adapter per request, tensor parallelism as an option.
 
-`generate(requests)` takes (adapter name or None, conversation) pairs, so every checkpoint's requests can go
+`generate(requests)` takes (adapter name or None, prompt text) pairs, so every checkpoint's requests can go
 to the engine at once: vLLM batches requests of different adapters together (`max_loras` of them on the GPU
 at a time, all of them cached in CPU memory), reuses the KV blocks of the shared system-and-instruction
 prefix (`enable_prefix_caching`) and runs with CUDA graphs (`enforce_eager=False`; eager mode makes LoRA
 serving several times slower, vllm-project/vllm#10664). Requests are added to the engine and stepped as in
 vLLM's multi-LoRA offline example, so each answer is handed to `on_result` as it finishes (a killed sweep
-keeps what it wrote). Answers are the same whichever way requests are grouped, so evaluation writes the same
-files as with `generate.generate_chat`.
+keeps what it wrote). It answers like `generate.generate_texts` (same prompt texts, same stop rule, answers
+in the caller's order), whichever way requests are grouped, so evaluation writes the same files whichever
+backend generated them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 
 from codetune.errors import CodetuneError
 
-# vLLM cannot stop "after the first closed fence" the way the HF stopping criterion does; a newline, the
-# closing fence and a newline is the closest stop string (an opening fence is followed by a language tag).
+# For the `stop_at_code_end` speed option: vLLM cannot stop "after the first closed fence" the way the HF
+# stopping criterion does; a newline, the closing fence and a newline is the closest stop string (an
+# opening fence is followed by a language tag). It is kept in the text; `stop` strings are cut off.
 CODE_END_STOP = "\n```\n"
 # LoRA ranks vLLM allocates slots for (LoRAConfig.max_lora_rank); an adapter's rank is rounded up to one.
 LORA_RANK_SLOTS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -102,42 +104,47 @@ class VLLMGenerator:
 
     def generate(
         self,
-        requests: Sequence[tuple[str | None, list[dict]]],
+        requests: Sequence[tuple[str | None, str]],
         *,
         max_new_tokens: int,
         temperature: float = 0.0,
         top_p: float = 1.0,
         n: int = 1,
         batch_size: int = 8,  # vLLM schedules its own batches
+        stop: Sequence[str] = (),
         stop_at_code_end: bool = False,
         desc: str | None = None,
         on_result: Callable[[int, list[str]], None] | None = None,
         show_progress: bool = True,
     ) -> list[list[str]]:
-        """n answers per (adapter, conversation) request, in order; `on_result(i, answers)` as each finishes."""
+        """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes."""
         from vllm import SamplingParams
 
-        from codetune.bench.generate import make_progress, render_chat
+        from codetune.bench.generate import cut_at_stop, make_progress
 
         unknown = sorted({a for a, _ in requests if a is not None and a not in self.requests})
         if unknown:
             raise CodetuneError(f"adapter {unknown[0]!r} was not loaded into the vLLM engine")
+        stop = [s for s in stop if s]
+        stops = stop + ([CODE_END_STOP] if stop_at_code_end else [])
         params = SamplingParams(
             n=n,
             temperature=temperature,
             top_p=top_p if temperature > 0 else 1.0,
             max_tokens=max_new_tokens,
-            stop=[CODE_END_STOP] if stop_at_code_end else None,
+            stop=stops or None,
+            # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below, which is
+            # vLLM's own default for them (and so LiveCodeBench's).
             include_stop_str_in_output=True,
         )
         ids: dict[str, int] = {}
-        for i, (adapter, conv) in enumerate(requests):
+        for i, (adapter, prompt) in enumerate(requests):
             rid = f"codetune-{self._next_id}"
             self._next_id += 1
             ids[rid] = i
             self.engine.add_request(
                 rid,
-                render_chat(self.tokenizer, conv),
+                prompt,
                 params,
                 lora_request=self.requests[adapter] if adapter is not None else None,
             )
@@ -152,7 +159,7 @@ class VLLMGenerator:
                     if not out.finished:
                         continue
                     i = ids[out.request_id]
-                    results[i] = [c.text for c in out.outputs]
+                    results[i] = [cut_at_stop(c.text, stop) for c in out.outputs]
                     if on_result is not None:
                         on_result(i, results[i])
                     if progress is not None:
@@ -168,11 +175,11 @@ class VLLMGenerator:
         return [r if r is not None else [] for r in results]
 
     def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
-        """`generate` for one checkpoint's conversations, with `generate_chat`'s signature."""
+        """`generate` for one checkpoint's prompt texts, with `generate_texts`' signature."""
         if adapter is not None and adapter not in self.requests:
             raise CodetuneError(f"adapter {adapter!r} was not loaded into the vLLM engine")
 
-        def generate(conversations: list[list[dict]], **kwargs) -> list[list[str]]:
-            return self.generate([(adapter, c) for c in conversations], **kwargs)
+        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], **kwargs)
 
         return generate

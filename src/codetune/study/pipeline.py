@@ -78,8 +78,8 @@ def overlap_runs(cfg: StudyConfig, console, *, ngram: int = 5, threshold: float 
         console.print("overlap files exist, skipped", markup=False)
         return
     base_dir = cfg.path.parent if cfg.path else None
-    problems = load_benchmark(cfg.benchmark, base_dir, seed=cfg.training.seed, report=lambda _: None)
-    bench = [(p.question_id, p.question_content) for p in problems]
+    selection = load_benchmark(cfg.benchmark, base_dir, seed=cfg.training.seed, report=lambda _: None)
+    bench = [(p.question_id, p.question_content) for p in selection.problems]
     for name in todo:
         rep = dataset_overlaps(
             cfg.runs[name].dataset, bench, base_dir, ngram=ngram, threshold=threshold, seed=cfg.training.seed
