@@ -25,7 +25,7 @@ Parts whose packages or device are missing (TRL, liger-kernel, flex_attention of
 Device command (the device has torch, transformers, peft, accelerate and triton; first run
 `bash benchmarks/fetch_gpu_wheels.sh` here, then pass carry [".gpu-wheels"]):
 
-    for p in rich pydantic pyyaml liger-kernel trl; do python -m pip install -q --no-index --find-links .gpu-wheels "$p" >/dev/null 2>&1 || echo "gpu_suite: $p not installed"; done; PYTHONPATH=src timeout 540 python benchmarks/gpu_suite.py --out "$OUT/RESULTS.md"
+    for p in rich pydantic pyyaml liger-kernel trl; do python -m pip install -q --no-index --find-links .gpu-wheels "$p" >/dev/null 2>&1 || echo "gpu_suite: $p not installed"; done; PYTHONPATH=src timeout 500 python benchmarks/gpu_suite.py --budget-s 420 --out "$OUT/RESULTS.md"
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ FULL = Scale(
     prompt_lengths=PROMPT_LENGTHS,
     new_tokens=1024,
     per_checkpoint_sample=2,
-    gen_cap_s=100.0,
+    gen_cap_s=80.0,
 )
 DRY = Scale(
     model=TINY,
@@ -139,6 +139,10 @@ class Report:
     training: list[dict] = field(default_factory=list)
     generation: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    deadline: float = math.inf  # perf_counter() time by which the suite should be done
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
 
     def skip(self, part: str, why: str) -> None:
         line = f"skipped: {part} ({why})"
@@ -445,24 +449,28 @@ def run_training(report: Report, scale: Scale, device: str, tmp: Path) -> None:
     per_token = flops_per_token(scale.model, rows)
     peak = peak_flops(report.device) if device.startswith("cuda") else None
     on_cuda = device.startswith("cuda")
-    recipes = [
+    recipes = [  # most telling first: a tight budget skips from the end
         ("codetune", {}),
-        ("codetune + packing (sdpa)", {"packing": True, "attention": "sdpa"}),
-        ("codetune + packing (flex_attention)", {"packing": True, "attention": "flex_attention"}),
+        ("trl_defaults", None),
         ("codetune + liger", {"liger": True}),
+        ("codetune + packing (flex_attention)", {"packing": True, "attention": "flex_attention"}),
         (
             "codetune + packing (flex) + liger",
             {"packing": True, "attention": "flex_attention", "liger": True},
         ),
+        ("codetune + packing (sdpa)", {"packing": True, "attention": "sdpa"}),
         ("codetune, checkpointing forced on", {"checkpointing": True}),
-        ("trl_defaults", None),
     ]
     lengths = [r["length"] for r in rows]
     report.lines.append(
         f"training rows: {len(rows)}, length mean {sum(lengths) / len(lengths):.0f}, max {max(lengths)} tokens; "
         f"{scale.warmup_steps} warm-up + {scale.measured_steps} measured optimizer steps of 8 rows"
     )
+    budget = report.left()
     for name, kw in recipes:
+        if report.left() < 0.55 * budget:  # keep the rest of the budget for generation
+            report.skip(name, "time budget: training took its share")
+            continue
         if kw is not None and kw.get("attention") == "flex_attention" and not on_cuda:
             report.skip(name, "FlexAttention has no backward pass on CPU")
             continue
@@ -586,13 +594,16 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
     arms.append(("per_checkpoint", [[(a, c) for c in convs] for a in sample], len(convs)))
     all_requests = [(a, c) for a in names for c in convs]
     arms.append(("one_engine", [all_requests], one_engine_batch(scale, len(all_requests), device)))
+    cap = min(scale.gen_cap_s, max(10.0, (report.left() - 20) / len(arms)))
+    if cap < scale.gen_cap_s:
+        report.lines.append(f"generation caps shortened to {cap:.0f} s per engine by the time budget")
     for arm, calls, batch in arms:
         free_memory(device)
         tokens, seconds, capped = 0, 0.0, False
         # Each arm gets gen_cap_s in all: split over its generate calls (one per batch).
         n_generate = sum(math.ceil(len(r) / batch) for r in calls)
         try:
-            with time_cap(model, scale.gen_cap_s / n_generate):
+            with time_cap(model, cap / n_generate):
                 for requests in calls:
                     st: dict = {}
                     sync(device)
@@ -723,7 +734,13 @@ def main() -> None:
         help="results file (default benchmarks/RESULTS.md; none on --dry-run)",
     )
     ap.add_argument("--only", choices=["training", "generation"], default=None)
-    ap.add_argument("--gen-cap-s", type=float, default=None, help="seconds per generation arm (default 100)")
+    ap.add_argument("--gen-cap-s", type=float, default=None, help="seconds per generation arm (default 80)")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=420,
+        help="whole-suite time budget: training recipes are skipped past 45%% of it, generation caps shrink",
+    )
     args = ap.parse_args()
 
     import peft
@@ -755,10 +772,14 @@ def main() -> None:
     report = Report(device=name, dry_run=args.dry_run)
     print(f"gpu_suite on {name}: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
     report.skip("vLLM one-engine sweep", "vLLM is not part of this suite; the device has no vLLM")
+    out = args.out or (None if args.dry_run else Path(__file__).resolve().parent / "RESULTS.md")
+    report.deadline = time.perf_counter() + args.budget_s
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="codetune-gpu-suite-") as tmp:
         if args.only in (None, "training"):
             run_training(report, scale, device, Path(tmp))
+            if out is not None:  # written after each part: a run killed later keeps what it measured
+                write_results(report, out, versions, time.perf_counter() - t0)
         if args.only in (None, "generation"):
             run_generation(report, scale, device)
     wall = time.perf_counter() - t0
@@ -773,7 +794,6 @@ def main() -> None:
             default=str,
         )
     )
-    out = args.out or (None if args.dry_run else Path(__file__).resolve().parent / "RESULTS.md")
     if out is not None:
         write_results(report, out, versions, wall)
     failed = [r for r in report.training + report.generation if "error" in r]
