@@ -11,7 +11,10 @@ PEFT's mixed-adapter batches run each LoRA layer once per adapter present in a b
 base model's passes but not the adapters': measured on CPU (benchmarks/engine_speed.py) one engine was
 1.02x per-checkpoint speed on SmolLM2-135M and 0.85x on a tiny model, so `auto` keeps per-checkpoint
 batching on the hf backend (benchmarks/gpu_suite.py measures it on a GPU) and uses one engine on vLLM,
-whose kernels batch adapters.
+whose kernels batch adapters. transformers' continuous batching (`generate_batch`,
+`init_continuous_batching`, 5.24) serves no adapter per request: `add_request` takes none, and requests are
+packed into one flattened row, which PEFT's per-row `adapter_names` cannot route; it also captures CUDA
+graphs, which would keep replaying the adapter active at capture. So it is not used here.
 """
 
 from __future__ import annotations
