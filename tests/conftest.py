@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The whole session (subprocesses included) gets its own CODETUNE_HOME, so tests never write into the user's
+# ~/.cache/codetune; a CODETUNE_HOME set by CI (to share the converted embedded model) is kept.
+if not os.environ.get("CODETUNE_HOME"):
+    os.environ["CODETUNE_HOME"] = tempfile.mkdtemp(prefix="codetune-home-")
+    atexit.register(shutil.rmtree, os.environ["CODETUNE_HOME"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARK = REPO.parent / "shared" / "benchmarks" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
@@ -20,8 +29,8 @@ CHAT_TEMPLATE = (
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    """No test may reach the hub, and each test session has its own CODETUNE_HOME unless CI shares one."""
+def _offline(monkeypatch):
+    """No test may reach the hub."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -93,7 +102,6 @@ def shared_benchmark() -> Path:
 
 
 @pytest.fixture(scope="session")
-def codetune_home(tmp_path_factory) -> Path:
-    """Where the embedded model's conversion is cached: $CODETUNE_HOME when CI sets it, else a temp dir."""
-    home = os.environ.get("CODETUNE_HOME")
-    return Path(home) if home else tmp_path_factory.mktemp("codetune-home")
+def codetune_home() -> Path:
+    """Where the embedded model's conversion and the built-in data are cached for this session."""
+    return Path(os.environ["CODETUNE_HOME"])

@@ -12,9 +12,9 @@ import types
 
 import pytest
 
-from codetune.bench import evaluate as ev
 from codetune.errors import CodetuneError
-from codetune.study.layout import checkpoint_name, eval_dir, run_dir
+from codetune.layout import checkpoint_name, eval_dir, run_dir
+from codetune.study import evaluate as ev
 from test_bench_eval import _config, _make_checkpoint
 
 
@@ -88,7 +88,7 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     served = [c[2] for c in calls if c[0] == "generate"]
     assert served == [None, "r1__step2", "r1__step4"]
     assert all(c[3]["stop"] == ["\n```\n"] and c[3]["max_tokens"] == 8 for c in calls if c[0] == "generate")
-    assert [s["model"] for s in summaries] == [
+    assert [s.model for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
         "r1_checkpoint-step-4-epoch-0",

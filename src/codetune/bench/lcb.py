@@ -14,12 +14,14 @@ import json
 import pickle
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codetune.config import DEFAULT_SEED
 from codetune.errors import CodetuneError
+from codetune.fingerprint import digest
 
 if TYPE_CHECKING:
     from codetune.config import BenchmarkConfig
@@ -292,7 +294,7 @@ def load_benchmark(
     cfg: BenchmarkConfig,
     base_dir: str | Path | None = None,
     *,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     report: Callable[[str], None] = print,
 ) -> list[Problem]:
     """The configured benchmark's problems after every filter; prints the count after each step.
@@ -318,6 +320,13 @@ def load_benchmark(
     problems = parse_rows(rows, skip_bad_rows=cfg.skip_bad_rows, report=report)
     report(f"benchmark {origin}: {len(problems)} problems ({release_note})")
     return filter_problems(problems, cfg, report)
+
+
+def problems_identity(problems: Iterable[Problem]) -> dict[str, object]:
+    """What identifies a benchmark selection, for stage fingerprints: every selected problem in order, with
+    its statement, starter code, metadata and every public and private test's input, output and type."""
+    rows = [asdict(p) for p in problems]
+    return {"problems": len(rows), "sha256": digest(rows)}
 
 
 def load_benchmark_file(path: str | Path, *, skip_bad_rows: bool = False) -> list[Problem]:

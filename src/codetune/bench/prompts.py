@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from codetune.bench.lcb import Problem
 
+PROMPT_VERSION = 1  # bump when the prompts change, so studies evaluate their checkpoints afresh
+
 SYSTEM_MESSAGE = (
     "You are an expert Python programmer. You will be given a question (problem specification) and will "
     "generate a correct Python program that matches the specification and passes all tests. You will NOT "
