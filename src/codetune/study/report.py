@@ -304,7 +304,12 @@ class ReportBuilder:
         self.add(Heading(3, "What produced each result"))
         full = self.cfg.model_dump(mode="json") if self.cfg is not None else None
         rows, others = [], []
-        for (stage, key), rec in self.study.records.items():
+        order = ["profile", "overlap", "train", "eval", "selection", "compare"]
+        ranked = sorted(
+            self.study.records.items(),
+            key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1] or ""),
+        )
+        for (stage, key), rec in ranked:
             if stage == "report" or not layout.stage_output(self.dir, stage, key).exists():
                 continue  # this report itself, or a record whose output was deleted since
             diffs = (
@@ -331,7 +336,13 @@ class ReportBuilder:
         else:
             self.add(
                 Table(
-                    ["stage", "finished (UTC)", "fingerprint", "config it ran with", "its settings"],
+                    [
+                        "stage",
+                        "finished (UTC)",
+                        "fingerprint",
+                        "the study's config then",
+                        "the settings it read",
+                    ],
                     rows,
                     caption=f"Stage records ({layout.STAGES_DIR}/): the settings and input hashes of each result",
                 )
