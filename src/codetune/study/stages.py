@@ -21,18 +21,21 @@ what is on disk, so the dry run shows every status without computing anything.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codetune import __version__, layout
 from codetune.config import NOT_RESULT_KEYS, StudyConfig
 from codetune.errors import CodetuneError
 from codetune.fingerprint import StageSpec, StageStatus, file_sha256, files_sha256, stage_status
 from codetune.records import Selection
+
+if TYPE_CHECKING:
+    from codetune.bench.evaluate import EvalLabel
 
 PROFILE_KEYS = ("training.max_seq_length", "training.seed", "model.source", "model.revision")
 REPORT_VERSION = 1  # bump when the report's content changes, so studies rebuild it
@@ -43,7 +46,7 @@ SELECTION_VERSION = 1  # bump when the selection rule changes
 class EvalTarget:
     """One model to evaluate: the base model (checkpoint None) or a checkpoint's adapter on it."""
 
-    label: Any  # bench.evaluate.EvalLabel
+    label: EvalLabel
     out_dir: Path
     checkpoint: Path | None
     adapter: str | None  # the adapter's name on the shared base model
@@ -79,10 +82,12 @@ class StudyContext:
 
     @cached_property
     def problems(self) -> list:
+        """The selected benchmark problems (their counts printed, except in a dry run)."""
         from codetune.bench.lcb import load_benchmark
         from codetune.progress import say
 
-        return load_benchmark(self.cfg.benchmark, self.base_dir, seed=self.cfg.training.seed, report=say)
+        report = (lambda _: None) if self.dry_run else say
+        return load_benchmark(self.cfg.benchmark, self.base_dir, seed=self.cfg.training.seed, report=report)
 
     @cached_property
     def benchmark_identity(self) -> dict | None:
@@ -92,13 +97,6 @@ class StudyContext:
         source = self.cfg.benchmark.source
         if self.dry_run and source != BUILTIN_SOURCE and not is_local_source(source):
             return None
-        if self.dry_run:
-            from codetune.bench.lcb import load_benchmark
-
-            quiet = load_benchmark(
-                self.cfg.benchmark, self.base_dir, seed=self.cfg.training.seed, report=lambda _: None
-            )
-            return problems_identity(quiet)
         return problems_identity(self.problems)
 
     @cached_property
@@ -393,7 +391,7 @@ def plan_report(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[S
 class StageKind:
     kind: str
     title: str
-    plan: Any  # (StudyContext, the stages planned so far by kind) -> list[Stage]
+    plan: Callable[[StudyContext, Mapping[str, list[Stage]]], list[Stage]]  # given the stages planned so far
 
 
 # The pipeline, in order; codetune.study.pipeline computes each kind's pending stages.
