@@ -1,4 +1,5 @@
-"""Benchmark path without execution: loading, private-test decoding, filters, prompts, extraction, pass@k."""
+"""Benchmark path without execution: loading, private-test decoding, filters, pass@k (prompts and extraction:
+test_lcb_prompts.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from math import comb
 
 import pytest
 
-from codetune.bench.extract import extract_code
 from codetune.bench.lcb import (
     decode_private_tests,
     encode_private_tests,
@@ -20,7 +20,6 @@ from codetune.bench.lcb import (
     parse_row,
 )
 from codetune.bench.passk import mean_pass_at_k, pass_at_k
-from codetune.bench.prompts import FORMAT_WITH_STARTER_CODE, FORMAT_WITHOUT_STARTER_CODE, build_messages
 from codetune.config import BenchmarkConfig
 from codetune.errors import CodetuneError
 
@@ -62,8 +61,14 @@ def test_load_benchmark_prints_counts_and_says_no_release_filter(shared_benchmar
         contest_start="2408",
         contest_end="2502",
     )
-    problems = load_benchmark(cfg, report=lines.append)
-    assert len(problems) == 41
+    sel = load_benchmark(cfg, report=lines.append)
+    assert len(sel.problems) == 41 and sel.release is None and sel.provenance() is None
+    assert sel.counts == [
+        {"step": "loaded", "count": 41},
+        {"step": "platform=AtCoder", "count": 41},
+        {"step": "difficulty=easy", "count": 41},
+        {"step": "contest 2408-2502", "count": 41},
+    ]
     text = "\n".join(lines)
     assert "41 problems" in text and "no release filter applies to a local file" in text
     assert "platform AtCoder: 41" in text and "difficulty easy: 41" in text
@@ -129,10 +134,13 @@ def test_malicious_pickle_is_rejected(tmp_path):
     )
     with pytest.raises(CodetuneError, match="question_id evil1: unsafe or broken pickle"):
         load_benchmark_file(bad)
+    # The loader decodes private tests after filtering: the error still names the row's line.
+    with pytest.raises(CodetuneError, match=r"bad.jsonl:2: question_id evil1: unsafe or broken pickle"):
+        load_benchmark(BenchmarkConfig(source=str(bad)), report=lambda _: None)
     lines: list[str] = []
     cfg = BenchmarkConfig(source=str(bad), skip_bad_rows=True)
-    assert [p.question_id for p in load_benchmark(cfg, report=lines.append)] == ["good"]
-    assert "skipped 1 broken row(s): evil1" in lines[0]
+    assert load_benchmark(cfg, report=lines.append).question_ids == ["good"]
+    assert any(line.startswith("skipped 1 broken row(s): evil1") for line in lines)
 
 
 def test_broken_public_tests_names_question_id(tmp_path):
@@ -146,49 +154,9 @@ def test_broken_public_tests_names_question_id(tmp_path):
 
 def test_builtin_benchmark_loads_through_same_loader():
     lines: list[str] = []
-    problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append)
+    problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append).problems
     assert problems and all(p.tests for p in problems)
     assert "no release filter applies to the built-in benchmark" in "\n".join(lines)
-
-
-def test_prompt_is_livecodebench_format_with_run_system_prompt(shared_benchmark):
-    p = load_benchmark_file(shared_benchmark)[0]
-    msgs = build_messages(p, "You are an expert Python programmer. Read carefully.")
-    assert msgs[0]["role"] == "system" and msgs[0]["content"].startswith(
-        "You are an expert Python programmer. Read"
-    )
-    assert "You will NOT return anything except for the program." in msgs[0]["content"]
-    user = msgs[1]["content"]
-    assert user.startswith("### Question:\nYou are given an integer Y")
-    assert FORMAT_WITHOUT_STARTER_CODE in user and "```python\n# YOUR CODE HERE\n```" in user
-    assert user.endswith("### Answer: (use the provided format with backticks)\n\n")
-    call = parse_row(_row(starter_code="class Solution:\n    def f(self, x: int) -> int:\n        "))
-    user2 = build_messages(call)[1]["content"]
-    assert FORMAT_WITH_STARTER_CODE in user2 and "class Solution:" in user2
-    assert build_messages(call)[0]["content"].startswith(
-        "You are an expert Python programmer. You will be given"
-    )
-
-
-@pytest.mark.parametrize(
-    "answer, code",
-    [
-        ("Here:\n```python\nprint(1)\n```\nand better:\n```python\nprint(2)\n```\n", "print(2)\n"),
-        ("```\nx = 1\nprint(x)\n```", "x = 1\nprint(x)\n"),
-        ("```py\nprint(3)\n```\n```text\nnot code\n```", "print(3)\n"),
-        ("<think>```python\nprint(0)\n```</think>\n```python\nprint(4)\n```", "print(4)\n"),
-        (
-            "```python\nprint(5)\nfor i in range(3):\n    print(i)\n",
-            "print(5)\nfor i in range(3):\n    print(i)\n",
-        ),
-        ("print(6)", "print(6)\n"),
-        ("The answer is to add the numbers.", None),
-        ("```python\ndef f(:\n", None),
-        ("", None),
-    ],
-)
-def test_extract_code(answer, code):
-    assert extract_code(answer) == code
 
 
 def test_pass_at_k_known_values():
@@ -202,3 +170,21 @@ def test_pass_at_k_known_values():
     assert mean_pass_at_k([1, 5], [1, 0], 2) is None
     with pytest.raises(ValueError):
         pass_at_k(3, 4, 1)
+
+
+def test_private_tests_are_decoded_only_for_the_selected_rows(tmp_path):
+    """Hub rows carry megabytes of encoded private tests each: rows the filters drop are never decoded."""
+    tests = [{"input": "5\n", "output": "10\n", "testtype": "stdin"}]
+    path = tmp_path / "rows.jsonl"
+    rows = [
+        _row("kept", private_test_cases=encode_private_tests(json.dumps(tests))),
+        _row("dropped", platform="leetcode", private_test_cases="bm90IHpsaWIgZGF0YQ=="),  # broken
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sel = load_benchmark(BenchmarkConfig(source=str(path), platform="atcoder"), report=lambda _: None)
+    assert sel.question_ids == ["kept"] and len(sel.problems[0].private_tests) == 1
+    assert sel.to_dict()["tests"] == 2 and sel.to_dict()["private_tests"] == 1
+    with pytest.raises(
+        CodetuneError, match=r"rows.jsonl:2: question_id dropped: not base64\(zlib\(pickle\)\)"
+    ):
+        load_benchmark(BenchmarkConfig(source=str(path)), report=lambda _: None)

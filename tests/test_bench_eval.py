@@ -22,8 +22,9 @@ from codetune.layout import (
     prompts_path,
     run_dir,
     scores_path,
+    stage_record_path,
 )
-from codetune.records import EvalSummary
+from codetune.records import EvalSummary, StageRecord
 from codetune.study import evaluate as ev
 
 SYSTEM = "You are an expert Python programmer."
@@ -85,7 +86,11 @@ def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
         assert not generations_partial_path(folder).exists()
         prompts = [json.loads(line) for line in prompts_path(folder).read_text().splitlines()]
         assert [p["question_id"] for p in prompts] == ["abc365_a", "abc365_b", "abc366_a"]
-        assert prompts[0]["prompt"].startswith("<|im_start|>system\nYou are an expert Python programmer.\n\n")
+        # LiveCodeBench's generic chat prompt as it is: the run's system prompt only with use_system_prompt.
+        assert prompts[0]["style"] == "generic"
+        assert prompts[0]["prompt"].startswith(
+            "<|im_start|>system\nYou are an expert Python programmer. You will be given a question"
+        )
         assert prompts[0]["prompt"].endswith("<|im_start|>assistant\n")
         gens = json.loads(generations_path(folder).read_text())
         assert [len(g["code_list"]) for g in gens] == [1, 1, 1] and all(
@@ -97,6 +102,9 @@ def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
         assert EvalSummary.complete_in(folder) == s
         assert s.total == 3 and 0.0 <= s.pass_at_1 <= 1.0 and s.n_samples == 1
         assert s.wall_time_s >= 0 and "pass@1" in s.pass_at_k
+        assert s.scoring["extraction"] == "lcb" and s.scoring["stop"] == ["###"]
+        assert s.scoring["prompt_style"] == "generic" and not s.scoring["stop_at_code_end"]
+        assert s.scoring["livecodebench_commit"].startswith("28fef95")
     # Base model and checkpoint differ (the adapter was active), and nothing reloads on a second call.
     base_out = json.loads(generations_path(base_eval_dir(study.output_path)).read_text())
     ck_dir = eval_dir(run_dir(study.output_path, "r1"), "checkpoint-step-2-epoch-0")
@@ -140,7 +148,7 @@ def test_eval_resumes_after_a_kill_without_duplicates(
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=5)
     from codetune.bench import generate
 
-    real = generate.generate_chat
+    real = generate.generate_texts
     calls: list[int] = []
 
     def killed_after_two(model, tok, convs, **kw):
@@ -156,7 +164,7 @@ def test_eval_resumes_after_a_kill_without_duplicates(
         kw_on = kw.pop("on_result")
         return real(model, tok, convs, on_result=on_result, **{**kw, "batch_size": 1})
 
-    monkeypatch.setattr(generate, "generate_chat", killed_after_two)
+    monkeypatch.setattr(generate, "generate_texts", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         ev.evaluate_study(cfg, include_base=True)
     folder = base_eval_dir(cfg.output_path)
@@ -167,7 +175,7 @@ def test_eval_resumes_after_a_kill_without_duplicates(
         f.write('{"question_id": "abc366_a", "code_l')
 
     monkeypatch.setattr(
-        generate, "generate_chat", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1]
+        generate, "generate_texts", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1]
     )
     (summary,) = ev.evaluate_study(cfg, include_base=True)
     assert calls == [5, 3]  # the second run generated only the three unfinished problems
@@ -200,17 +208,81 @@ def test_stop_at_code_end_criteria(tiny_model_dir):
     import torch
     from transformers import AutoTokenizer
 
-    from codetune.bench.generate import _code_end_criteria, code_block_closed
+    from codetune.bench.generate import _answer_criteria, code_block_closed
 
     assert code_block_closed("Sure.\n```python\nprint(1)\n```")
     assert not code_block_closed("Sure.\n```python\nprint(1)\n")
     assert not code_block_closed("<think>\n```python\nx\n```\n")  # still reasoning
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     ids = tok("```python\nprint(1)\n```\nmore text", add_special_tokens=False)["input_ids"]
-    crit = _code_end_criteria(tok)
+    crit = _answer_criteria(tok, [], code_end=True)
     stops = [bool(crit(torch.tensor([ids[: i + 1]]), None)[0]) for i in range(len(ids))]
     first = stops.index(True)
     assert (
         tok.decode(ids[: first + 1]).rstrip().endswith("```")
         and tok.decode(ids[: first + 1]).count("```") == 2
     )
+
+
+def test_system_prompt_style_and_extraction_settings_reach_the_files(
+    tmp_path, tiny_model_dir, shared_benchmark
+):
+    cfg = _config(
+        tmp_path,
+        tiny_model_dir,
+        shared_benchmark,
+        max_problems=1,
+        use_system_prompt=True,
+        prompt_style="codeqwen",
+        extraction="lenient",
+    )
+    (summary,) = ev.evaluate_study(cfg, include_base=True)
+    folder = base_eval_dir(cfg.output_path)
+    (prompt,) = [json.loads(line) for line in (folder / "prompts.jsonl").read_text().splitlines()]
+    assert prompt["style"] == "codeqwen"
+    assert prompt["prompt"].startswith(
+        f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n\nYou will be"
+    )
+    assert summary.scoring["extraction"] == "lenient" and summary.scoring["system_prompt_added"]
+    record = StageRecord.read(stage_record_path(cfg.output_path, "eval", "base"))
+    # Another rule is another evaluation: the folder is redone, not reused.
+    cfg.benchmark.extraction = "lcb"
+    (again,) = ev.evaluate_study(cfg, include_base=True)
+    redone = StageRecord.read(stage_record_path(cfg.output_path, "eval", "base"))
+    assert redone.fingerprint != record.fingerprint and again.scoring["extraction"] == "lcb"
+
+
+def test_answers_are_cut_at_a_stop_string(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codetune.bench.generate import cut_at_stop, generate_texts
+
+    assert cut_at_stop("```python\nx\n```\n### Why\n```python\ny\n```", ["###"]) == "```python\nx\n```\n"
+    assert cut_at_stop("no stop here", ["###", "END"]) == "no stop here"
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    prompt = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    (full,) = generate_texts(model, tok, [prompt], max_new_tokens=24, show_progress=False)
+    assert len(full[0]) > 4
+    stop = full[0][2:4]  # a string the greedy answer is known to contain
+    (cut,) = generate_texts(model, tok, [prompt], max_new_tokens=24, stop=[stop], show_progress=False)
+    assert cut[0] == full[0][: full[0].find(stop)]
+
+
+def test_decoding_is_what_the_config_says_whatever_the_checkpoints_generation_config(tiny_model_dir):
+    """Qwen2.5-Instruct's generation_config.json sets do_sample, temperature 0.7, top_k 20 and a repetition
+    penalty of 1.1; transformers fills every unset setting from it. Greedy answers must not change."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    from codetune.bench.generate import generate_chat
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 3, 6)]
+    plain = generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False)
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=5.0, top_k=3, repetition_penalty=8.0, no_repeat_ngram_size=1,
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    assert generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False) == plain
+    assert model.generation_config.repetition_penalty == 8.0  # the model's own file is left as it was

@@ -16,6 +16,8 @@ SUBCOMMANDS = [
     "data",
     "train",
     "eval",
+    "bench",
+    "fetch",
     "score",
     "select",
     "compare",
@@ -92,3 +94,28 @@ def test_debug_shows_traceback(tmp_path):
 def test_python_dash_m_works():
     res = _codetune("--help")
     assert res.returncode == 0 and "codetune" in res.stdout
+
+
+def test_set_override_error_is_one_line_naming_the_key():
+    res = _codetune(
+        "study", "configs/seed-qwen2.5-coder-1.5b.yaml", "--dry-run", "--set", "training.max_stepz=3"
+    )
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "training.max_stepz: unknown key (from --set training.max_stepz=3)" in lines[0]
+    assert "seed-qwen2.5-coder-1.5b.yaml" in lines[0]
+
+
+def test_set_overrides_show_in_the_dry_run_plan():
+    res = _codetune(
+        "study",
+        "configs/demo.yaml",
+        "--dry-run",
+        "--set",
+        "training.max_steps=7",
+        "--set",
+        "training.save_every=7",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "total steps : 7" in res.stdout and "checkpoint-step-7-epoch-0" in res.stdout

@@ -105,3 +105,52 @@ def test_shared_system_prompt_only_when_all_runs_agree():
         {"runs": {"a": {"dataset": {"source": "x"}, "system_prompt": "S"}, "b": {"dataset": {"source": "y"}}}}
     )
     assert differ.shared_system_prompt() is None
+
+
+def test_set_overrides_are_yaml_values_on_dotted_paths():
+    seed = REPO / "configs" / "seed-qwen2.5-coder-1.5b.yaml"
+    cfg = load_config(
+        seed,
+        [
+            "training.max_steps=12",
+            "training.learning_rate=1e-4",
+            "benchmark.k=[1, 5]",
+            "benchmark.release=null",
+            "runs.deep_instruction.dataset.source=data/deep.jsonl",
+            "model.device=cpu",
+        ],
+    )
+    assert cfg.training.max_steps == 12 and cfg.training.learning_rate == 1e-4
+    assert cfg.benchmark.k == [1, 5] and cfg.benchmark.release is None
+    assert cfg.runs["deep_instruction"].dataset.source == "data/deep.jsonl"
+    assert cfg.runs["diverse_instruction"].dataset.source == "Naholav/CodeGen-Diverse-5K"  # untouched
+    assert cfg.model.device == "cpu" and cfg.path == seed.resolve()
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("training.max_stepz=3", "training.max_stepz: unknown key (from --set training.max_stepz=3)"),
+        (
+            "training.max_steps=-1",
+            "training.max_steps: Input should be greater than 0 (from --set training.max_steps=-1)",
+        ),
+        (
+            "runs.deep_instruction.mode=chat",
+            "runs.deep_instruction.mode: Input should be 'instruction' or 'think'",
+        ),
+        ("lora.r.x=1", "--set lora.r.x=1: lora.r is a int, not a section"),
+        ("training.max_steps", "--set training.max_steps: expected key.path=value"),
+    ],
+)
+def test_bad_set_override_is_the_files_error_saying_it_came_from_set(override, expected):
+    seed = REPO / "configs" / "seed-qwen2.5-coder-1.5b.yaml"
+    with pytest.raises(CodetuneError) as e:
+        load_config(seed, [override])
+    assert expected in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_section_set_whole_is_validated_like_the_file():
+    msg = r"^cfg.yaml: runs.b.dataset.source: Field required \(from --set runs.b.dataset=\{\}\)$"
+    with pytest.raises(CodetuneError, match=msg):
+        parse_config(_base(), "cfg.yaml", ["runs.b.dataset={}"])

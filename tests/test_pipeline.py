@@ -60,6 +60,7 @@ def study_doc(model_dir: Path) -> dict:
             "source": "bench.jsonl",
             "release": None,
             "max_problems": 3,
+            "use_system_prompt": True,  # the run's system prompt reaches the eval prompts too
             "timeout_s": 2.0,
             "generation": {"max_new_tokens": 8, "batch_size": 4},
         },

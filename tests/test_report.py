@@ -4,6 +4,7 @@ when Debian's chromium is installed, as a page rendered by headless Chromium."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from codetune.cli import app
 from codetune.layout import (
+    EVAL_SUMMARY_FILE,
     REPORT_ASSETS_DIR,
     compare_dir,
     environment_path,
@@ -285,3 +287,36 @@ def test_report_renders_in_headless_chromium(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 20_000
+
+
+def _set_scoring(study: Path, rules: dict, only: str | None = None) -> None:
+    for f in study.rglob(EVAL_SUMMARY_FILE):
+        s = json.loads(f.read_text())
+        if "pass@1" in s and (only is None or s.get("model") == only):
+            f.write_text(json.dumps({**s, "scoring": rules}))
+
+
+def test_report_names_the_scoring_rules(tmp_path):
+    from codetune.bench.rules import scoring_rules
+    from codetune.config import BenchmarkConfig
+
+    study = write_synthetic_study(tmp_path, with_missing_run=False)
+    _, md_path = write_report(study)
+    assert "Scoring rules not recorded for" in md_path.read_text()
+
+    rules = scoring_rules(BenchmarkConfig(), "Qwen/Qwen2.5-Coder-1.5B-Instruct", None)
+    _set_scoring(study, rules)
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "Scoring rules: prompt style CodeQwenInstruct; extraction LiveCodeBench's" in md
+    assert "stop string ('###')" in md and "LiveCodeBench rules of commit 28fef95ea8c9" in md
+    assert "first closed code block" not in md and "Scoring rules not recorded" not in md
+
+    fast = scoring_rules(
+        BenchmarkConfig(generation={"stop_at_code_end": True}), "Qwen/Qwen2.5-Coder-1.5B-Instruct", None
+    )
+    _set_scoring(study, fast, only="base")
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "Scoring rules differ between evaluations, so their scores do not compare" in md
+    assert "generation stopped at the first closed code block" in md

@@ -18,6 +18,7 @@ from codetune.study.stats import (
     mcnemar_exact,
     mean_pass,
     paired_comparison,
+    paired_difference_interval,
     selection_note,
     split_problems,
     wilson_interval,
@@ -173,8 +174,36 @@ def test_paired_comparison_of_two_score_files(tmp_path):
     assert r.bootstrap_a[0] < r.pass_a < r.bootstrap_a[1]
     d = r.to_dict()
     assert d["diff_ci"] == list(r.diff_ci) and json.loads(json.dumps(d))["only_a"] == 4
-    # Same seed, same interval.
-    assert paired_comparison(a, b).diff_ci == paired_comparison(a, b).diff_ci
+    assert d["diff_ci_method"].startswith("exact conditional (Clopper-Pearson")
+    # The seed's 14/41 vs 12/41 (4 vs 2 discordant): the exact interval holds 0, as p = 0.69 says.
+    assert r.diff_ci[0] < 0 < r.diff_ci[1]
+
+
+def test_demo_case_interval_agrees_with_mcnemar():
+    # The demo report's case: 12 problems, 4 solved only by A, none only by B. The percentile bootstrap
+    # said +8.3 to +58.3 beside p = 0.125; the exact interval must hold 0.
+    ids = [f"q{i}" for i in range(12)]
+    a = {q: 1.0 if i < 4 else 0.0 for i, q in enumerate(ids)}
+    b = dict.fromkeys(ids, 0.0)
+    r = paired_comparison(a, b)
+    assert (r.only_a, r.only_b) == (4, 0) and r.p_value == pytest.approx(0.125)
+    assert r.diff == pytest.approx(4 / 12) and r.solved_diff == pytest.approx(4 / 12)
+    # Clopper-Pearson for 4/4: lower bound 0.025 ** (1/4); upper 1. Difference = (2 pi - 1) * 4 / 12.
+    assert r.diff_ci == pytest.approx(((2 * 0.025**0.25 - 1) * 4 / 12, 4 / 12), abs=1e-9)
+    assert r.diff_ci[0] < 0 < r.diff_ci[1] and r.verdict.startswith("not distinguishable")
+
+
+def test_exact_interval_excludes_0_exactly_when_mcnemar_rejects():
+    for only_a in range(0, 26):
+        for only_b in range(0, 26):
+            if only_a + only_b == 0:
+                assert paired_difference_interval(0, 0, 10) == (0.0, 0.0)
+                continue
+            lo, hi = paired_difference_interval(only_a, only_b, 60)
+            assert (mcnemar_exact(only_a, only_b) < 0.05) == (not lo <= 0 <= hi), (only_a, only_b)
+            assert lo <= (only_a - only_b) / 60 <= hi
+    with pytest.raises(CodetuneError):
+        paired_difference_interval(5, 6, 10)
 
 
 def test_paired_comparison_significant_and_direction():
@@ -275,6 +304,7 @@ def test_compare_scores_cli(tmp_path):
     assert "14/41" in out and "12/41" in out and "34.1%" in out and "29.3%" in out
     assert "[21.6%, 49.5%]" in out  # Wilson of 14/41
     assert "0.6875" in out and "not distinguishable at 41 problems (p=0.69)" in out
+    assert "Clopper-Pearson on the discordant problems" in out and "bootstrap 95% [" not in out
     res = CliRunner().invoke(app, ["compare-scores", str(a), str(b), "--json", "--seed", "5"])
     d = json.loads(res.output)
     assert (d["both"], d["only_a"], d["only_b"], d["neither"], d["seed"]) == (10, 4, 2, 25, 5)

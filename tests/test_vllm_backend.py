@@ -55,7 +55,8 @@ def _fake_vllm(calls: list) -> types.ModuleType:
             tag = lora_request.lora_name if lora_request else "base"
             return [
                 types.SimpleNamespace(
-                    outputs=[types.SimpleNamespace(text=f"```python\nprint('{tag} {i}')\n```")]
+                    # with include_stop_str_in_output the stop string stays in vLLM's text: codetune cuts it
+                    outputs=[types.SimpleNamespace(text=f"```python\nprint('{tag} {i}')\n```\n### Note\n")]
                 )
                 for i in range(len(prompts))
             ]
@@ -87,7 +88,8 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     assert len(inits) == 1 and inits[0][1]["enable_lora"] is True  # the base model is loaded once
     served = [c[2] for c in calls if c[0] == "generate"]
     assert served == [None, "r1__step2", "r1__step4"]
-    assert all(c[3]["stop"] == ["\n```\n"] and c[3]["max_tokens"] == 8 for c in calls if c[0] == "generate")
+    # LiveCodeBench's stop rule by default: "###" (its runner's --stop), no stop at the first closed block.
+    assert all(c[3]["stop"] == ["###"] and c[3]["max_tokens"] == 8 for c in calls if c[0] == "generate")
     assert [s.model for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
@@ -95,7 +97,8 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     ]
     folder = eval_dir(run_dir(cfg.output_path, "r1"), checkpoint_name(4, 0))
     gens = json.loads((folder / "generations.json").read_text())
-    assert gens[0]["code_list"] == ["print('r1__step4 0')\n"]
+    assert gens[0]["code_list"] == ["print('r1__step4 0')"]
+    assert gens[0]["output_list"] == ["```python\nprint('r1__step4 0')\n```\n"]
     assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
         p.name for p in folder.iterdir()
     }

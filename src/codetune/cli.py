@@ -50,6 +50,16 @@ _state = {"debug": False}
 ConfigArg = Annotated[
     Path, typer.Argument(help="Study config (YAML), e.g. configs/demo.yaml.", show_default=False)
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a config value (repeatable), parsed as YAML and validated like the file, e.g. "
+        "--set training.max_steps=100 --set runs.deep_instruction.dataset.source=data.jsonl",
+        show_default=False,
+    ),
+]
 
 
 @app.callback()
@@ -62,17 +72,20 @@ def _root(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Study folder to write.")] = Path("studies/demo"),
+    overrides: SetOpt = None,
 ) -> None:
     """Run the whole study on the embedded default (SmolLM2-135M-Instruct, built-in data and benchmark) on CPU.
 
     Uses configs/demo.yaml with its output folder set to --out; finishes on 2 CPU cores in about 15 minutes
     and prints where the report is. Re-running continues an interrupted demo.
     """
+    import json
+
     from codetune.config import load_config
     from codetune.study.pipeline import demo_config_path, run_study
 
-    cfg = load_config(demo_config_path())
-    cfg.output_dir = str(out.expanduser().resolve())
+    out_dir = json.dumps(str(out.expanduser().resolve()))  # a JSON string is a YAML string, whatever it holds
+    cfg = load_config(demo_config_path(), [f"output_dir={out_dir}", *(overrides or [])])
     html_path, md_path = run_study(cfg)
     console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
 
@@ -96,6 +109,7 @@ def study(
             "evaluations are deleted); without it the study stops and names the settings that differ.",
         ),
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Run a whole study in order: profile and check the data, train each run, evaluate, select, compare, report.
 
@@ -106,7 +120,7 @@ def study(
     from codetune import render
     from codetune.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     if dry_run:
         from codetune.study.pipeline import dry_run_status, stale_training_message
         from codetune.study.plan import make_plan
@@ -213,8 +227,8 @@ def data_overlap(
     def note(msg: str) -> None:
         err_console.print(msg, markup=False, highlight=False, style="dim")
 
-    problems = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
-    bench = [(p.question_id, p.question_content) for p in problems]
+    selection = load_benchmark(BenchmarkConfig(source=benchmark_source), Path.cwd(), seed=seed, report=note)
+    bench = [(p.question_id, p.question_content) for p in selection.problems]
     res = dataset_overlaps(
         DatasetConfig(source=train_source), bench, Path.cwd(), ngram=ngram, threshold=threshold, seed=seed
     )
@@ -249,6 +263,7 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     import os
 
@@ -260,7 +275,7 @@ def train(
 
     if resume and overwrite:
         raise CodetuneError("--resume and --overwrite contradict each other; pass one")
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     cfg.run(run)
     rdir = train_run(cfg, run, resume=resume, overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, process 0 reports
@@ -278,6 +293,7 @@ def eval_cmd(
     include_base: Annotated[
         bool, typer.Option("--include-base", help="Also evaluate the base model.")
     ] = False,
+    overrides: SetOpt = None,
 ) -> None:
     """Generate and score benchmark answers for the base model and each selected checkpoint (resumable).
 
@@ -289,9 +305,66 @@ def eval_cmd(
     from codetune.config import load_config
     from codetune.study.evaluate import evaluate_study
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or [])
     summaries = evaluate_study(cfg, run=run, checkpoints=checkpoints, include_base=include_base)
     render.eval_tables(console, summaries)
+
+
+@app.command()
+def bench(
+    config: ConfigArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    overrides: SetOpt = None,
+) -> None:
+    """Load and filter the configured benchmark, without a model: which problems will the study score?
+
+    Prints the source, release, files read (with their hub commit and sha256), the count after each filter
+    and the selected question_ids. --json prints one object: source, release, revision, files, counts
+    [{step, count}], question_ids, problems, public_tests, private_tests, tests.
+    """
+    import json
+
+    from codetune.bench.lcb import load_benchmark
+    from codetune.config import load_config
+
+    def note(msg: str) -> None:
+        err_console.print(msg, markup=False, highlight=False, style="dim")
+
+    cfg = load_config(config, overrides or [])
+    sel = load_benchmark(
+        cfg.benchmark, cfg.path.parent if cfg.path else None, seed=cfg.training.seed, report=note
+    )
+    data = sel.to_dict()
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return
+    say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"source   : {sel.source}")
+    if sel.release:
+        say(f"release  : {sel.release}  (revision {sel.revision or 'unknown'})")
+    for f in sel.files:
+        say(f"file     : {f['name']}  sha256 {f['sha256']}")
+    for c in data["counts"]:
+        say(f"  {c['step']:<24} {c['count']}")
+    say(
+        f"selected : {data['problems']} problems, {data['tests']} tests "
+        f"({data['public_tests']} public, {data['private_tests']} private)"
+    )
+    say("question_ids: " + " ".join(data["question_ids"]))
+
+
+@app.command()
+def fetch(config: ConfigArg, overrides: SetOpt = None) -> None:
+    """Download everything CONFIG reads from the hub (model, each run's dataset, the benchmark release's
+    files) into the Hugging Face cache ($HF_HOME), so the study then runs with HF_HUB_OFFLINE=1."""
+    from codetune.config import load_config
+    from codetune.study.fetch import fetch_study
+
+    cfg = load_config(config, overrides or [])
+    fetched = fetch_study(
+        cfg, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)
+    )
+    console.print(f"{len(fetched)} item(s) ready; run the study with HF_HUB_OFFLINE=1", markup=False)
 
 
 @app.command()
@@ -303,7 +376,9 @@ def score(
         Path, typer.Option("--generations", help='JSON list of {"question_id", "code_list": [...]}.')
     ],
     out: Annotated[Path, typer.Option("--out", help="Scores JSON to write (LiveCodeBench eval-all layout).")],
-    timeout: Annotated[float, typer.Option("--timeout", help="CPU seconds per test.")] = DEFAULT_TIMEOUT_S,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per test (wall clock, as LiveCodeBench's --timeout).")
+    ] = DEFAULT_TIMEOUT_S,
     memory_mb: Annotated[
         int, typer.Option("--memory-mb", help="Address-space limit per test (MB).")
     ] = DEFAULT_MEMORY_MB,
@@ -316,10 +391,9 @@ def score(
     Exits 0 whenever scoring ran, whatever the pass rate; a question_id not in the benchmark is an error.
     """
     from codetune import render
-    from codetune.bench.scoring import score_files
-    from codetune.sandbox import Limits
+    from codetune.bench.scoring import grading_limits, score_files
 
-    limits = Limits(cpu_time_s=timeout, memory_mb=memory_mb)
+    limits = grading_limits(timeout, memory_mb)
     stats = score_files(benchmark, generations, out, limits=limits, workers=workers)
     render.score_stats(console, stats, out)
 
@@ -423,8 +497,9 @@ def compare_scores(
     """Is A's pass@1 really different from B's? Paired comparison on the problems both were scored on.
 
     Prints problems solved by both / only A / only B / neither, each pass@1 with Wilson and bootstrap 95%
-    intervals, the exact McNemar p-value, a paired bootstrap interval of the difference, and the verdict.
-    A problem counts as solved when its pass@1 is at least 0.5.
+    intervals, the exact McNemar p-value, the exact interval of the difference in problems solved that this
+    test inverts (Clopper-Pearson on the discordant problems: it holds 0 exactly when p >= 0.05), and the
+    verdict. A problem counts as solved when its pass@1 is at least 0.5.
     """
     import json
 

@@ -18,7 +18,7 @@ from codetune.errors import CodetuneError
 
 # Defaults read by more than the schema (the CLI's options, the sandbox, the built-in data): defined once here.
 DEFAULT_SEED = 42  # training.seed; the built-in data and benchmark are generated from it
-DEFAULT_TIMEOUT_S = 6.0  # CPU seconds per test
+DEFAULT_TIMEOUT_S = 6.0  # wall-clock seconds per test (CPU time capped the same)
 DEFAULT_MEMORY_MB = 1024  # address space per test
 DEFAULT_MAX_SEQ_LENGTH = 2048
 DEFAULT_COMPARE_MAX_NEW_TOKENS = 512
@@ -146,7 +146,12 @@ class GenerationConfig(_Section):
     batch_size: Annotated[int, Field(gt=0)] = 8
     backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
-    stop_at_code_end: bool = True  # stop a sequence once its code block closes (extraction reads no further)
+    # An answer ends at EOS, at the token budget, or where one of `stop` appears (cut there, the stop string
+    # left out). ["###"] is LiveCodeBench's runner default (its --stop); [] stops only at EOS or the budget.
+    stop: list[Annotated[str, Field(min_length=1)]] = ["###"]
+    # A speed option, off by default: end a sequence once its first fenced block closes. Scores then come
+    # from the first block, where LiveCodeBench scores the last one; evaluation and the report say so.
+    stop_at_code_end: bool = False
 
     @model_validator(mode="after")
     def _sampling(self) -> GenerationConfig:
@@ -169,17 +174,31 @@ class BenchmarkConfig(_Section):
     """LiveCodeBench rows: `livecodebench/code_generation_lite` (hub), a local JSONL, or `builtin`."""
 
     source: str = "livecodebench/code_generation_lite"
-    release: str | None = "release_v5"
+    release: str | None = "release_v5"  # release_v1..v6, release_latest, v1..v6 or vA_vB (hub source only)
+    revision: str | None = None  # hub branch or commit of the benchmark repository (default: main)
     platform: str | None = None
     difficulty: str | None = None
     contest_start: str | None = None  # YYMM, inclusive
     contest_end: str | None = None  # YYMM, inclusive
     undated: Literal["keep", "drop"] = "keep"  # rows without a contest date when a date filter is set
-    use_system_prompt: bool = True  # put the run's system prompt in front of LiveCodeBench's
+    # LiveCodeBench's prompt for the model's family (bench.prompts): auto picks it from model.source as
+    # LiveCodeBench does (CodeQwenInstruct for Qwen2/2.5(-Coder) instruct and Qwen3, else its generic
+    # chat prompt); generic / codeqwen force one.
+    prompt_style: Literal["auto", "generic", "codeqwen"] = "auto"
+    # Off: the prompt is LiveCodeBench's own. On: the run's system prompt is added (bench.prompts says how
+    # it combines with each style), so checkpoints are asked the way they were trained.
+    use_system_prompt: bool = False
+    # lcb: LiveCodeBench's rule (the text between the last two lines containing ```); lenient: codetune's
+    # older rule (last python block, an unclosed block or a bare program that parses), opt-in.
+    extraction: Literal["lcb", "lenient"] = "lcb"
     k: list[Annotated[int, Field(gt=0)]] = [1]
     generation: GenerationConfig = GenerationConfig()
-    timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT_S  # per test, CPU time
-    memory_mb: Annotated[int, Field(gt=0)] = DEFAULT_MEMORY_MB
+    timeout_s: Annotated[float, Field(gt=0)] = (
+        DEFAULT_TIMEOUT_S  # per test, wall-clock seconds (LiveCodeBench's --timeout)
+    )
+    memory_mb: Annotated[int, Field(gt=0)] = (
+        DEFAULT_MEMORY_MB  # address space per test; LiveCodeBench sets none
+    )
     skip_bad_rows: bool = False
     max_problems: Annotated[int, Field(gt=0)] | None = None
     selection: SelectionConfig = SelectionConfig()
@@ -311,26 +330,74 @@ def _format_loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def parse_config(data: object, origin: str = "<config>") -> StudyConfig:
-    """Validate a parsed YAML mapping; errors name the origin and the key path."""
+def parse_override(text: str) -> tuple[tuple[str, ...], object]:
+    """`key.path=value` -> (("key", "path"), value parsed as YAML, so `3`, `1e-4`, `[1, 5]`, `null` work)."""
+    key, sep, raw = text.partition("=")
+    path = tuple(key.strip().split("."))
+    if not sep or not all(path):
+        raise CodetuneError(f"--set {text}: expected key.path=value, e.g. --set training.max_steps=100")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e)
+        raise CodetuneError(f"--set {text}: the value is not valid YAML: {problem}") from None
+    return path, value
+
+
+def apply_overrides(data: object, overrides: list[str] | tuple[str, ...]) -> object:
+    """The parsed YAML mapping with each `key.path=value` set in it (missing sections are created), before
+    validation, so an override is checked exactly as the same key written in the file."""
+    if not overrides or not isinstance(data, dict):
+        return data
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(path[: i + 1])
+                raise CodetuneError(f"--set {text}: {where} is a {type(child).__name__}, not a section")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def _override_for(loc: tuple, overrides: list[str] | tuple[str, ...]) -> str | None:
+    """The --set behind an error at `loc` (the key it set, or a section it set whole)."""
+    loc = tuple(str(p) for p in loc)
+    for text in reversed(overrides):  # the last --set of a key wins, as it does when applied
+        path = tuple(text.partition("=")[0].strip().split("."))
+        if loc[: len(path)] == path or path[: len(loc)] == loc:
+            return text
+    return None
+
+
+def parse_config(
+    data: object, origin: str = "<config>", overrides: list[str] | tuple[str, ...] = ()
+) -> StudyConfig:
+    """Validate a parsed YAML mapping (with `--set` overrides applied); errors name the origin and key path."""
     if not isinstance(data, dict):
         raise CodetuneError(
             f"{origin}: the top level must be a mapping of sections, got {type(data).__name__}"
         )
+    data = apply_overrides(data, overrides)
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as e:
         problems = []
         for err in e.errors():
             loc = _format_loc(err["loc"])
-            if err["type"] == "extra_forbidden":
-                problems.append(f"{loc}: unknown key")
-            else:
-                problems.append(f"{loc}: {err['msg']}")
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            source = _override_for(err["loc"], overrides)
+            problems.append(f"{loc}: {msg}" + (f" (from --set {source})" if source else ""))
         raise CodetuneError(f"{origin}: " + "; ".join(problems)) from None
 
 
-def load_config(path: str | Path) -> StudyConfig:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> StudyConfig:
+    """The study config of a YAML file, with `--set key.path=value` overrides applied before validation."""
     path = Path(path)
     if not path.is_file():
         raise CodetuneError(f"config file not found: {path}")
@@ -343,7 +410,7 @@ def load_config(path: str | Path) -> StudyConfig:
         raise CodetuneError(f"{path}:{where}: YAML syntax error: {problem}") from None
     except UnicodeDecodeError as e:
         raise CodetuneError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    cfg = parse_config(data, origin=str(path))
+    cfg = parse_config(data, origin=str(path), overrides=overrides)
     cfg._path = path.resolve()
     return cfg
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codetune import layout
+from codetune import hub, layout
 from codetune.errors import CodetuneError
 from codetune.fingerprint import folder_sha256, hub_revision
 
@@ -223,11 +223,57 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, dtype)
 
 
+# What a model needs from its hub repository (weights, config, tokenizer, chat template); `codetune fetch`
+# downloads these, so compute nodes can load the model with HF_HUB_OFFLINE=1.
+MODEL_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
+
+
+def fetch_model(cfg: ModelConfig) -> tuple[str, str | None]:
+    """(folder, commit) of the model's files: a hub model is downloaded into the Hugging Face cache."""
+    src = resolve_model_source(cfg.source)
+    if src != cfg.source or Path(src).expanduser().exists():
+        return src, None  # a built-in alias (converted) or a local folder: nothing to download
+    patterns = MODEL_PATTERNS + (["*.py"] if cfg.trust_remote_code else [])
+    folder, commit = hub.snapshot(src, repo_type="model", revision=cfg.revision, allow_patterns=patterns)
+    return str(folder), commit
+
+
+# The files without which a model or its tokenizer cannot load (each with the names it may go by).
+MODEL_FILES = [
+    ("config.json",),
+    (
+        "model.safetensors",
+        "model.safetensors.index.json",
+        "pytorch_model.bin",
+        "pytorch_model.bin.index.json",
+    ),
+]
+TOKENIZER_FILES = [("tokenizer_config.json", "tokenizer.json")]
+
+
+def _hub_load_error(e: OSError, cfg: ModelConfig, needed: list[tuple[str, ...]]) -> CodetuneError:
+    """transformers' OSError for a hub model as one line; offline, it names the file the cache lacks."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if hub.offline():
+        missing = hub.first_uncached(cfg.source, "model", needed, cfg.revision)
+        if missing is not None:
+            return hub.not_cached(cfg.source, "model", missing, cfg.revision)
+        first += " (HF_HUB_OFFLINE is set: a file may be missing from the cache; `codetune fetch CONFIG`)"
+    return CodetuneError(f"model {cfg.source}: {first}")
+
+
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     src = resolve_model_source(cfg.source)
-    tok = AutoTokenizer.from_pretrained(src, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    try:
+        tok = AutoTokenizer.from_pretrained(
+            src, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        )
+    except OSError as e:
+        if src != cfg.source or Path(src).exists():
+            raise
+        raise _hub_load_error(e, cfg, TOKENIZER_FILES) from None
     if tok.pad_token is None:
         # Padding is always masked out of attention and loss, so reusing EOS is safe.
         tok.pad_token = tok.eos_token
@@ -263,7 +309,12 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
             bnb_4bit_use_double_quant=True,
         )
         kwargs["device_map"] = {"": device}
-    model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
+    except OSError as e:
+        if src != cfg.source or Path(src).exists():
+            raise
+        raise _hub_load_error(e, cfg, MODEL_FILES) from None
     if not quantize_4bit:
         model.to(device)
     return model

@@ -374,6 +374,9 @@ class EvalSummary(ScoreStats):
     scoring_time_s: float
     problems_per_s: float | None
     resumed: bool
+    scoring: dict | None = None  # the rules it was scored under (codetune.bench.rules.scoring_rules)
+    # A hub benchmark's {"revision", "files": [{"name", "sha256"}]}; None for local and built-in sources.
+    benchmark_provenance: dict | None = None
 
     @classmethod
     def complete_in(cls, folder: Path) -> EvalSummary | None:

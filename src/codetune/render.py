@@ -277,9 +277,11 @@ def paired(console: Console, res, a: Path, b: Path, seed: int) -> None:
         _line(console, f"left out: {res.only_in_a} problem(s) scored only for A, {res.only_in_b} only for B")
     _line(
         console,
-        f"difference A - B: {100 * res.diff:+.1f} points, paired bootstrap 95% "
-        f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] (seed {seed})",
+        f"difference A - B in problems solved: {100 * res.solved_diff:+.1f} points, 95% "
+        f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] ({res.diff_ci_method})",
     )
+    if abs(res.diff - res.solved_diff) > 1e-12:
+        _line(console, f"difference A - B in mean pass@1: {100 * res.diff:+.1f} points")
     _line(console, f"exact McNemar p = {res.p_value:.4g}")
     _line(console, f"verdict: {res.verdict}")
 

@@ -2,10 +2,12 @@
 prompts -> generations -> scores -> summary.
 
 The folder gets, in order (file names: codetune.layout):
-  prompts        {"question_id", "messages", "prompt"}: the exact chat messages and rendered prompt text
+  prompts        {"question_id", "style", "messages", "prompt"}: the prompt style, the chat messages and the
+                 exact prompt text the model continued
   generations    [{"question_id", "code_list", "output_list", "extraction_failed"}] (LiveCodeBench layout)
   scores         records.ScoreEntry per problem (LiveCodeBench eval-all layout plus per-test verdicts)
-  summary        records.EvalSummary, written last: its presence means the evaluation is complete
+  summary        records.EvalSummary, written last: its presence means the evaluation is complete; it
+                 names the scoring rules used (bench.rules) and the benchmark's provenance
 Work in progress lives in the partial generations and scores files, one line per finished problem, so
 a killed evaluation resumes at the next problem with no duplicates. Whether the folder's files were made with
 the current settings is decided above this module (codetune.study.stages): it continues what it finds.
@@ -25,8 +27,9 @@ from codetune import layout
 from codetune.bench.extract import extract_code
 from codetune.bench.generate import render_chat
 from codetune.bench.lcb import Problem
-from codetune.bench.prompts import build_messages
-from codetune.bench.scoring import score_generations, summarize_scores
+from codetune.bench.prompts import build_prompt
+from codetune.bench.rules import describe_rules, scoring_rules
+from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.files import write_json_atomic, write_text_atomic
 from codetune.progress import progress_bar, say
 from codetune.records import EvalSummary, ScoreEntry, write_list
@@ -51,9 +54,7 @@ class EvalLabel:
 
 def bench_limits(bench: BenchmarkConfig) -> Limits:
     """The sandbox limits every test of the benchmark runs under."""
-    from codetune.sandbox import Limits
-
-    return Limits(cpu_time_s=bench.timeout_s, memory_mb=bench.memory_mb)
+    return grading_limits(bench.timeout_s, bench.memory_mb)
 
 
 def read_partial(path: Path) -> dict[str, dict]:
@@ -94,18 +95,24 @@ def evaluate_model(
     system_prompt: str | None,
     label: EvalLabel,
     base_model: str,
+    provenance: dict | None = None,
 ) -> EvalSummary:
     """Generate, score and summarise one model into `out_dir`, continuing any work in progress there.
 
-    `generate(conversations, *, max_new_tokens, ..., on_result)` is `generate_chat` bound to a model with its
+    `generate(prompt_texts, *, max_new_tokens, ..., on_result)` is `generate_texts` bound to a model with its
     adapter active, or the vLLM backend's generator for one adapter: both write the same files.
+    `provenance` (BenchmarkSelection.provenance: a hub benchmark's commit and file hashes) goes into the summary.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     g = bench.generation
-    messages = [build_messages(p, system_prompt) for p in problems]
+    rules = scoring_rules(bench, base_model, system_prompt)
+    if g.stop_at_code_end:
+        say(f"{label.model}: {describe_rules(rules)}")
+    built = [build_prompt(p, rules["prompt_style"], system_prompt) for p in problems]
+    texts = [b.text if b.text is not None else render_chat(tokenizer, b.messages) for b in built]
     prompt_rows = [
-        {"question_id": p.question_id, "messages": m, "prompt": render_chat(tokenizer, m)}
-        for p, m in zip(problems, messages, strict=True)
+        {"question_id": p.question_id, "style": b.style, "messages": b.messages, "prompt": t}
+        for p, b, t in zip(problems, built, texts, strict=True)
     ]
     write_text_atomic(
         layout.prompts_path(out_dir),
@@ -123,7 +130,7 @@ def evaluate_model(
 
         def save(j: int, answers: list[str]) -> None:
             p = problems[todo[j]]
-            codes = [extract_code(a) for a in answers]
+            codes = [extract_code(a, bench.extraction) for a in answers]
             row = {
                 "question_id": p.question_id,
                 "code_list": [c or "" for c in codes],
@@ -134,12 +141,13 @@ def evaluate_model(
             generated[p.question_id] = row
 
         generate(
-            [messages[i] for i in todo],
+            [texts[i] for i in todo],
             max_new_tokens=g.max_new_tokens,
             temperature=g.temperature,
             top_p=g.top_p,
             n=g.n,
             batch_size=g.batch_size,
+            stop=list(g.stop),
             stop_at_code_end=g.stop_at_code_end,
             desc=f"generate {label.model}",
             on_result=save,
@@ -187,6 +195,8 @@ def evaluate_model(
         scoring_time_s=round(score_time, 2),
         problems_per_s=round(len(todo) / gen_time, 4) if todo and gen_time > 0 else None,
         resumed=len(todo) < len(problems),
+        scoring=rules,
+        benchmark_provenance=provenance,
     )
     summary.write(layout.eval_summary_path(out_dir), indent=1)
     gen_path.unlink(missing_ok=True)

@@ -1,15 +1,19 @@
-"""Batched chat generation with Hugging Face transformers: left padding, KV cache, greedy or sampled.
+"""Batched generation with Hugging Face transformers: left padding, KV cache, greedy or sampled.
 
-Prompts are sorted by length so each batch pads little; answers come back in the caller's order. With
-`stop_at_code_end`, a sequence stops once its first fenced code block is closed (after `</think>` when the
-model reasons first), which is where LiveCodeBench's extraction stops reading anyway.
+Prompts are sorted by length so each batch pads little; answers come back in the caller's order. An answer
+ends at an end-of-turn token, at `max_new_tokens`, or where one of the `stop` strings appears: it is cut
+there and the stop string left out, as vLLM (LiveCodeBench's runner) does with its `stop`. With
+`stop_at_code_end` (a speed option, off by default) a sequence also stops once its first fenced code block
+is closed (after `</think>` when the model reasons first): LiveCodeBench's extraction reads the *last*
+block, so an answer that drafts a block and then corrects it is then scored on the draft.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from codetune.errors import CodetuneError
@@ -58,6 +62,35 @@ def end_token_ids(model, tokenizer) -> list[int]:
     return sorted(ids)
 
 
+def decoding_settings(temperature: float, top_p: float) -> dict:
+    """GenerationConfig keywords for greedy decoding (temperature 0) or temperature + top_p sampling, as
+    LiveCodeBench samples: no top-k (transformers' own default would be 50)."""
+    if temperature > 0:
+        return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0, "num_beams": 1}
+    return {"do_sample": False, "num_beams": 1}
+
+
+@contextmanager
+def checkpoint_defaults_off(model):
+    """Within: `model.generate` takes no setting from the checkpoint's generation_config.json.
+
+    transformers fills every setting a passed GenerationConfig leaves unset from the checkpoint's file, and
+    Qwen2.5-Instruct's sets do_sample, temperature 0.7, top_k 20 and repetition_penalty 1.1: greedy decoding
+    would silently run with a repetition penalty the config and the report never mention. Only the special
+    token ids are kept.
+    """
+    from transformers import GenerationConfig
+
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    saved = target.generation_config
+    ids = {k: getattr(saved, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
+    target.generation_config = GenerationConfig(**{k: v for k, v in ids.items() if v is not None})
+    try:
+        yield
+    finally:
+        target.generation_config = saved
+
+
 def code_block_closed(text: str) -> bool:
     """True once the answer (after any reasoning) has opened and closed a fenced block."""
     if "<think>" in text:
@@ -67,13 +100,15 @@ def code_block_closed(text: str) -> bool:
     return len(_FENCE.findall(text)) >= 2
 
 
-def _code_end_criteria(tokenizer):
+def _answer_criteria(tokenizer, stop: Sequence[str], code_end: bool):
+    """A stopping criterion on the generated text only (never the prompt): a stop string appeared, or, with
+    `code_end`, the first fenced block closed. Per sequence it decodes only the newest token each step."""
     import torch
     from transformers import StoppingCriteria
 
-    class StopAtCodeEnd(StoppingCriteria):
-        """Per sequence: decode only the newest token each step, scan for fences when a backtick arrives."""
+    longest = max((len(x) for x in stop), default=0)
 
+    class StopOnAnswerText(StoppingCriteria):
         def __init__(self):
             self.texts: list[str] | None = None
 
@@ -84,53 +119,74 @@ def _code_end_criteria(tokenizer):
             done = []
             for i, piece in enumerate(new):
                 self.texts[i] += piece
-                done.append("`" in piece and code_block_closed(self.texts[i]))
+                tail = self.texts[i][-(len(piece) + longest) :]
+                hit = any(x in tail for x in stop)
+                done.append(hit or (code_end and "`" in piece and code_block_closed(self.texts[i])))
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-    return StopAtCodeEnd()
+    return StopOnAnswerText()
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to the first occurrence of any stop string (the stop string left out)."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def generate_chat(
     model,
     tokenizer,
     conversations: list[list[dict]],
+    **kwargs,
+) -> list[list[str]]:
+    """`generate_texts` on conversations rendered with the tokenizer's chat template."""
+    return generate_texts(
+        model, tokenizer, [render_chat(tokenizer, conv) for conv in conversations], **kwargs
+    )
+
+
+def generate_texts(
+    model,
+    tokenizer,
+    prompts: list[str],
     *,
     max_new_tokens: int,
     temperature: float = 0.0,
     top_p: float = 1.0,
     n: int = 1,
     batch_size: int = 8,
+    stop: Sequence[str] = (),
     stop_at_code_end: bool = False,
     desc: str | None = None,
     on_result: Callable[[int, list[str]], None] | None = None,
     stats: dict | None = None,
     show_progress: bool = True,
 ) -> list[list[str]]:
-    """n answers per conversation, in order. `batch_size` counts sequences (prompts x n samples).
+    """n answers per prompt text (already rendered, ending where the assistant answers), in order.
 
-    `on_result(index, answers)` is called as each conversation's answers are ready (for resumable callers);
-    `stats` (when given) receives prompt count, new tokens and seconds.
+    `batch_size` counts sequences (prompts x n samples). `on_result(index, answers)` is called as each
+    prompt's answers are ready (for resumable callers); `stats` (when given) receives prompt count, new
+    tokens and seconds.
     """
     import torch
     from transformers import GenerationConfig, StoppingCriteriaList
 
     if n > 1 and temperature == 0:
         raise ValueError("n > 1 samples need temperature > 0")
-    texts = [render_chat(tokenizer, conv) for conv in conversations]
+    texts = list(prompts)
+    stop = [s for s in stop if s]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     per_batch = max(1, batch_size // n)
     ends = end_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
     gen_cfg = GenerationConfig(
         max_new_tokens=max_new_tokens,
         num_return_sequences=n,
         pad_token_id=pad_id,
         eos_token_id=ends,
         use_cache=True,
-        do_sample=temperature > 0,
-        **{k: v for k, v in sampling.items() if k != "do_sample"},
+        **decoding_settings(temperature, top_p),
     )
     stop_ids = set(ends) | {pad_id}
     results: list[list[str] | None] = [None] * len(texts)
@@ -152,8 +208,13 @@ def generate_chat(
             )
             enc = {k: v.to(model.device) for k, v in enc.items()}
             prompt_len = enc["input_ids"].shape[1]
-            criteria = StoppingCriteriaList([_code_end_criteria(tokenizer)] if stop_at_code_end else [])
-            with torch.inference_mode():
+            # Stop strings are matched in the answer only (HF's stop_strings would also match across the end
+            # of the prompt); the text is cut at the first one below, exactly.
+            use = stop or stop_at_code_end
+            criteria = StoppingCriteriaList(
+                [_answer_criteria(tokenizer, stop, stop_at_code_end)] if use else []
+            )
+            with torch.inference_mode(), checkpoint_defaults_off(model):
                 out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria)
             gen = out[:, prompt_len:].tolist()
             for j, i in enumerate(idx):
@@ -161,7 +222,7 @@ def generate_chat(
                 for seq in gen[j * n : (j + 1) * n]:
                     cut = next((p for p, t in enumerate(seq) if t in stop_ids), len(seq))
                     new_tokens += cut
-                    answers.append(tokenizer.decode(seq[:cut], skip_special_tokens=True))
+                    answers.append(cut_at_stop(tokenizer.decode(seq[:cut], skip_special_tokens=True), stop))
                 results[i] = answers
                 if on_result is not None:
                     on_result(i, answers)

@@ -3,6 +3,11 @@
 A row's fields: question_title, question_content, platform, question_id, contest_id, contest_date (ISO or
 null), starter_code, difficulty, public_test_cases (JSON string), private_test_cases (JSON string, or on the
 hub base64(zlib(pickle(JSON string)))), metadata (JSON string; `func_name` marks a call-based problem).
+
+On the hub the dataset is a loading script (code_generation_lite.py, which `datasets` 4+ refuses to run)
+beside raw files test.jsonl, test2.jsonl ... test6.jsonl; a release names the files it is made of
+(`release_files`), which are downloaded with huggingface_hub and parsed here. Private tests are decoded only
+for the problems that survive the filters: the hub rows carry megabytes of them each.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codetune import hub
 from codetune.config import DEFAULT_SEED
 from codetune.errors import CodetuneError
 from codetune.fingerprint import digest
+from codetune.hub import HubFile
 
 if TYPE_CHECKING:
     from codetune.config import BenchmarkConfig
@@ -50,6 +57,9 @@ class Problem:
     public_tests: list[Test]
     private_tests: list[Test]
     metadata: dict = field(default_factory=dict)
+    # The row's private_test_cases while still undecoded (see parse_row's decode_private).
+    private_raw: str = field(default="", repr=False, compare=False)
+    origin: str = field(default="", repr=False, compare=False)  # file:line or hub file:line of the row
 
     @property
     def fn_name(self) -> str | None:
@@ -131,21 +141,27 @@ def _parse_date(value: object) -> datetime | None:
         raise ValueError(f"contest_date: not an ISO date: {value!r}") from None
 
 
-def parse_row(row: dict) -> Problem:
-    """One LiveCodeBench row as a Problem; ValueError says which field is broken."""
+def _private_tests(private: str) -> list[Test]:
+    if not private.strip():
+        return []
+    try:
+        return _parse_tests(private, "private_test_cases")
+    except ValueError:
+        if private.lstrip().startswith("["):
+            raise  # JSON that does not parse: report it as JSON, not as base64
+        return _parse_tests(decode_private_tests(private), "private_test_cases")
+
+
+def parse_row(row: dict, *, decode_private: bool = True) -> Problem:
+    """One LiveCodeBench row as a Problem; ValueError says which field is broken.
+
+    With `decode_private=False` the private tests stay encoded in `private_raw` until `decode_private`.
+    """
     missing = [k for k in ("question_id", "question_content", "public_test_cases") if k not in row]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
     private = row.get("private_test_cases") or ""
-    if isinstance(private, str) and private.strip():
-        try:
-            private_tests = _parse_tests(private, "private_test_cases")
-        except ValueError:
-            if private.lstrip().startswith("["):
-                raise  # JSON that does not parse: report it as JSON, not as base64
-            private_tests = _parse_tests(decode_private_tests(private), "private_test_cases")
-    else:
-        private_tests = []
+    private = private if isinstance(private, str) else ""
     metadata = row.get("metadata") or {}
     if isinstance(metadata, str):
         try:
@@ -155,7 +171,8 @@ def parse_row(row: dict) -> Problem:
     if not isinstance(metadata, dict):
         raise ValueError("metadata: expected a JSON object")
     public_tests = _parse_tests(str(row["public_test_cases"]), "public_test_cases")
-    if not public_tests and not private_tests:
+    private_tests = _private_tests(private) if decode_private else []
+    if not public_tests and not private_tests and not (private.strip() and not decode_private):
         raise ValueError("no tests (public_test_cases and private_test_cases are both empty)")
     return Problem(
         question_id=str(row["question_id"]),
@@ -169,11 +186,16 @@ def parse_row(row: dict) -> Problem:
         public_tests=public_tests,
         private_tests=private_tests,
         metadata=metadata,
+        private_raw="" if decode_private else private,
     )
 
 
 def parse_rows(
-    rows: Iterable[tuple[str, dict]], *, skip_bad_rows: bool = False, report: Callable[[str], None] = print
+    rows: Iterable[tuple[str, dict]],
+    *,
+    skip_bad_rows: bool = False,
+    report: Callable[[str], None] = print,
+    decode_private: bool = True,
 ) -> list[Problem]:
     """Parse (origin, row) pairs; a broken row is an error naming its question_id unless skipping is asked."""
     problems: list[Problem] = []
@@ -184,7 +206,7 @@ def parse_rows(
         try:
             if not isinstance(row, dict):
                 raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-            p = parse_row(row)
+            p = parse_row(row, decode_private=decode_private)
         except ValueError as e:
             if not skip_bad_rows:
                 raise CodetuneError(
@@ -195,42 +217,113 @@ def parse_rows(
         if p.question_id in seen:
             raise CodetuneError(f"{origin}: question_id {p.question_id} appears twice")
         seen.add(p.question_id)
+        p.origin = origin
         problems.append(p)
     if skipped:
         report(f"skipped {len(skipped)} broken row(s): " + "; ".join(skipped))
     return problems
 
 
-def read_jsonl(path: Path) -> list[tuple[str, dict]]:
+def decode_private(
+    problems: list[Problem], *, skip_bad_rows: bool = False, report: Callable[[str], None] = print
+) -> list[Problem]:
+    """Decode the still-encoded private tests of `problems` (those parse_rows left in `private_raw`)."""
+    out, skipped = [], []
+    for p in problems:
+        if p.private_raw:
+            try:
+                p.private_tests = _private_tests(p.private_raw)
+            except ValueError as e:
+                if not skip_bad_rows:
+                    raise CodetuneError(
+                        f"{p.origin or 'benchmark'}: question_id {p.question_id}: {e} "
+                        "(set benchmark.skip_bad_rows to skip broken rows)"
+                    ) from None
+                skipped.append(f"{p.question_id} ({e})")
+                continue
+            p.private_raw = ""
+        if not p.tests:
+            if not skip_bad_rows:
+                raise CodetuneError(f"{p.origin or 'benchmark'}: question_id {p.question_id}: no tests")
+            skipped.append(f"{p.question_id} (no tests)")
+            continue
+        out.append(p)
+    if skipped:
+        report(f"skipped {len(skipped)} broken row(s): " + "; ".join(skipped))
+    return out
+
+
+def read_jsonl(path: Path, name: str | None = None) -> list[tuple[str, dict]]:
+    """(origin, row) pairs of a JSONL file; `name` is how origins call it (default: the path)."""
     if not path.is_file():
         raise CodetuneError(f"benchmark file not found: {path}")
+    name = name or str(path)
     out = []
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise CodetuneError(f"{path}:{lineno}: not UTF-8 text ({e.reason})") from None
+                raise CodetuneError(f"{name}:{lineno}: not UTF-8 text ({e.reason})") from None
             if not line.strip():
                 continue
             try:
-                out.append((f"{path}:{lineno}", json.loads(line)))
+                out.append((f"{name}:{lineno}", json.loads(line)))
             except json.JSONDecodeError as e:
-                raise CodetuneError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+                raise CodetuneError(f"{name}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
     return out
 
 
-def read_hub(source: str, release: str | None) -> list[tuple[str, dict]]:
-    """Rows of a hub release. The dataset is served as Parquet with one config per release tag
-    (release_v1 .. release_v6, release_latest); older `datasets` needed version_tag= and a loading script."""
-    import datasets
+def _test_file(n: int) -> str:
+    return "test.jsonl" if n == 1 else f"test{n}.jsonl"
 
-    name = release or "release_latest"
-    try:
-        ds = datasets.load_dataset(source, name, split="test")
-    except Exception as e:  # network, unknown config, missing dataset: all end here with the reason
-        raise CodetuneError(f"benchmark {source} ({name}): could not load from the hub: {e}") from None
-    return [(f"{source}[{name}] row {i}", dict(row)) for i, row in enumerate(ds)]
+
+# LiveCodeBench's own release names (its hub loading script): each release_vN adds one file to the last.
+RELEASE_COUNT = 6
+RELEASES: dict[str, list[str]] = {
+    **{f"release_v{n}": [_test_file(i) for i in range(1, n + 1)] for n in range(1, RELEASE_COUNT + 1)},
+    "release_latest": [_test_file(i) for i in range(1, RELEASE_COUNT + 1)],
+    **{f"v{n}": [_test_file(n)] for n in range(1, RELEASE_COUNT + 1)},
+    **{
+        f"v{a}_v{b}": [_test_file(i) for i in range(a, b + 1)]
+        for a in range(1, RELEASE_COUNT + 1)
+        for b in range(a + 1, RELEASE_COUNT + 1)
+    },
+}
+DEFAULT_RELEASE = "release_latest"
+
+
+def release_files(release: str | None) -> list[str]:
+    """The hub files a release is made of; an unknown release is an error listing the known ones."""
+    name = release or DEFAULT_RELEASE
+    if name not in RELEASES:
+        named = [k for k in RELEASES if k.startswith("release_")]
+        raise CodetuneError(
+            f"benchmark.release {name!r} is not a LiveCodeBench release; use one of {', '.join(named)}, "
+            f"v1..v{RELEASE_COUNT} (one file each) or a range vA_vB such as v5_v6"
+        )
+    return RELEASES[name]
+
+
+def fetch_release(source: str, release: str | None, revision: str | None = None) -> list[HubFile]:
+    """The release's raw files in the hub cache (downloaded when missing), all from one commit."""
+    files = [hub.download(source, n, repo_type="dataset", revision=revision) for n in release_files(release)]
+    revisions = {f.revision for f in files}
+    if len(revisions) > 1:  # "main" moved between two downloads: the release would mix two snapshots
+        raise CodetuneError(
+            f"benchmark {source}: its files come from different commits "
+            f"({', '.join(sorted(map(str, revisions)))}); set benchmark.revision to one commit"
+        )
+    return files
+
+
+def read_hub(
+    source: str, release: str | None, revision: str | None = None
+) -> tuple[list[tuple[str, dict]], list[HubFile]]:
+    """Rows of a hub release, read from its raw files (downloaded into the hub cache, or read from it)."""
+    files = fetch_release(source, release, revision)
+    rows = [row for f in files for row in read_jsonl(f.path, f"{source}/{f.name}")]
+    return rows, files
 
 
 def read_builtin(seed: int) -> list[tuple[str, dict]]:
@@ -250,18 +343,25 @@ def _yymm(d: datetime) -> str:
 
 
 def filter_problems(
-    problems: list[Problem], cfg: BenchmarkConfig, report: Callable[[str], None] = print
+    problems: list[Problem],
+    cfg: BenchmarkConfig,
+    report: Callable[[str], None] = print,
+    counts: list[dict] | None = None,
 ) -> list[Problem]:
-    """Platform, difficulty, contest-date range and max_problems, printing the count after each."""
-    counts: list[tuple[str, int]] = [("loaded", len(problems))]
+    """Platform, difficulty, contest-date range and max_problems, printing the count after each.
+
+    `counts`, when given, receives {"step", "count"} for the loaded rows and after each filter.
+    """
+    counts = [] if counts is None else counts
+    counts.append({"step": "loaded", "count": len(problems)})
     sel = problems
     if cfg.platform:
         sel = [p for p in sel if p.platform.lower() == cfg.platform.lower()]
-        counts.append((f"platform={cfg.platform}", len(sel)))
+        counts.append({"step": f"platform={cfg.platform}", "count": len(sel)})
         report(f"  platform {cfg.platform}: {len(sel)}")
     if cfg.difficulty:
         sel = [p for p in sel if p.difficulty.lower() == cfg.difficulty.lower()]
-        counts.append((f"difficulty={cfg.difficulty}", len(sel)))
+        counts.append({"step": f"difficulty={cfg.difficulty}", "count": len(sel)})
         report(f"  difficulty {cfg.difficulty}: {len(sel)}")
     if cfg.contest_start or cfg.contest_end:
         lo, hi = cfg.contest_start or "0000", cfg.contest_end or "9999"
@@ -274,7 +374,7 @@ def filter_problems(
             or (p.contest_date is not None and lo <= _yymm(p.contest_date) <= hi)
         ]
         label = f"contest {cfg.contest_start or '..'}-{cfg.contest_end or '..'}"
-        counts.append((label, len(sel)))
+        counts.append({"step": label, "count": len(sel)})
         note = ""
         if undated:
             verb = "kept" if cfg.undated == "keep" else "dropped"
@@ -282,12 +382,53 @@ def filter_problems(
         report(f"  {label}: {len(sel)}{note}")
     if cfg.max_problems and len(sel) > cfg.max_problems:
         sel = sel[: cfg.max_problems]
-        counts.append((f"max_problems={cfg.max_problems}", len(sel)))
+        counts.append({"step": f"max_problems={cfg.max_problems}", "count": len(sel)})
         report(f"  max_problems {cfg.max_problems}: {len(sel)}")
     if not sel:
-        steps = ", ".join(f"{k}: {n}" for k, n in counts)
+        steps = ", ".join(f"{c['step']}: {c['count']}" for c in counts)
         raise CodetuneError(f"benchmark selection is empty after filtering ({steps})")
     return sel
+
+
+@dataclass
+class BenchmarkSelection:
+    """The configured benchmark after every filter, with where its rows came from.
+
+    `files` are the files read ({"name", "sha256"}), `revision` the hub commit they belong to (None for a
+    local or built-in source), `counts` the {"step", "count"} after loading and after each filter.
+    """
+
+    problems: list[Problem]
+    source: str
+    release: str | None
+    files: list[dict]
+    revision: str | None
+    counts: list[dict]
+
+    @property
+    def question_ids(self) -> list[str]:
+        return [p.question_id for p in self.problems]
+
+    def provenance(self) -> dict | None:
+        """What identifies the upstream data (hub sources only): an evaluation made on other files is redone."""
+        if self.revision is None and not self.files:
+            return None
+        return {"revision": self.revision, "files": self.files}
+
+    def to_dict(self) -> dict:
+        """The JSON of `codetune bench --json`."""
+        return {
+            "source": self.source,
+            "release": self.release,
+            "revision": self.revision,
+            "files": self.files,
+            "counts": self.counts,
+            "question_ids": self.question_ids,
+            "problems": len(self.problems),
+            "public_tests": sum(len(p.public_tests) for p in self.problems),
+            "private_tests": sum(len(p.private_tests) for p in self.problems),
+            "tests": sum(len(p.tests) for p in self.problems),
+        }
 
 
 def load_benchmark(
@@ -296,12 +437,15 @@ def load_benchmark(
     *,
     seed: int = DEFAULT_SEED,
     report: Callable[[str], None] = print,
-) -> list[Problem]:
+) -> BenchmarkSelection:
     """The configured benchmark's problems after every filter; prints the count after each step.
 
     `base_dir` resolves a relative local path (the config file's folder); `seed` picks the built-in benchmark.
     """
     source = cfg.source
+    files: list[dict] = []
+    revision = None
+    release = None
     if source == BUILTIN_SOURCE:
         rows = read_builtin(seed)
         origin = f"built-in benchmark (seed {seed})"
@@ -314,19 +458,43 @@ def load_benchmark(
         origin = str(path)
         release_note = "no release filter applies to a local file"
     else:
-        rows = read_hub(source, cfg.release)
-        origin = f"{source} ({cfg.release or 'release_latest'})"
-        release_note = f"release {cfg.release or 'release_latest'} selected on the hub"
-    problems = parse_rows(rows, skip_bad_rows=cfg.skip_bad_rows, report=report)
+        release = cfg.release or DEFAULT_RELEASE
+        rows, hub_files = read_hub(source, release, cfg.revision)
+        files = [{"name": f.name, "sha256": f.sha256} for f in hub_files]
+        revision = hub_files[0].revision if hub_files else None
+        origin = f"{source} ({release})"
+        release_note = f"{', '.join(f.name for f in hub_files)} at {(revision or '?')[:12]}"
+    problems = parse_rows(rows, skip_bad_rows=cfg.skip_bad_rows, report=report, decode_private=False)
+    del rows
     report(f"benchmark {origin}: {len(problems)} problems ({release_note})")
-    return filter_problems(problems, cfg, report)
+    counts: list[dict] = []
+    selected = filter_problems(problems, cfg, report, counts)
+    selected = decode_private(selected, skip_bad_rows=cfg.skip_bad_rows, report=report)
+    if len(selected) != counts[-1]["count"]:
+        counts.append({"step": "tests decoded", "count": len(selected)})
+    if not selected:
+        raise CodetuneError("benchmark selection is empty: every selected row's tests are broken")
+    return BenchmarkSelection(selected, source, release, files, revision, counts)
 
 
 def problems_identity(problems: Iterable[Problem]) -> dict[str, object]:
     """What identifies a benchmark selection, for stage fingerprints: every selected problem in order, with
     its statement, starter code, metadata and every public and private test's input, output and type."""
-    rows = [asdict(p) for p in problems]
+    # Where a row was read from (`origin`) is not part of it: the same rows elsewhere are the same benchmark.
+    rows = [{k: v for k, v in asdict(p).items() if k not in ("origin", "private_raw")} for p in problems]
     return {"problems": len(rows), "sha256": digest(rows)}
+
+
+def selection_identity(selection: BenchmarkSelection) -> dict[str, object]:
+    """What an evaluation's fingerprint takes from the benchmark: every selected problem and test
+    (problems_identity) and, for a hub source, each release file's sha256, so a changed upstream file is a
+    new evaluation. The commit is not part of it (a README edit moves it without changing a row): eval
+    summaries record it."""
+    identity = problems_identity(selection.problems)
+    provenance = selection.provenance()
+    if provenance is not None:
+        identity["files"] = provenance["files"]
+    return identity
 
 
 def load_benchmark_file(path: str | Path, *, skip_bad_rows: bool = False) -> list[Problem]:

@@ -1,13 +1,79 @@
-"""Judging programs with LiveCodeBench's semantics; the programs themselves run only in codetune.sandbox.
+"""Judging programs as LiveCodeBench's grader does; the programs themselves run only in codetune.sandbox.
 
-stdin tests: the output and the expected output are stripped, split into lines and each line stripped; the
-line counts must match and each line must be equal, or equal element by element as Decimal numbers ("1.0"
-matches "1"; LiveCodeBench allows no other tolerance). Call-based tests: a driver program defines the
-model's code, calls the starter-code function with the test's JSON arguments (one per line) and prints the
-JSON result, which is compared with the expected JSON value (a tuple counts as a list).
+Followed: lcb_runner/evaluation/testing_util.py and compute_code_generation_metrics.py at LiveCodeBench
+commit 28fef95ea8c9f7a547c8329f2cd3d32b92c1fa24. Each test runs a driver (bench.harness) that executes the
+solution the way that grader does (wrapped in a function, stdout captured, a mock stdin); `grading_limits`
+gives the per-test limits. stdin tests: the output and the expected output are stripped, split into lines
+and each line stripped; the line counts must match and each line must be equal, or equal element by element
+as Decimal numbers ("1.0" matches "1"; no other tolerance). Call-based tests: the starter-code function is
+called on the test's JSON arguments (one per line) and its result compared with `==` against the expected
+JSON value inside the sandbox (a returned tuple counts as a list). A sample fails at its first failing test.
+Tests run in waves (test 0 of every sample in parallel, then test 1 of the samples still passing, ...).
 
-A sample fails at its first failing test. Tests run in waves (test 0 of every sample in parallel, then test 1
-of the samples still passing, ...), so no time is spent on tests after a failure.
+Where the two graders could differ, probed with small programs on an A+B problem through both (each row
+has a test in tests/test_lcb_grader.py):
+
+| case                                        | LiveCodeBench                           | codetune / decision      |
+|---------------------------------------------|-----------------------------------------|--------------------------|
+| `for line in sys.stdin:`                    | mock stdin not iterable: runtime error  | same (match)             |
+| `time.sleep(7)`                             | signal.alarm(6): 6 s of wall clock, TLE | 6 s wall, CPU capped at  |
+|                                             |                                         | 6 s too: TLE (match)     |
+| `sys.exit(1)` / `exit(0)` / `sys.exit("x")` | SystemExit swallowed: the output so far | same (match)             |
+| after a correct answer                      | is judged, passes                       |                          |
+| `quit()`                                    | quit is None: runtime error             | same (match)             |
+| a function using `global x` on a top-level  | the program is wrapped in a function,   | same (match)             |
+| name                                        | x is a local there: NameError           |                          |
+| `if __name__ == '__main__':` not the last   | only a last guard is unwrapped, and     | same (match)             |
+| statement                                   | __name__ is "tmp_sol": nothing printed  |                          |
+| `class Solution` in a stdin program         | tmp_sol.Solution() fails: runtime error | same (match)             |
+| 1.3-1.6 GB of memory (a list, a bytearray) | no memory limit (its reliability_guard  | KEPT: benchmark.memory_mb|
+|                                             | is called without one): passes          | (1 GB address space):    |
+|                                             |                                         | memory_limit. Hostile    |
+|                                             |                                         | code must be bounded on  |
+|                                             |                                         | a shared machine; 1024   |
+|                                             |                                         | MiB is AtCoder's own     |
+| `input()` at EOF                            | EOFError                                | same (match)             |
+| `print(x, end="")`, trailing spaces, "\r"   | lines stripped: passes                  | same (match)             |
+| `sys.stdin.read()` / `.buffer.read()`       | the whole input, every call             | same (match)             |
+| `sys.stdin.buffer.readline()`               | always the first line                   | same (match)             |
+| `sys.stdin.readlines()`                     | input.split("\n"): no newlines and a    | same (match)             |
+|                                             | trailing "" (parsing each line fails)   |                          |
+| `open(0)`, `os.read(0, n)`                  | fd 0 is empty: fails                    | same (match)             |
+| `sys.stdin.fileno()`                        | unsupported: runtime error              | same (match)             |
+| `from sys import stdin` (or the prelude's   | the real stdin: read/readline/readlines | same (match)             |
+| `stdin`)                                    | answer from the input, readline without |                          |
+|                                             | its newline; iteration yields nothing   |                          |
+| `from sys import stdout`, `os.write(1, b)`, | not captured: wrong answer              | same (match)             |
+| `print(file=sys.__stdout__)`                |                                         |                          |
+| `sys.stdout.buffer.write(b)`                | StringIO has no buffer: runtime error   | same (match)             |
+| a thread started and not joined             | only what it printed before the wrapped | same (match; a race in   |
+|                                             | function returned counts                | both)                    |
+| deep recursion                              | the prelude sets the limit to 50000     | same (match)             |
+| `os.getcwd()`, `subprocess.run`, `os.system`| disabled (None): runtime error          | same (match)             |
+| an int of more than 4300 digits printed     | the grader raises the limit to 50000    | same (match)             |
+| `os._exit(0)` after printing                | the worker dies: fails                  | nothing is emitted:      |
+|                                             |                                         | wrong answer (match)     |
+| `from __future__ import ...`                | placed after the prelude: SyntaxError   | same (match)             |
+| empty code (extraction found < 2 fences)    | "" is run and fails to compile          | not run, recorded as an  |
+|                                             |                                         | extraction failure: fails|
+|                                             |                                         | (same outcome)           |
+| a program that catches the time-limit       | the alarm's exception is caught; the    | KEPT: killed at the      |
+| exception (`except BaseException`)          | handler's "timeout occured" line is in  | limit: timeout. Fails in |
+|                                             | the output: wrong answer                | both; a limit a program  |
+|                                             |                                         | can catch is no limit    |
+| state kept across tests in an imported      | all tests of a sample run in one        | KEPT: a fresh process per|
+| module (`math.counter += 1`)                | process: the state carries over         | test; tests independent  |
+| call-based: nested tuples in the result    | `==` against the JSON value: fails      | same (match)             |
+| call-based: 1.0 for 1, a top-level tuple   | `==`: passes                            | same (match)             |
+| call-based: a module-level function        | used when the code has no               | same (match)             |
+|                                             | `class Solution`                        |                          |
+| call-based: `class Solution` without the    | no function found: fails                | same (match)             |
+| method (a module-level one exists)          |                                         |                          |
+| call-based: `sys.exit` in the method        | the worker dies: fails                  | runtime error (match)    |
+
+Not emulated: LiveCodeBench's whole-sample "global timeout" ((timeout + 1) x tests + 5 s), which the
+per-test limit already bounds. Bounds LiveCodeBench does not have (stdout size, file size, processes; see
+sandbox.Limits) stay: no answer to these problems comes near them.
 """
 
 from __future__ import annotations
@@ -18,6 +84,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codetune.bench.harness import RESULT_MARKER, call_program, stdio_program
 from codetune.bench.lcb import Problem, Test, parse_row
 from codetune.bench.passk import pass_at_k
 from codetune.errors import CodetuneError
@@ -26,8 +93,10 @@ from codetune.records import PASSED, ScoreEntry, ScoreStats, write_list
 if TYPE_CHECKING:
     from codetune.sandbox import Limits, Result
 
+__all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
+
 # Bump when extraction or judging changes what a program scores, so studies re-score their checkpoints.
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 WRONG_ANSWER = "wrong_answer"
 RUNTIME_ERROR = "runtime_error"
 TIMEOUT = "timeout"
@@ -45,47 +114,13 @@ _STATUS_VERDICT = {
     "sandbox_error": SANDBOX_ERROR,
 }
 
-# What LiveCodeBench puts in front of every solution: a program that uses `sqrt` or `List[int]` without an
-# import passes there, so it passes here too.
-PRELUDE = (
-    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
-    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\n"
-    "from statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\n"
-    "from io import *\nfrom sys import *\nfrom json import *\nfrom builtins import *\nfrom typing import *\n"
-    "import string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\n"
-    "import math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
-    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
-)
-RESULT_MARKER = "\x1e codetune-result "
 
-_DRIVER = """\
-import io as _io, json as _json, sys as _sys
-_real_stdout = _sys.stdout
-_sys.stdout = _io.StringIO()  # the solution's own prints must not mix with the result line
-_ns = {{"__name__": "solution"}}
-exec(compile({code!r}, "<solution>", "exec"), _ns)
-_target = _ns["Solution"]() if isinstance(_ns.get("Solution"), type) else None
-_fn = getattr(_target, {fn!r}, None) if _target is not None else None
-if _fn is None:
-    _fn = _ns.get({fn!r})
-if not callable(_fn):
-    raise SystemExit("solution defines no function " + {fn!r})
-_args = [_json.loads(line) for line in {args!r}.split("\\n") if line.strip()]
-_result = _fn(*_args)
-if isinstance(_result, tuple):
-    _result = list(_result)
-_sys.stdout = _real_stdout
-print({marker!r} + _json.dumps(_result, default=lambda o: {{"__unserializable__": repr(o)}}))
-"""
+def grading_limits(timeout_s: float = 6.0, memory_mb: int = 1024) -> Limits:
+    """Per-test sandbox limits for LiveCodeBench's time rule: `timeout_s` seconds of wall clock (its
+    signal.alarm(timeout)), with CPU time capped at the same, and `memory_mb` of address space."""
+    from codetune.sandbox import Limits
 
-
-def stdio_program(code: str) -> str:
-    return PRELUDE + "\n" + code
-
-
-def call_program(code: str, fn_name: str, test_input: str) -> str:
-    """A driver that runs the solution's `fn_name` on one test's JSON arguments and prints the JSON result."""
-    return _DRIVER.format(code=PRELUDE + "\n" + code, fn=fn_name, args=test_input, marker=RESULT_MARKER)
+    return Limits(cpu_time_s=timeout_s, wall_time_s=timeout_s, memory_mb=memory_mb)
 
 
 def _stripped_lines(text: str) -> list[str]:
@@ -112,16 +147,10 @@ def stdio_output_matches(output: str, expected: str) -> bool:
     return True
 
 
-def call_output_matches(output: str, expected: str) -> bool:
+def call_output_matches(output: str, expected: str = "") -> bool:
+    """The call driver's own verdict (Python `==` inside the sandbox, see bench.harness)."""
     lines = [ln for ln in output.split("\n") if ln.startswith(RESULT_MARKER)]
-    if not lines:
-        return False
-    try:
-        got = json.loads(lines[-1][len(RESULT_MARKER) :])
-        want = json.loads(expected)
-    except json.JSONDecodeError:
-        return False
-    return got == want
+    return bool(lines) and lines[-1][len(RESULT_MARKER) :].startswith("pass")
 
 
 def _clip(text: str, length: int = 300) -> str:
@@ -154,7 +183,9 @@ def _job_for(problem: Problem, code: str, test: Test, limits: Limits):
     from codetune.sandbox import Job
 
     if problem.fn_name:
-        return Job(program=call_program(code, problem.fn_name, test.input), stdin="", limits=limits)
+        return Job(
+            program=call_program(code, problem.fn_name, test.input, test.output), stdin="", limits=limits
+        )
     return Job(program=stdio_program(code), stdin=test.input, limits=limits)
 
 

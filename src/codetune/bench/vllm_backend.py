@@ -1,8 +1,9 @@
 """Fast GPU generation on vLLM (optional extra `codetune[vllm]`): the base model loaded once, every
 checkpoint served as a LoRA adapter per request, tensor parallelism as an option.
 
-It answers exactly like `generate.generate_chat` (same prompts, same `on_result` callback, answers in the
-caller's order), so evaluation writes the same files whichever backend generated them.
+It answers exactly like `generate.generate_texts` (same prompt texts, same stop rule, same `on_result`
+callback, answers in the caller's order), so evaluation writes the same files whichever backend generated
+them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from codetune.errors import CodetuneError
 
-# vLLM cannot stop "after the first closed fence" the way the HF stopping criterion does; a newline, the
-# closing fence and a newline is the closest stop string (an opening fence is followed by a language tag).
+# For the `stop_at_code_end` speed option: vLLM cannot stop "after the first closed fence" the way the HF
+# stopping criterion does; a newline, the closing fence and a newline is the closest stop string (an
+# opening fence is followed by a language tag). It is kept in the text; `stop` strings are cut off.
 CODE_END_STOP = "\n```\n"
 
 
@@ -71,34 +73,40 @@ class VLLMGenerator:
             raise CodetuneError(f"adapter {adapter!r} was not loaded into the vLLM engine")
 
         def generate(
-            conversations: list[list[dict]],
+            prompts: list[str],
             *,
             max_new_tokens: int,
             temperature: float = 0.0,
             top_p: float = 1.0,
             n: int = 1,
             batch_size: int = 8,  # vLLM schedules its own batches
+            stop: list[str] | tuple[str, ...] = (),
             stop_at_code_end: bool = False,
             desc: str | None = None,
             on_result: Callable[[int, list[str]], None] | None = None,
         ) -> list[list[str]]:
             from vllm import SamplingParams
 
-            from codetune.bench.generate import render_chat
+            from codetune.bench.generate import cut_at_stop
 
+            stops = [s for s in stop if s] + ([CODE_END_STOP] if stop_at_code_end else [])
             params = SamplingParams(
                 n=n,
                 temperature=temperature,
                 top_p=top_p if temperature > 0 else 1.0,
                 max_tokens=max_new_tokens,
-                stop=[CODE_END_STOP] if stop_at_code_end else None,
+                stop=stops or None,
+                # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below,
+                # which is vLLM's own default for them (and so LiveCodeBench's).
                 include_stop_str_in_output=True,
             )
-            prompts = [render_chat(self.tokenizer, m) for m in conversations]
             outputs = self.llm.generate(
-                prompts, params, lora_request=self.requests.get(adapter) if adapter else None, use_tqdm=True
+                list(prompts),
+                params,
+                lora_request=self.requests.get(adapter) if adapter else None,
+                use_tqdm=True,
             )
-            answers = [[c.text for c in out.outputs] for out in outputs]
+            answers = [[cut_at_stop(c.text, stop) for c in out.outputs] for out in outputs]
             if on_result is not None:
                 for i, a in enumerate(answers):
                     on_result(i, a)

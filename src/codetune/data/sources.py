@@ -1,7 +1,9 @@
 """Read an instruction dataset into normalised rows, whatever its origin or column names.
 
-Sources: a hub id or a downloaded dataset folder (`datasets.load_dataset`), a local .jsonl / .json /
-.parquet file, or the built-in data (`builtin:deep`, `builtin:diverse`). Every row comes out with the
+Sources: a hub id (its data files fetched into the Hugging Face cache with huggingface_hub, then read
+by `datasets` from that snapshot, so the same code runs online and with HF_HUB_OFFLINE=1), a downloaded
+dataset folder (`datasets.load_dataset`), a local .jsonl / .json / .parquet file, or the built-in data
+(`builtin:deep`, `builtin:diverse`). Every row comes out with the
 same keys:
 
     problem      the problem statement (user turn)
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codetune import hub
 from codetune.config import DEFAULT_SEED, DatasetConfig
 from codetune.errors import CodetuneError
 from codetune.fingerprint import file_sha256, folder_sha256, hub_revision
@@ -165,16 +168,43 @@ def _read_parquet(path: Path) -> list[tuple[str, dict]]:
     return [(f"{path} row {i}", row) for i, row in enumerate(table.to_pylist())]
 
 
-def _read_hub(ds_cfg: DatasetConfig) -> list[tuple[str, dict]]:
+# What a dataset snapshot needs to be read (the card's YAML names the data files); images and the like are
+# left on the hub.
+DATA_PATTERNS = [
+    "*.md",
+    "*.json",
+    "*.jsonl",
+    "*.jsonl.gz",
+    "*.parquet",
+    "*.csv",
+    "*.arrow",
+    "*.txt",
+    "*.yaml",
+]
+
+
+def fetch_hub_dataset(ds_cfg: DatasetConfig) -> tuple[Path, str | None]:
+    """(snapshot folder, commit sha) of a hub dataset in the Hugging Face cache, downloading what is missing."""
+    return hub.snapshot(
+        ds_cfg.source, repo_type="dataset", revision=ds_cfg.revision, allow_patterns=DATA_PATTERNS
+    )
+
+
+def _read_dataset_folder(folder: Path, ds_cfg: DatasetConfig, name: str) -> list[tuple[str, dict]]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(ds_cfg.source, split=ds_cfg.hub_split, revision=ds_cfg.revision)
-    except Exception as e:  # network, missing repo, bad split: all user-fixable, so one clear line
+        ds = datasets.load_dataset(str(folder), split=ds_cfg.hub_split)
+    except Exception as e:  # no data files, bad split, unreadable file: all user-fixable, so one clear line
         raise CodetuneError(
-            f"cannot load dataset {ds_cfg.source!r} (split {ds_cfg.hub_split!r}): {type(e).__name__}: {e}"
+            f"cannot read dataset {name!r} (split {ds_cfg.hub_split!r}): {type(e).__name__}: {e}"
         ) from None
-    return [(f"{ds_cfg.source} row {i}", row) for i, row in enumerate(ds)]
+    return [(f"{name} row {i}", row) for i, row in enumerate(ds)]
+
+
+def _read_hub(ds_cfg: DatasetConfig) -> list[tuple[str, dict]]:
+    folder, _ = fetch_hub_dataset(ds_cfg)
+    return _read_dataset_folder(folder, ds_cfg, ds_cfg.source)
 
 
 def _read_builtin(source: str, seed: int) -> list[tuple[str, dict]]:
@@ -207,7 +237,7 @@ def read_raw_rows(
     if path is None:
         return _read_hub(ds_cfg)
     if path.is_dir():  # a downloaded hub dataset snapshot: let `datasets` read it
-        return _read_hub(ds_cfg.model_copy(update={"source": str(path)}))
+        return _read_dataset_folder(path, ds_cfg, str(path))
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return _read_jsonl(path, bad)

@@ -60,7 +60,7 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
 
         require_vllm()  # fail before any work when vLLM or CUDA is missing
     from codetune.bench.evaluate import evaluate_model
-    from codetune.bench.generate import generate_chat
+    from codetune.bench.generate import generate_texts
     from codetune.models import attach_adapters, load_model_and_tokenizer, use_adapter
     from codetune.sandbox import get_runner
 
@@ -92,7 +92,7 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
                     generate = engine.for_adapter(target.adapter)
                 else:
                     generate = partial(
-                        generate_chat, stack.enter_context(use_adapter(model, target.adapter)), tokenizer
+                        generate_texts, stack.enter_context(use_adapter(model, target.adapter)), tokenizer
                     )
                 evaluate_model(
                     generate,
@@ -104,6 +104,7 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
                     system_prompt=target.system_prompt,
                     label=target.label,
                     base_model=cfg.model.source,
+                    provenance=ctx.benchmark.provenance(),
                 )
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from codetune import layout
 from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
+from codetune.bench.rules import describe_rules
 from codetune.files import write_text_atomic
 from codetune.fingerprint import config_disagreement
 from codetune.records import DatasetProfile, Environment, MetricsRow, OverlapReport, RunSummary
@@ -120,9 +121,9 @@ def paired_sentence(pc) -> str:
     lo, hi = pc.diff_ci
     return (
         f"{pc.name_a} vs {pc.name_b} on {pc.n} problems: both solve {pc.both}, only {pc.name_a} "
-        f"{pc.only_a}, only {pc.name_b} {pc.only_b}, neither {pc.neither}; pass@1 difference "
-        f"{100 * pc.diff:+.1f} points (95% paired bootstrap interval {100 * lo:+.1f} to {100 * hi:+.1f}); "
-        f"exact McNemar test: {pc.verdict}."
+        f"{pc.only_a}, only {pc.name_b} {pc.only_b}, neither {pc.neither}; difference in problems solved "
+        f"{100 * pc.solved_diff:+.1f} points (95% interval {100 * lo:+.1f} to {100 * hi:+.1f}, "
+        f"{pc.diff_ci_method}); exact McNemar test: {pc.verdict}."
     )
 
 
@@ -540,6 +541,7 @@ class ReportBuilder:
             intro += f", {'greedy decoding' if g.temperature == 0 else f'temperature {g.temperature:g}'}"
             intro += f", {g.n} sample(s) per problem, answers run in the sandbox."
         self.add(Para(f"Benchmark: {intro}"))
+        self.scoring_rules()
         self.add(Para(self.sel.note))
         headers = ["Model", "Step", "Pass@1", "Solved", "95% CI (Wilson)", "95% CI (bootstrap)", "Val loss"]
         if split:
@@ -605,6 +607,26 @@ class ReportBuilder:
                 )
             )
 
+    def scoring_rules(self) -> None:
+        """The rules the evaluations were scored under (summary.json "scoring"), so studies compare."""
+        rules = {m: e.summary.scoring for m, e in self.evals_by_model().items()}
+        stated = {describe_rules(r) for r in rules.values() if r}
+        missing = sorted(m for m, r in rules.items() if not r)
+        if len(stated) == 1:
+            self.add(Para(f"Scoring rules: {stated.pop()}."))
+        elif stated:
+            self.add(
+                Note(
+                    "Scoring rules differ between evaluations, so their scores do not compare: "
+                    + " | ".join(sorted(stated))
+                    + "."
+                )
+            )
+        if missing:
+            self.add(
+                Note(f"Scoring rules not recorded for {', '.join(missing)} (evaluated by an older codetune).")
+            )
+
     def paired(self) -> list:
         if not hasattr(self, "_paired"):
             evals = self.evals_by_model()
@@ -660,8 +682,8 @@ class ReportBuilder:
                         "only A",
                         "only B",
                         "neither",
-                        "A - B (points)",
-                        "95% CI (paired bootstrap)",
+                        "A - B solved (points)",
+                        "95% CI (exact, as McNemar)",
                         "McNemar p",
                         "verdict",
                     ],
@@ -674,7 +696,7 @@ class ReportBuilder:
                             str(pc.only_a),
                             str(pc.only_b),
                             str(pc.neither),
-                            f"{100 * pc.diff:+.1f}",
+                            f"{100 * pc.solved_diff:+.1f}",
                             f"{100 * pc.diff_ci[0]:+.1f} to {100 * pc.diff_ci[1]:+.1f}",
                             f"{pc.p_value:.2g}",
                             pc.verdict,

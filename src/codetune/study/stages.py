@@ -81,23 +81,27 @@ class StudyContext:
         self._datasets: dict[str, dict] = {}
 
     @cached_property
-    def problems(self) -> list:
-        """The selected benchmark problems (their counts printed, except in a dry run)."""
+    def benchmark(self):
+        """The selected benchmark (a BenchmarkSelection; its counts printed, except in a dry run)."""
         from codetune.bench.lcb import load_benchmark
         from codetune.progress import say
 
         report = (lambda _: None) if self.dry_run else say
         return load_benchmark(self.cfg.benchmark, self.base_dir, seed=self.cfg.training.seed, report=report)
 
+    @property
+    def problems(self) -> list:
+        return self.benchmark.problems
+
     @cached_property
     def benchmark_identity(self) -> dict | None:
         """Hash of every selected problem and test; None in a dry run on a hub benchmark (not read offline)."""
-        from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source, problems_identity
+        from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source, selection_identity
 
         source = self.cfg.benchmark.source
         if self.dry_run and source != BUILTIN_SOURCE and not is_local_source(source):
             return None
-        return problems_identity(self.problems)
+        return selection_identity(self.benchmark)
 
     @cached_property
     def model_identity(self) -> dict:
@@ -276,7 +280,7 @@ def eval_targets(
 
 def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
     from codetune.bench.evaluate import bench_limits
-    from codetune.bench.prompts import PROMPT_VERSION
+    from codetune.bench.prompts import LCB_COMMIT, PROMPT_VERSION
     from codetune.bench.scoring import SCORING_VERSION
 
     cfg, run = ctx.cfg, target.label.run
@@ -296,7 +300,7 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),
-            "versions": {"prompt": PROMPT_VERSION, "scoring": SCORING_VERSION},
+            "versions": {"prompt": PROMPT_VERSION, "scoring": SCORING_VERSION, "livecodebench": LCB_COMMIT},
         },
     )
     return Stage("eval", key, spec, outputs, clean=(target.out_dir,), detail=target)

@@ -6,8 +6,9 @@ layout); nothing is re-generated.
 - `wilson_interval`: interval for a proportion of solved problems (good at small n and near 0 or 1).
 - `bootstrap_interval`: percentile bootstrap of mean per-problem pass@1, resampling problems (seeded).
 - `mcnemar_exact`: exact two-sided McNemar test on the discordant problems of two models.
-- `paired_comparison`: both / only A / only B / neither, McNemar p, paired bootstrap interval of the
-  difference, and a worded verdict.
+- `paired_difference_interval`: interval for the difference in problems solved that inverts the exact
+  McNemar test (Clopper-Pearson on the discordant problems), so it holds 0 exactly when p >= alpha.
+- `paired_comparison`: both / only A / only B / neither, McNemar p, that interval, and a worded verdict.
 - `split_problems`: select the best checkpoint on one part of the benchmark and report it on the rest, so
   the reported number is not the maximum of several noisy scores on the same problems.
 """
@@ -93,6 +94,67 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail / 2**n)
 
 
+PAIRED_INTERVAL = (
+    "exact conditional (Clopper-Pearson on the discordant problems, the exact McNemar test inverted)"
+)
+
+
+def _binom_tail_ge(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in log space (no overflow at large n)."""
+    if k <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+    lc = math.lgamma(n + 1)
+    return min(
+        1.0,
+        sum(
+            math.exp(lc - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+            for i in range(k, n + 1)
+        ),
+    )
+
+
+def _solve_increasing(f, target: float) -> float:
+    """The p in [0, 1] with f(p) = target, for f increasing in p (bisection to float precision)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if f(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-15:
+            break
+    return (lo + hi) / 2
+
+
+def paired_difference_interval(
+    only_a: int, only_b: int, n: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval for (only_a - only_b) / n, the difference in the share of problems solved.
+
+    Conditional on the d = only_a + only_b discordant problems, only_a ~ Binomial(d, pi) and the difference
+    is (2 pi - 1) d / n. The Clopper-Pearson interval for pi is the set of pi the two one-sided exact tests
+    at (1 - confidence) / 2 do not reject; the exact McNemar test is the test of pi = 1/2, so this interval
+    holds 0 exactly when McNemar's p >= 1 - confidence: the two never contradict each other. With no
+    discordant problem it is [0, 0] (the data show no difference; McNemar's p is 1)."""
+    if only_a < 0 or only_b < 0 or n < only_a + only_b or n <= 0:
+        raise CodetuneError(f"paired interval needs 0 <= only_a + only_b <= n, got {only_a}, {only_b}, n={n}")
+    alpha = 1 - confidence
+    _z(confidence)  # validates confidence
+    d = only_a + only_b
+    if d == 0:
+        return 0.0, 0.0
+    # Lower: P(X >= only_a | pi) = alpha/2; upper: P(X <= only_a | pi) = alpha/2, i.e. P(X >= only_a + 1) = 1 - alpha/2.
+    lo = 0.0 if only_a == 0 else _solve_increasing(lambda q: _binom_tail_ge(only_a, d, q), alpha / 2)
+    hi = 1.0 if only_a == d else _solve_increasing(lambda q: _binom_tail_ge(only_a + 1, d, q), 1 - alpha / 2)
+    return (2 * lo - 1) * d / n, (2 * hi - 1) * d / n
+
+
 def _scores_file(path: Path) -> Path:
     """The scores file behind a file, an eval folder, or a checkpoint folder of a study."""
     if path.is_file():
@@ -157,7 +219,7 @@ class PairedComparison:
     pass_a: float
     pass_b: float
     diff: float  # pass_a - pass_b
-    diff_ci: tuple[float, float]  # paired bootstrap over problems
+    diff_ci: tuple[float, float]  # of solved_diff: paired_difference_interval (PAIRED_INTERVAL)
     p_value: float  # exact McNemar on only_a vs only_b
     verdict: str
     name_a: str = "A"
@@ -172,6 +234,8 @@ class PairedComparison:
     solved_at: float = SOLVED_AT
     only_in_a: int = 0  # problems scored for A but not B (left out of the comparison)
     only_in_b: int = 0
+    solved_diff: float = 0.0  # (only_a - only_b) / n; equals diff with one sample per problem
+    diff_ci_method: str = PAIRED_INTERVAL
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -193,9 +257,10 @@ def paired_comparison(
 ) -> PairedComparison:
     """Compare two models on the problems both were scored on (the intersection of question ids).
 
-    McNemar's exact test uses the problems each model solves (pass@1 >= 0.5) and the other does not;
-    the difference's interval is a paired bootstrap of per-problem pass@1 differences, so problems that
-    are easy or hard for both models do not widen it."""
+    McNemar's exact test uses the problems each model solves (pass@1 >= 0.5) and the other does not; the
+    difference's interval is the one that test inverts (`paired_difference_interval`), so the interval
+    excludes 0 exactly when the verdict names a better model. (A percentile bootstrap of the differences
+    was used before: with few discordant problems it is too narrow, and it excluded 0 where p = 0.125.)"""
     common = sorted(set(a) & set(b))
     if not common:
         raise CodetuneError(f"{name_a} and {name_b} share no question_id: nothing to compare")
@@ -222,7 +287,7 @@ def paired_comparison(
         pass_a=float(xa.mean()),
         pass_b=float(xb.mean()),
         diff=float(xa.mean() - xb.mean()),
-        diff_ci=bootstrap_interval(xa - xb, confidence=confidence, n_boot=n_boot, seed=seed),
+        diff_ci=paired_difference_interval(only_a, only_b, n, confidence),
         p_value=p,
         verdict=verdict,
         name_a=name_a,
@@ -236,6 +301,7 @@ def paired_comparison(
         confidence=confidence,
         only_in_a=len(set(a) - set(b)),
         only_in_b=len(set(b) - set(a)),
+        solved_diff=(only_a - only_b) / n,
     )
 
 

@@ -1,0 +1,50 @@
+"""The scoring rules an evaluation runs under: recorded in each summary.json, stated in the report.
+
+Two evaluations compare only when these match: prompt style, whether the run's system prompt was added,
+extraction rule, stop rule, per-test limits, and the LiveCodeBench commit whose rules codetune follows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codetune.bench.extract import EXTRACTION_RULES
+from codetune.bench.prompts import LCB_COMMIT, STYLE_NAMES, resolve_style
+from codetune.bench.scoring import SCORING_VERSION
+
+if TYPE_CHECKING:
+    from codetune.config import BenchmarkConfig
+
+
+def scoring_rules(bench: BenchmarkConfig, model: str, system_prompt: str | None) -> dict:
+    """The rules an evaluation is scored under, as summary.json and the report state them."""
+    g = bench.generation
+    return {
+        "extraction": bench.extraction,
+        "prompt_style": resolve_style(bench.prompt_style, model),
+        "system_prompt_added": system_prompt is not None,
+        "stop": list(g.stop),
+        "stop_at_code_end": g.stop_at_code_end,
+        "timeout_s": bench.timeout_s,
+        "memory_mb": bench.memory_mb,
+        "livecodebench_commit": LCB_COMMIT,
+        "scoring_version": SCORING_VERSION,
+    }
+
+
+def describe_rules(rules: dict) -> str:
+    """One sentence naming the rules (extraction, stop rule, prompt style, LiveCodeBench commit)."""
+    stop = ", ".join(repr(s) for s in rules.get("stop", [])) or "none"
+    text = (
+        f"prompt style {STYLE_NAMES.get(rules.get('prompt_style'), rules.get('prompt_style'))}"
+        f"{' with the run system prompt' if rules.get('system_prompt_added') else ''}; extraction "
+        f"{EXTRACTION_RULES.get(rules.get('extraction'), rules.get('extraction'))}; answers end at EOS, the "
+        f"token budget or a stop string ({stop})"
+    )
+    if rules.get("stop_at_code_end"):
+        text += (
+            "; generation stopped at the first closed code block (stop_at_code_end, a speed option: "
+            "answers are scored on their first block, where LiveCodeBench scores the last)"
+        )
+    commit = rules.get("livecodebench_commit")
+    return text + (f"; LiveCodeBench rules of commit {commit[:12]}" if commit else "")

@@ -1,0 +1,61 @@
+"""`codetune fetch`: download everything a study config reads from the hub into the Hugging Face cache,
+so that the study then runs with `HF_HUB_OFFLINE=1` (cluster compute nodes have no internet).
+
+What a study reads from the hub: the base model (weights, config, tokenizer), each run's dataset, and the
+benchmark release's files. Built-in and local sources need nothing and are reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codetune.config import StudyConfig
+
+
+@dataclass(frozen=True)
+class Fetched:
+    what: str  # "model", "dataset (run deep)", "benchmark"
+    source: str
+    where: str  # a cache folder, or why nothing was downloaded
+    revision: str | None = None
+
+
+def fetch_study(cfg: StudyConfig, report: Callable[[str], None] = print) -> list[Fetched]:
+    """Download (or find in the cache) every hub file `cfg` needs; returns what was fetched, in order."""
+    from codetune.bench.lcb import BUILTIN_SOURCE, fetch_release, is_local_source
+    from codetune.data.sources import fetch_hub_dataset, is_builtin, resolve_local
+    from codetune.models import fetch_model
+
+    base_dir = cfg.path.parent if cfg.path else None
+    out: list[Fetched] = []
+
+    def note(item: Fetched) -> None:
+        out.append(item)
+        rev = f" @ {item.revision[:12]}" if item.revision else ""
+        report(f"{item.what}: {item.source}{rev} -> {item.where}")
+
+    folder, commit = fetch_model(cfg.model)
+    local = commit is None
+    note(Fetched("model", cfg.model.source, "local, nothing to download" if local else folder, commit))
+    seen: set[tuple[str, str | None]] = set()
+    for name, run in cfg.runs.items():
+        ds = run.dataset
+        what = f"dataset (run {name})"
+        if is_builtin(ds.source) or resolve_local(ds.source, base_dir) is not None:
+            note(Fetched(what, ds.source, "local, nothing to download"))
+            continue
+        if (ds.source, ds.revision) in seen:
+            note(Fetched(what, ds.source, "fetched above"))
+            continue
+        seen.add((ds.source, ds.revision))
+        folder, commit = fetch_hub_dataset(ds)
+        note(Fetched(what, ds.source, str(folder), commit))
+    bench = cfg.benchmark
+    if bench.source == BUILTIN_SOURCE or is_local_source(bench.source):
+        note(Fetched("benchmark", bench.source, "local, nothing to download"))
+    else:
+        for f in fetch_release(bench.source, bench.release, bench.revision):
+            what = f"benchmark {bench.release or 'release_latest'}"
+            note(Fetched(what, f"{bench.source}/{f.name}", str(f.path), f.revision))
+    return out
