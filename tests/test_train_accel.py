@@ -6,7 +6,6 @@ mask gives the padded loss."""
 
 from __future__ import annotations
 
-import json
 import sys
 import types
 
@@ -14,6 +13,8 @@ import pytest
 
 from codetune.config import LoraConfig, TrainingConfig, load_config
 from codetune.errors import CodetuneError
+from codetune.layout import run_summary_path
+from codetune.records import RunSummary
 from codetune.train.accel import GIB, estimate_memory, lora_parameter_count, resolve_acceleration
 from test_train import write_config
 
@@ -97,7 +98,7 @@ def test_options_fall_back_or_fail_clearly_without_cuda_or_liger(monkeypatch):
 
 
 def test_train_refuses_flex_attention_on_cpu_before_touching_the_run(tmp_path, tiny_model_dir):
-    from codetune.study.layout import run_dir
+    from codetune.layout import run_dir
     from codetune.train.run import train_run
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir, attention="flex_attention", packing=True))
@@ -113,7 +114,7 @@ def test_run_records_the_resolved_options(tmp_path, tiny_model_dir):
         write_config(tmp_path, tiny_model_dir, max_steps=2, eval_every=2, save_every=2, attention="eager")
     )
     rdir = train_run(cfg, "a")
-    recorded = json.loads((rdir / "run_config.json").read_text())["acceleration"]
+    recorded = RunSummary.read(run_summary_path(rdir)).acceleration
     assert recorded == {
         "attention": "eager",
         "liger_kernel": False,

@@ -13,9 +13,20 @@ import zlib
 
 import pytest
 
-from codetune.bench import evaluate as ev
 from codetune.errors import CodetuneError
-from codetune.study.layout import checkpoint_name, eval_dir, run_dir
+from codetune.layout import (
+    base_eval_dir,
+    checkpoint_name,
+    eval_dir,
+    eval_key,
+    generations_path,
+    prompts_path,
+    run_dir,
+    scores_path,
+    stage_record_path,
+)
+from codetune.records import StageRecord
+from codetune.study import evaluate as ev
 from test_bench_eval import _config, _make_checkpoint
 
 
@@ -140,11 +151,22 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
     )
     assert engine_args["enable_prefix_caching"] is True and engine_args["enforce_eager"] is False
     assert engine_args["max_lora_rank"] == 16  # lora.r 16 is one of vLLM's rank slots
+    # No sampling default comes from the checkpoint's generation_config.json (Qwen2.5's top_k 20 and
+    # repetition_penalty 1.1): vLLM's own defaults, and every sampling setting given explicitly.
+    assert engine_args["generation_config"] == "vllm"
     adds = [c for c in calls if c[0] == "add"]
     assert [a[2] for a in adds] == [None] * 3 + ["r1__step2"] * 3 + ["r1__step4"] * 3
     # LiveCodeBench's stop rule by default: "###" (its runner's --stop), no stop at the first closed block.
     assert all(a[3]["stop"] == ["###"] and a[3]["max_tokens"] == 8 for a in adds)
-    assert [s["model"] for s in summaries] == [
+    assert all(
+        a[3]["temperature"] == 0.0
+        and a[3]["top_k"] == -1
+        and a[3]["repetition_penalty"] == 1.0
+        and a[3]["min_p"] == 0.0
+        and a[3]["frequency_penalty"] == a[3]["presence_penalty"] == 0.0
+        for a in adds
+    )
+    assert [s.model for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
         "r1_checkpoint-step-4-epoch-0",
@@ -164,13 +186,7 @@ def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, sh
 def test_vllm_one_engine_sends_every_checkpoint_at_once(
     tmp_path, tiny_model_dir, shared_benchmark, fake_vllm
 ):
-    from codetune.bench.lcb import load_benchmark
-    from codetune.bench.sweep import EvalTarget, evaluate_targets
-    from codetune.bench.vllm_backend import VLLMGenerator
-    from codetune.sandbox import Limits, get_runner
-
     calls = fake_vllm
-    ckpts = {f"r1__step{s}": _make_checkpoint(tiny_model_dir, tmp_path / f"ck{s}") for s in (2, 4, 6)}
     files = {}
     for engine in ("per_checkpoint", "one_engine"):
         calls.clear()
@@ -180,33 +196,30 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
             shared_benchmark,
             generation={"backend": "vllm", "max_new_tokens": 8, "engine": engine},
         )
-        from transformers import AutoTokenizer
-
-        generator = VLLMGenerator(
-            str(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir), ckpts, max_lora_rank=4
-        )
-        targets = [EvalTarget(tmp_path / engine / "base", None, None, {"model": "base"})] + [
-            EvalTarget(tmp_path / engine / name, name, "sys", {"model": name}) for name in ckpts
-        ]
-        problems = load_benchmark(cfg.benchmark, None, report=lambda *_: None).problems
-        with get_runner(workers=1) as runner:
-            evaluate_targets(
-                generator,
-                problems,
-                targets,
-                bench=cfg.benchmark,
-                limits=Limits(cpu_time_s=2.0),
-                runner=runner,
-                model_name="tiny",
-            )
+        cfg.lora.r = 4
+        ckpts = run_dir(cfg.output_path, "r1") / "checkpoints"
+        names = [f"r1__step{s}" for s in (2, 4, 6)]
+        for step in (2, 4, 6):
+            _make_checkpoint(tiny_model_dir, ckpts / checkpoint_name(step, 0))
+        summaries = ev.evaluate_study(cfg, include_base=True)
         assert calls[0][1]["max_loras"] == 3 and calls[0][1]["max_lora_rank"] == 8  # rank 4 -> slot 8
-        files[engine] = {
-            t.label["model"]: [(t.out_dir / n).read_text() for n in ("generations.json", "scores.json")]
-            for t in targets
-        }
         rounds = _rounds(calls)
         if engine == "per_checkpoint":
-            assert rounds == [[None] * 3] + [[name] * 3 for name in ckpts]
+            assert rounds == [[None] * 3] + [[name] * 3 for name in names]
         else:  # one engine: all 12 requests (4 models x 3 problems) added before the engine runs
-            assert rounds == [[None] * 3 + [n for n in ckpts for _ in range(3)]]
+            assert rounds == [[None] * 3 + [n for n in names for _ in range(3)]]
+            assert all(s.engine.models == 4 and s.engine.backend == "vllm" for s in summaries)
+        files[engine] = {}
+        for s in summaries:
+            folder = (
+                base_eval_dir(cfg.output_path)
+                if s.run is None
+                else eval_dir(run_dir(cfg.output_path, "r1"), s.checkpoint)
+            )
+            files[engine][s.model] = [
+                p.read_text() for p in (prompts_path(folder), generations_path(folder), scores_path(folder))
+            ]
+            assert StageRecord.read(
+                stage_record_path(cfg.output_path, "eval", eval_key(s.run, s.checkpoint))
+            ).finished
     assert files["one_engine"] == files["per_checkpoint"]

@@ -5,9 +5,10 @@ model, prompt text), with `generate_texts`' keywords and `on_result` callback. `
 PeftModel (requests of one adapter: that adapter set, the batched path of `generate_texts`; requests of
 several: PEFT's mixed-adapter batches); `vllm_backend.VLLMGenerator` is the vLLM engine with the same method.
 
-`engine_mode` decides how a sweep over several checkpoints uses it (`benchmark.generation.engine`):
-`per_checkpoint` sends one checkpoint's requests at a time, `one_engine` every pending checkpoint's at once.
-PEFT's mixed-adapter batches run each LoRA layer once per adapter present in a batch, so they save the
+`engine_mode` decides how a study's evaluations use it (`benchmark.generation.engine`, a speed setting: the
+files are the same either way; codetune.study.evaluate applies it): `per_checkpoint` sends one checkpoint's
+requests at a time (`engine.for_adapter` -> codetune.bench.evaluate.evaluate_model), `one_engine` every
+pending checkpoint's at once (codetune.bench.sweep). PEFT's mixed-adapter batches run each LoRA layer once per adapter present in a batch, so they save the
 base model's passes but not the adapters': measured on CPU (benchmarks/engine_speed.py) one engine was
 1.02x per-checkpoint speed on SmolLM2-135M and 0.85x on a tiny model, so `auto` keeps per-checkpoint
 batching on the hf backend (benchmarks/gpu_suite.py measures it on a GPU) and uses one engine on vLLM,
@@ -19,11 +20,11 @@ graphs, which would keep replaying the adapter active at capture. So it is not u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from codetune.bench.generate import generate_texts
+from codetune.bench import generate as gen
 
 if TYPE_CHECKING:
     from codetune.config import GenerationConfig, ModelConfig
@@ -36,10 +37,9 @@ class Engine(Protocol):
     backend: str  # "hf" | "vllm"
     tokenizer: object
 
-    @property
-    def device(self) -> str: ...
-
     def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]: ...
+
+    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]: ...
 
 
 class HFEngine:
@@ -50,21 +50,25 @@ class HFEngine:
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
 
-    @property
-    def device(self) -> str:
-        return str(self.model.device)
-
     def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
         from codetune.models import use_adapter
 
         prompts = [prompt for _, prompt in requests]
         adapters = {adapter for adapter, _ in requests}
-        if len(adapters) <= 1:  # one checkpoint: its adapter set, exactly as evaluate_model generates
+        if len(adapters) <= 1:  # one checkpoint: its adapter set, the plain batched path
             with use_adapter(self.model, next(iter(adapters), None)) as model:
-                return generate_texts(model, self.tokenizer, prompts, **kwargs)
-        return generate_texts(
+                return gen.generate_texts(model, self.tokenizer, prompts, **kwargs)
+        return gen.generate_texts(
             self.model, self.tokenizer, prompts, adapters=[a for a, _ in requests], **kwargs
         )
+
+    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
+        """`generate_texts` for one checkpoint's prompt texts."""
+
+        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], **kwargs)
+
+        return generate
 
 
 def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
@@ -82,7 +86,8 @@ def load_engine(
     max_lora_rank: int,
     seed: int,
 ) -> Engine:
-    """The base model loaded once with every adapter in `adapters` (name -> checkpoint folder)."""
+    """The base model loaded once with every adapter in `adapters` (name -> checkpoint folder), on the
+    backend `generation.backend` names."""
     from codetune.models import (
         attach_adapters,
         load_model_and_tokenizer,

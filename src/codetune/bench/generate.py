@@ -20,48 +20,14 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
-
 from codetune.errors import CodetuneError
+from codetune.progress import progress_bar
 
 if TYPE_CHECKING:
     import torch
 
 _FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
-
-
-class RateColumn(ProgressColumn):
-    """Items per second, named by the unit (problems/s)."""
-
-    def __init__(self, unit: str = "problems"):
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task) -> Text:
-        # Completed over elapsed: rich's own speed needs several updates, and a batch may finish all at once.
-        speed = task.completed / task.elapsed if task.elapsed and task.completed else None
-        return Text(
-            f"{speed:.2f} {self.unit}/s" if speed else f"-- {self.unit}/s", style="progress.data.speed"
-        )
-
-
-def make_progress(unit: str = "problems") -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(unit),
-        TimeElapsedColumn(),
-    )
 
 
 def render_chat(tokenizer, messages: list[dict]) -> str:
@@ -245,7 +211,7 @@ def generate_texts(
     model.eval()
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
-    progress = make_progress() if show_progress else None
+    progress = progress_bar() if show_progress else None
     try:
         if progress is not None:
             progress.start()

@@ -58,7 +58,6 @@ class VLLMGenerator:
     """One vLLM engine over the base model, serving every adapter in `adapters` per request."""
 
     backend = "vllm"
-    device = "cuda"
 
     def __init__(
         self,
@@ -93,6 +92,11 @@ class VLLMGenerator:
                 seed=seed,
                 enable_prefix_caching=True,  # all prompts share the system prompt and LiveCodeBench's preamble
                 enforce_eager=False,
+                # Sampling defaults from vLLM, not from the checkpoint's generation_config.json (since vLLM 0.8
+                # "auto" applies e.g. Qwen2.5-Instruct's top_k 20 and repetition_penalty 1.1 to any setting a
+                # request leaves unset); its end-of-turn token ids are still read. The HF path does the same:
+                # codetune.bench.generate.checkpoint_defaults_off.
+                generation_config="vllm",
                 **lora,
             )
         )
@@ -120,7 +124,8 @@ class VLLMGenerator:
         """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes."""
         from vllm import SamplingParams
 
-        from codetune.bench.generate import cut_at_stop, make_progress
+        from codetune.bench.generate import cut_at_stop
+        from codetune.progress import progress_bar
 
         unknown = sorted({a for a, _ in requests if a is not None and a not in self.requests})
         if unknown:
@@ -131,6 +136,13 @@ class VLLMGenerator:
             n=n,
             temperature=temperature,
             top_p=top_p if temperature > 0 else 1.0,
+            # Every other sampling setting spelled out, as LiveCodeBench's runner samples: no top-k (-1, which
+            # every vLLM since 0.8 reads as "off"), no min-p, no repetition or frequency penalty.
+            top_k=-1,
+            min_p=0.0,
+            repetition_penalty=1.0,
+            presence_penalty=0.0,
+            frequency_penalty=0.0,
             max_tokens=max_new_tokens,
             stop=stops or None,
             # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below, which is
@@ -149,7 +161,7 @@ class VLLMGenerator:
                 lora_request=self.requests[adapter] if adapter is not None else None,
             )
         results: list[list[str] | None] = [None] * len(requests)
-        progress = make_progress() if show_progress else None
+        progress = progress_bar() if show_progress else None
         try:
             if progress is not None:
                 progress.start()

@@ -3,7 +3,7 @@
 - `CodetuneTrainer`: length-grouped batches whose order depends only on (seed, epoch), so a resumed run
   sees the same batches; evaluation as a token-weighted mean loss over label tokens, summed per row and
   gathered across processes (the same number on 1 or N GPUs, whatever the eval batch size).
-- `MetricsCallback`: one metrics.jsonl row per eval step (train loss = mean over the interval), rank 0 only.
+- `MetricsCallback`: one metrics row per eval step (train loss = mean over the interval), rank 0 only.
 - `CheckpointCallback`: Trainer writes `checkpoint-S` (a name list_checkpoints ignores); once every process
   has written its part, rank 0 adds codetune's state and renames it to `checkpoint-step-S-epoch-E`.
 - `ProgressCallback`: a rich progress bar with loss, tokens/s and ETA.
@@ -23,11 +23,11 @@ import torch
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
-from codetune.study.layout import checkpoint_name
+from codetune.layout import checkpoint_name, checkpoint_state_path
+from codetune.progress import progress_bar
+from codetune.records import MetricsRow
 from codetune.train.collate import label_loss_sums
-from codetune.train.summary import MetricsRow
 
-STATE_FILE = "codetune_state.json"  # in each checkpoint: what resuming needs beyond Trainer's own state
 EVAL_SETS = ("val", "test")
 
 
@@ -121,7 +121,7 @@ class CodetuneTrainer(Trainer):
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends one row per eval step to metrics.jsonl (process 0 only)."""
+    """Appends one row per eval step to the run's metrics file (process 0 only)."""
 
     def __init__(self, path: Path, *, resumed: dict[str, Any] | None = None):
         self.path = Path(path)
@@ -163,7 +163,7 @@ class MetricsCallback(TrainerCallback):
         self.pending_losses, self._evals = [], {}
         if state.is_world_process_zero:
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(row.to_json() + "\n")
+                f.write(row.line() + "\n")
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -186,7 +186,9 @@ class CheckpointCallback(TrainerCallback):
         if state.is_world_process_zero:
             tmp = self.dir / f"checkpoint-{state.global_step}"
             final = self.dir / checkpoint_name(state.global_step, checkpoint_epoch(state.epoch or 0.0))
-            (tmp / STATE_FILE).write_text(json.dumps(self.metrics.checkpoint_state()), encoding="utf-8")
+            checkpoint_state_path(tmp).write_text(
+                json.dumps(self.metrics.checkpoint_state()), encoding="utf-8"
+            )
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)  # atomic: a checkpoint is either complete under its name or absent
@@ -194,7 +196,7 @@ class CheckpointCallback(TrainerCallback):
 
 
 def read_checkpoint_state(checkpoint: Path) -> dict[str, Any]:
-    f = Path(checkpoint) / STATE_FILE
+    f = checkpoint_state_path(checkpoint)
     return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
 
 
@@ -211,18 +213,8 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_local_process_zero:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tps]} tok/s"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
+        self.progress = progress_bar(
+            None, texts=("loss {task.fields[loss]}", "{task.fields[tps]} tok/s", "ETA"), eta=True
         )
         self.progress.start()
         self.task = self.progress.add_task(
