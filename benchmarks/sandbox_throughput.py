@@ -14,7 +14,6 @@ Last line: one JSON object; "speedup" is the plain programs' tests/s ratio.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -24,19 +23,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sandbox_programs import CORRECT, WRONG, load_public_tests, same_output  # next to this script
+
 from codetune.sandbox import Job, Limits, get_runner, protections
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCHMARK = REPO.parent / "shared" / "benchmarks" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 WRONG_KINDS = ("yes", "echo", "crash_on_parse")
-
-
-def _programs():
-    """The correct and wrong programs of the parity test (one source of truth for both)."""
-    spec = importlib.util.spec_from_file_location("sandbox_parity", REPO / "tests" / "test_sandbox_parity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.CORRECT, mod.WRONG, mod.load_public_tests, mod.same_output
 
 
 def _cpu(who: int) -> float:
@@ -120,12 +113,11 @@ def main() -> None:
     ap.add_argument("--with-fallback", action="store_true", help="also time the one-process-per-job engine")
     args = ap.parse_args()
 
-    correct, wrong, load_public_tests, same_output = _programs()
     tests = load_public_tests(args.benchmark)
     limits = Limits(cpu_time_s=2.0)
     programs, stdins, expected = [], [], []
     for qid, cases in tests.items():
-        for src in ([correct[qid]] if qid in correct else []) + [wrong[k] for k in WRONG_KINDS]:
+        for src in ([CORRECT[qid]] if qid in CORRECT else []) + [WRONG[k] for k in WRONG_KINDS]:
             for case in cases:
                 programs.append(src)
                 stdins.append(case["input"])

@@ -22,14 +22,10 @@ import argparse
 import json
 import math
 import random
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the test suite's tiny-model builder
 
 warnings.filterwarnings("ignore")
 
@@ -181,12 +177,12 @@ def main() -> None:
     import torch
     import transformers
     import yaml
+    from tiny_model import build_tiny_model  # next to this script
 
     from codetune.config import load_config
     from codetune.data.formatting import chat_messages, fenced_code
     from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
-    from conftest import build_tiny_model
 
     torch.set_num_threads(a.threads)
     transformers.utils.logging.disable_progress_bar()

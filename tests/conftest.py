@@ -2,81 +2,38 @@
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+# The whole session (subprocesses included) gets its own CODETUNE_HOME, so tests never write into the user's
+# ~/.cache/codetune; a CODETUNE_HOME set by CI (to share the converted embedded model) is kept.
+if not os.environ.get("CODETUNE_HOME"):
+    os.environ["CODETUNE_HOME"] = tempfile.mkdtemp(prefix="codetune-home-")
+    atexit.register(shutil.rmtree, os.environ["CODETUNE_HOME"], ignore_errors=True)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARK = REPO.parent / "shared" / "benchmarks" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 
-# ChatML, as Qwen2.5 and SmolLM2 use: the assistant answer ends with <|im_end|>.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+# The tiny-model builder lives with the training benchmark that also uses it (benchmarks/ never imports tests/).
+_spec = importlib.util.spec_from_file_location("tiny_model", REPO / "benchmarks" / "tiny_model.py")
+_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tiny)
+build_tiny_model = _tiny.build_tiny_model
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    """No test may reach the hub, and each test session has its own CODETUNE_HOME unless CI shares one."""
+def _offline(monkeypatch):
+    """No test may reach the hub."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-
-
-def build_tiny_model(path: Path, *, vocab_size: int = 384, hidden: int = 32, layers: int = 2) -> Path:
-    """A randomly initialised Llama-architecture causal LM with a real byte-level BPE tokenizer and ChatML."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    corpus = [
-        "def solve():\n    n = int(input())\n    print(n * 2)\n",
-        "Read the problem carefully. You are an expert Python programmer.",
-        "```python\nimport sys\nfor line in sys.stdin:\n    print(line.strip()[::-1])\n```",
-        "system user assistant Input Output Constraints Sample the of and a to is",
-    ] * 20
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tk.train_from_iterator(corpus, trainer=trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        bos_token=None,
-        unk_token=None,
-    )
-    tok.chat_template = CHAT_TEMPLATE
-    path.mkdir(parents=True, exist_ok=True)
-    tok.save_pretrained(path)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +50,9 @@ def shared_benchmark() -> Path:
 
 
 @pytest.fixture(scope="session")
-def codetune_home(tmp_path_factory) -> Path:
-    """Where the embedded model's conversion is cached: $CODETUNE_HOME when CI sets it, else a temp dir."""
-    home = os.environ.get("CODETUNE_HOME")
-    return Path(home) if home else tmp_path_factory.mktemp("codetune-home")
+def codetune_home() -> Path:
+    """Where the embedded model's conversion and the built-in data are cached for this session."""
+    return Path(os.environ["CODETUNE_HOME"])
 
 
 def sleeper_program(mark: str) -> str:

@@ -153,9 +153,6 @@ def test_broken_public_tests_names_question_id(tmp_path):
 
 
 def test_builtin_benchmark_loads_through_same_loader():
-    pytest.importorskip("codetune.data.builtin", reason="built-in benchmark (issue 3) not landed yet")
-    from codetune.data.builtin import builtin_benchmark_rows  # noqa: F401
-
     lines: list[str] = []
     problems = load_benchmark(BenchmarkConfig(source="builtin", release=None), report=lines.append).problems
     assert problems and all(p.tests for p in problems)

@@ -7,10 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from codetune.bench import evaluate as ev
 from codetune.config import parse_config
 from codetune.errors import CodetuneError
-from codetune.study.layout import base_eval_dir, checkpoint_name, eval_dir, run_dir
+from codetune.layout import (
+    GENERATIONS_FILE,
+    PROMPTS_FILE,
+    SCORES_FILE,
+    base_eval_dir,
+    checkpoint_name,
+    eval_dir,
+    eval_summary_path,
+    generations_partial_path,
+    generations_path,
+    prompts_path,
+    run_dir,
+    scores_path,
+    stage_record_path,
+)
+from codetune.records import EvalSummary, StageRecord
+from codetune.study import evaluate as ev
 
 SYSTEM = "You are an expert Python programmer."
 
@@ -57,8 +72,8 @@ def study(tmp_path, tiny_model_dir, shared_benchmark):
 
 def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
     summaries = ev.evaluate_study(study, include_base=True)
-    assert [s["model"] for s in summaries] == ["base", "r1_checkpoint-step-2-epoch-0"]
-    assert summaries[1]["step"] == 2 and summaries[1]["run"] == "r1" and summaries[0]["run"] is None
+    assert [s.model for s in summaries] == ["base", "r1_checkpoint-step-2-epoch-0"]
+    assert summaries[1].step == 2 and summaries[1].run == "r1" and summaries[0].run is None
     for s, folder in zip(
         summaries,
         [
@@ -67,11 +82,9 @@ def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
         ],
         strict=True,
     ):
-        assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
-            p.name for p in folder.iterdir()
-        }
-        assert not list(folder.glob("*.partial.jsonl"))
-        prompts = [json.loads(line) for line in (folder / "prompts.jsonl").read_text().splitlines()]
+        assert {PROMPTS_FILE, GENERATIONS_FILE, SCORES_FILE} <= {p.name for p in folder.iterdir()}
+        assert not generations_partial_path(folder).exists()
+        prompts = [json.loads(line) for line in prompts_path(folder).read_text().splitlines()]
         assert [p["question_id"] for p in prompts] == ["abc365_a", "abc365_b", "abc366_a"]
         # LiveCodeBench's generic chat prompt as it is: the run's system prompt only with use_system_prompt.
         assert prompts[0]["style"] == "generic"
@@ -79,23 +92,23 @@ def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
             "<|im_start|>system\nYou are an expert Python programmer. You will be given a question"
         )
         assert prompts[0]["prompt"].endswith("<|im_start|>assistant\n")
-        gens = json.loads((folder / "generations.json").read_text())
+        gens = json.loads(generations_path(folder).read_text())
         assert [len(g["code_list"]) for g in gens] == [1, 1, 1] and all(
             len(g["output_list"]) == 1 for g in gens
         )
-        scores = json.loads((folder / "scores.json").read_text())
+        scores = json.loads(scores_path(folder).read_text())
         assert [s_["question_id"] for s_ in scores] == ["abc365_a", "abc365_b", "abc366_a"]
         assert all({"graded_list", "pass@1", "verdicts", "code_list"} <= s_.keys() for s_ in scores)
-        on_disk = json.loads((folder / "summary.json").read_text())
-        assert on_disk == s and s["total"] == 3 and 0.0 <= s["pass@1"] <= 1.0 and s["n_samples"] == 1
-        assert s["complete"] and s["wall_time_s"] >= 0 and "pass@1" in s["pass@k"]
-        assert s["scoring"]["extraction"] == "lcb" and s["scoring"]["stop"] == ["###"]
-        assert s["scoring"]["prompt_style"] == "generic" and not s["scoring"]["stop_at_code_end"]
-        assert s["scoring"]["livecodebench_commit"].startswith("28fef95")
+        assert EvalSummary.complete_in(folder) == s
+        assert s.total == 3 and 0.0 <= s.pass_at_1 <= 1.0 and s.n_samples == 1
+        assert s.wall_time_s >= 0 and "pass@1" in s.pass_at_k
+        assert s.scoring["extraction"] == "lcb" and s.scoring["stop"] == ["###"]
+        assert s.scoring["prompt_style"] == "generic" and not s.scoring["stop_at_code_end"]
+        assert s.scoring["livecodebench_commit"].startswith("28fef95")
     # Base model and checkpoint differ (the adapter was active), and nothing reloads on a second call.
-    base_out = json.loads((base_eval_dir(study.output_path) / "generations.json").read_text())
+    base_out = json.loads(generations_path(base_eval_dir(study.output_path)).read_text())
     ck_dir = eval_dir(run_dir(study.output_path, "r1"), "checkpoint-step-2-epoch-0")
-    ck_out = json.loads((ck_dir / "generations.json").read_text())
+    ck_out = json.loads(generations_path(ck_dir).read_text())
     assert [g["output_list"] for g in base_out] != [g["output_list"] for g in ck_out]
 
     def no_load(*a, **k):
@@ -116,15 +129,15 @@ def test_eval_base_and_checkpoint_writes_layout_then_skips(study, monkeypatch):
     res = CliRunner().invoke(app, ["eval", str(cfg_file), "--include-base", "--checkpoints", "2"])
     assert res.exit_code == 0, res.output
     assert "Pass@1" in res.output and "Solved Problems" in res.output
-    assert "r1_checkpoint-step-2-epoch-0" in res.output and f"{summaries[1]['solved']}/3" in res.output
+    assert "r1_checkpoint-step-2-epoch-0" in res.output and f"{summaries[1].solved}/3" in res.output
 
 
 def test_checkpoint_selection_by_step(study):
-    assert [p.name for p in ev.select_checkpoints(study, "r1", "2")] == ["checkpoint-step-2-epoch-0"]
+    assert [p.name for p in ev.choose_checkpoints(study, "r1", "2")] == ["checkpoint-step-2-epoch-0"]
     with pytest.raises(CodetuneError, match="no checkpoint at step 7; steps saved: 2"):
-        ev.select_checkpoints(study, "r1", "7")
+        ev.choose_checkpoints(study, "r1", "7")
     with pytest.raises(CodetuneError, match="evaluated checkpoints"):
-        ev.select_checkpoints(study, "r1", "best")
+        ev.choose_checkpoints(study, "r1", "best")
     with pytest.raises(CodetuneError, match="run 'zz' is not in the config"):
         ev.evaluate_study(study, run="zz")
 
@@ -133,7 +146,9 @@ def test_eval_resumes_after_a_kill_without_duplicates(
     tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
 ):
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=5)
-    real = ev.generate_texts
+    from codetune.bench import generate
+
+    real = generate.generate_texts
     calls: list[int] = []
 
     def killed_after_two(model, tok, convs, **kw):
@@ -149,22 +164,24 @@ def test_eval_resumes_after_a_kill_without_duplicates(
         kw_on = kw.pop("on_result")
         return real(model, tok, convs, on_result=on_result, **{**kw, "batch_size": 1})
 
-    monkeypatch.setattr(ev, "generate_texts", killed_after_two)
+    monkeypatch.setattr(generate, "generate_texts", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         ev.evaluate_study(cfg, include_base=True)
     folder = base_eval_dir(cfg.output_path)
-    partial = folder / "generations.partial.jsonl"
-    assert len(partial.read_text().splitlines()) == 2 and not (folder / "summary.json").exists()
+    partial = generations_partial_path(folder)
+    assert len(partial.read_text().splitlines()) == 2 and not eval_summary_path(folder).exists()
     # A kill in the middle of a write leaves half a line: it is dropped, not duplicated or fatal.
     with partial.open("a") as f:
         f.write('{"question_id": "abc366_a", "code_l')
 
-    monkeypatch.setattr(ev, "generate_texts", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1])
+    monkeypatch.setattr(
+        generate, "generate_texts", lambda *a, **k: (calls.append(len(a[2])), real(*a, **k))[1]
+    )
     (summary,) = ev.evaluate_study(cfg, include_base=True)
     assert calls == [5, 3]  # the second run generated only the three unfinished problems
-    gens = json.loads((folder / "generations.json").read_text())
+    gens = json.loads(generations_path(folder).read_text())
     ids = [g["question_id"] for g in gens]
-    assert len(ids) == len(set(ids)) == 5 and summary["total"] == 5 and summary["resumed"]
+    assert len(ids) == len(set(ids)) == 5 and summary.total == 5 and summary.resumed
     assert not partial.exists()
 
 
@@ -226,11 +243,13 @@ def test_system_prompt_style_and_extraction_settings_reach_the_files(
     assert prompt["prompt"].startswith(
         f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n\nYou will be"
     )
-    assert summary["scoring"]["extraction"] == "lenient" and summary["scoring"]["system_prompt_added"]
+    assert summary.scoring["extraction"] == "lenient" and summary.scoring["system_prompt_added"]
+    record = StageRecord.read(stage_record_path(cfg.output_path, "eval", "base"))
     # Another rule is another evaluation: the folder is redone, not reused.
     cfg.benchmark.extraction = "lcb"
     (again,) = ev.evaluate_study(cfg, include_base=True)
-    assert again["fingerprint"] != summary["fingerprint"] and again["scoring"]["extraction"] == "lcb"
+    redone = StageRecord.read(stage_record_path(cfg.output_path, "eval", "base"))
+    assert redone.fingerprint != record.fingerprint and again.scoring["extraction"] == "lcb"
 
 
 def test_answers_are_cut_at_a_stop_string(tiny_model_dir):

@@ -46,27 +46,25 @@ def test_correct_solutions_pass_wrong_ones_fail(problems, runner):
         {"question_id": "abc366_a", "code_list": [ELECTION_OK, "while True:\n    pass\n"]},  # timeout
     ]
     scores = score_generations([problems[g["question_id"]] for g in gens], gens, limits=LIMITS, runner=runner)
-    by = {s["question_id"]: s for s in scores}
-    assert [s["graded_list"] for s in scores] == [[True, False]] * 3
-    assert by["abc365_a"]["verdicts"] == [["passed"] * 4, ["passed", "wrong_answer"]]
-    assert (
-        by["abc365_a"]["metadata"][1]["error_code"] == -2 and by["abc365_a"]["metadata"][1]["test_index"] == 1
-    )
-    assert by["abc365_b"]["verdicts"][1] == ["runtime_error"]
-    assert "IndexError" in by["abc365_b"]["metadata"][1]["error_message"]
-    assert by["abc366_a"]["verdicts"] == [["passed"] * 3, ["timeout"]]
-    assert all(s["pass@1"] == 0.5 for s in scores)
+    by = {s.question_id: s for s in scores}
+    assert [s.graded_list for s in scores] == [[True, False]] * 3
+    assert by["abc365_a"].verdicts == [["passed"] * 4, ["passed", "wrong_answer"]]
+    assert by["abc365_a"].metadata[1]["error_code"] == -2 and by["abc365_a"].metadata[1]["test_index"] == 1
+    assert by["abc365_b"].verdicts[1] == ["runtime_error"]
+    assert "IndexError" in by["abc365_b"].metadata[1]["error_message"]
+    assert by["abc366_a"].verdicts == [["passed"] * 3, ["timeout"]]
+    assert all(s.pass_at_1 == 0.5 for s in scores)
     summary = summarize_scores(scores, [1, 2])
-    assert summary["pass@1"] == 0.5 and summary["pass@k"]["pass@2"] == 1.0
-    assert summary["solved"] == 3 and summary["total"] == 3 and summary["n_samples"] == 2
-    assert summary["sample_verdicts"] == {"passed": 3, "wrong_answer": 1, "runtime_error": 1, "timeout": 1}
+    assert summary.pass_at_1 == 0.5 and summary.pass_at_k["pass@2"] == 1.0
+    assert summary.solved == 3 and summary.total == 3 and summary.n_samples == 2
+    assert summary.sample_verdicts == {"passed": 3, "wrong_answer": 1, "runtime_error": 1, "timeout": 1}
 
 
 def test_extraction_failure_is_recorded_and_never_run(problems, runner):
     gens = [{"question_id": "abc365_a", "code_list": [""], "extraction_failed": [True]}]
     (s,) = score_generations([problems["abc365_a"]], gens, limits=LIMITS, runner=runner)
-    assert s["graded_list"] == [False] and s["verdicts"] == [[]] and s["extraction_failed"] == [True]
-    assert summarize_scores([s])["extraction_failures"] == 1
+    assert s.graded_list == [False] and s.verdicts == [[]] and s.extraction_failed == [True]
+    assert summarize_scores([s]).extraction_failures == 1
 
 
 def test_unknown_question_id_is_an_error(problems, runner):
@@ -118,8 +116,10 @@ def test_call_based_problem_calls_the_starter_function(runner):
     no_fn = "def other():\n    return 1\n"
     gens = [{"question_id": "lc_two_sum", "code_list": [good, wrong, no_fn]}]
     (s,) = score_generations([problem], gens, limits=LIMITS, runner=runner)
-    assert s["graded_list"] == [True, False, False]
-    assert s["verdicts"] == [["passed", "passed"], ["passed", "wrong_answer"], ["runtime_error"]]
+    assert s.graded_list == [True, False, False]
+    assert s.verdicts == [["passed", "passed"], ["passed", "wrong_answer"], ["runtime_error"]]
+    # Solved means pass@1 >= 0.5 (records.is_solved), everywhere: one sample of three is not enough.
+    assert not s.solved and summarize_scores([s]).solved == 0
 
 
 def test_score_cli_on_tiny_generations_file(shared_benchmark, tmp_path):
@@ -167,7 +167,7 @@ def test_private_tests_run_after_public_ones(runner):
     }
     gens = [{"question_id": "sq", "code_list": ["n = int(input())\nprint(n * n)\n", "print(4)\n"]}]
     (s,) = score_generations([parse_row(row)], gens, limits=LIMITS, runner=runner)
-    assert s["graded_list"] == [True, False] and s["public_passed"] == [True, True]
-    assert s["verdicts"] == [["passed", "passed"], ["passed", "wrong_answer"]]
-    assert s["n_public_tests"] == 1 and s["n_private_tests"] == 1
-    assert summarize_scores([s])["solved_public"] == 1
+    assert s.graded_list == [True, False] and s.public_passed == [True, True]
+    assert s.verdicts == [["passed", "passed"], ["passed", "wrong_answer"]]
+    assert s.n_public_tests == 1 and s.n_private_tests == 1
+    assert summarize_scores([s]).solved_public == 1

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from codetune import render
 from codetune.errors import CodetuneError
+from codetune.records import AggregateMetrics
 from codetune.study.behaviour import aggregate_metrics, answer_metrics, split_markdown
-from codetune.study.compare import (
-    check_checkpoints,
-    load_compare,
-    print_compare,
-    read_prompts,
-    run_compare,
-    save_compare,
-)
+from codetune.study.compare import check_checkpoints, load_compare, read_prompts, run_compare, save_compare
 
 # The Deep model's binary-search answer as the seed report quotes it (1-space indentation kept).
 DEEP_BINARY_SEARCH = """Binary search is an efficient algorithm for finding an item from a sorted list of items. It works by repeatedly dividing in half the portion of the list that could contain the item.
@@ -153,11 +148,11 @@ def test_non_python_blocks_are_not_parsed():
 
 def test_aggregate():
     agg = aggregate_metrics([answer_metrics(DEEP_BINARY_SEARCH), answer_metrics(DIVERSE_DISTANCE)])
-    assert agg["answers"] == 2
-    assert agg["explanation_before_code"] == 2
-    assert agg["headers"] == 4 and agg["code_blocks"] == 3 and agg["functions"] == 3
-    assert agg["libraries"] == {"math": 1, "numpy": 1}
-    assert aggregate_metrics([]) == {"answers": 0}
+    assert agg.answers == 2
+    assert agg.explanation_before_code == 2
+    assert agg.headers == 4 and agg.code_blocks == 3 and agg.functions == 3
+    assert agg.libraries == {"math": 1, "numpy": 1}
+    assert aggregate_metrics([]) == AggregateMetrics(answers=0)
 
 
 def _adapter(model_dir: Path, out: Path, seed: int) -> Path:
@@ -180,24 +175,25 @@ def test_compare_checkpoints_side_by_side(tiny_model_dir, tmp_path):
     b = _adapter(tiny_model_dir, tmp_path / "diverse" / "checkpoints" / "checkpoint-step-10-epoch-0", 2)
     prompts = ["Explain binary search.", "Distance in three ways."]
     result = run_compare([a, b], prompts, max_new_tokens=6, include_base=True, system_prompt="Be brief.")
-    names = [m["name"] for m in result["models"]]
+    names = [m.name for m in result.answers.models]
     assert names == ["base", "deep/checkpoint-step-10-epoch-0", "diverse/checkpoint-step-10-epoch-0"]
-    for m in result["models"]:
-        assert len(m["answers"]) == 2 and len(m["metrics"]) == 2
-        assert m["metrics"][0]["answer_chars"] == len(m["answers"][0].strip())
-        assert m["aggregate"]["answers"] == 2
-    assert result["decoding"] == {"temperature": 0.0, "max_new_tokens": 6}
+    for i, m in enumerate(result.answers.models):
+        metrics = result.metrics.models[i]
+        assert len(m.answers) == 2 and len(metrics.metrics) == 2
+        assert metrics.metrics[0].answer_chars == len(m.answers[0].strip())
+        assert metrics.aggregate.answers == 2
+    assert result.answers.decoding.model_dump() == {"temperature": 0.0, "max_new_tokens": 6}
+    assert result.answers.system_prompt == "Be brief."
     answers_path, metrics_path = save_compare(result, tmp_path / "cmp")
     saved = json.loads(answers_path.read_text())
     assert saved["prompts"] == prompts and saved["models"][1]["checkpoint"] == str(a)
     assert "metrics" in json.loads(metrics_path.read_text())["models"][0]
-    loaded = load_compare(tmp_path / "cmp")
-    assert loaded["models"][2]["aggregate"] == result["models"][2]["aggregate"]
+    assert load_compare(tmp_path / "cmp") == result
 
     from rich.console import Console
 
     console = Console(record=True, width=150)
-    print_compare(result, console)
+    render.comparison(console, result)
     out = console.export_text()
     assert "prompt 2" in out and "deep/checkpoint-step-10-epoch-0" in out and "explanation before code" in out
 

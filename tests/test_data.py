@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from codetune.cli import app
 from codetune.config import ColumnMapping, DatasetConfig
+from codetune.data.builtin import builtin_instruction_rows
 from codetune.data.profile import profile_dataset
 from codetune.data.sources import load_rows, load_source, problem_hash
 from codetune.data.splits import assign_splits, seeded_problem_split
@@ -57,7 +58,7 @@ def shaped_rows(split_of=lambda p: "train", with_split: bool = True) -> list[dic
 def test_profile_numbers_are_exact(tmp_path):
     split_of = {0: "train", 1: "train", 2: "valid", 3: "test", 4: "train", 5: "valid", 6: "test"}.get
     f = write_jsonl(tmp_path / "d.jsonl", shaped_rows(split_of))
-    prof = profile_dataset(DatasetConfig(source=str(f)))
+    prof = profile_dataset(DatasetConfig(source=str(f))).to_json()
     assert prof["rows"] == 19
     assert prof["unique_problems"] == 7
     assert prof["solutions_per_problem"] == {
@@ -80,7 +81,7 @@ def test_profile_counts_cross_split_leaks_and_duplicates(tmp_path):
     rows[6]["split"] = "test"  # problem 1 too
     rows.append(dict(rows[0], id="dup"))  # an exact copy of problem 0's first solution
     f = write_jsonl(tmp_path / "d.jsonl", rows)
-    prof = profile_dataset(DatasetConfig(source=str(f)))
+    prof = profile_dataset(DatasetConfig(source=str(f))).to_json()
     assert prof["cross_split_problems"] == 2
     assert {tuple(e["splits"]) for e in prof["cross_split_examples"]} == {
         ("train", "valid"),
@@ -96,7 +97,7 @@ def test_profile_token_lengths(tmp_path, tiny_model_dir):
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     f = write_jsonl(tmp_path / "d.jsonl", shaped_rows())
-    prof = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=60)
+    prof = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=60).to_json()
     ins, think = prof["tokens"]["instruction"], prof["tokens"]["think"]
     assert ins["rows"] == think["rows"] == 19
     assert ins["p50"] <= ins["p90"] <= ins["p99"] <= ins["max"]
@@ -108,9 +109,9 @@ def test_profile_token_lengths(tmp_path, tiny_model_dir):
     )
     assert len(tok(chat, add_special_tokens=False)["input_ids"]) < ins["max"]
     assert prof["rows_over_max_length"]["instruction"] == ins["over_max_length"]
-    prof2 = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=ins["max"] - 1)
+    prof2 = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=ins["max"] - 1).to_json()
     assert 1 <= prof2["rows_over_max_length"]["instruction"] <= 19
-    prof3 = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=ins["max"])
+    prof3 = profile_dataset(DatasetConfig(source=str(f)), tokenizer=tok, max_length=ins["max"]).to_json()
     assert prof3["rows_over_max_length"]["instruction"] == 0
 
 
@@ -287,7 +288,7 @@ def test_small_seeded_split_has_every_split():
 
 def test_profile_seeded_split_has_no_cross_split(tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", shaped_rows(with_split=False) * 3)  # 3 copies of every row
-    prof = profile_dataset(DatasetConfig(source=str(f)), seed=1)
+    prof = profile_dataset(DatasetConfig(source=str(f)), seed=1).to_json()
     assert prof["split_from"].startswith("seeded by problem")
     assert prof["cross_split_problems"] == 0
     assert sum(prof["split_problems"].values()) == 7
@@ -306,18 +307,10 @@ def test_unknown_split_value_is_an_error(tmp_path):
 # ------------------------------------------------------------------------------------------------ built-in
 
 
-def _builtin_or_skip():
-    try:
-        from codetune.data.builtin import builtin_instruction_rows
-    except ImportError as e:
-        pytest.skip(f"built-in data generator not available yet: {e}")
-    return builtin_instruction_rows
-
-
 @pytest.mark.parametrize("variant", ["deep", "diverse"])
 def test_builtin_profile_matches_its_rows(variant):
-    rows = _builtin_or_skip()(variant, seed=42)
-    prof = profile_dataset(DatasetConfig(source=f"builtin:{variant}"), seed=42)
+    rows = builtin_instruction_rows(variant, seed=42)
+    prof = profile_dataset(DatasetConfig(source=f"builtin:{variant}"), seed=42).to_json()
     assert prof["rows"] == len(rows)
     assert prof["unique_problems"] == len({problem_hash(r["input"]) for r in rows})
     assert prof["splits"] == {s: sum(r["split"] == s for r in rows) for s in ("train", "valid", "test")}

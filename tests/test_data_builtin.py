@@ -53,7 +53,11 @@ def problems():
 @pytest.fixture(scope="module")
 def built(home):
     """(deep, diverse, benchmark) rows of seed 0, through the public API (builds and verifies once)."""
-    return builtin_instruction_rows("deep"), builtin_instruction_rows("diverse"), builtin_benchmark_rows()
+    return (
+        builtin_instruction_rows("deep", seed=0),
+        builtin_instruction_rows("diverse", seed=0),
+        builtin_benchmark_rows(seed=0),
+    )
 
 
 def test_at_least_30_training_families_and_some_held_out():
@@ -161,8 +165,8 @@ def test_no_problem_crosses_splits(built):
 
 def test_split_sizes_are_cheap_and_match_the_rows(built, home):
     deep, diverse, _ = built
-    assert builtin_split_sizes("builtin:deep") == split_sizes(deep)
-    assert builtin_split_sizes("builtin:diverse") == split_sizes(diverse)
+    assert builtin_split_sizes("builtin:deep", seed=0) == split_sizes(deep)
+    assert builtin_split_sizes("builtin:diverse", seed=0) == split_sizes(diverse)
     sizes = builtin_split_sizes("builtin:deep", seed=7)  # not built: counted without running anything
     assert not cache_dir(7).exists()
     assert sizes == split_sizes(deep_rows(generate(7), 7))
@@ -187,7 +191,7 @@ def test_cache_is_written_atomically_and_reused(built, home):
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["families"] == len(FAMILIES) and meta["benchmark"] == len(built[2])
     stamp = (folder / "deep.jsonl").stat().st_mtime_ns
-    assert builtin_instruction_rows("deep") == built[0]
+    assert builtin_instruction_rows("deep", seed=0) == built[0]
     assert (folder / "deep.jsonl").stat().st_mtime_ns == stamp  # read, not rebuilt
 
 
@@ -240,7 +244,8 @@ def test_benchmark_mixes_held_out_instances_and_held_out_families(built):
 
 
 def test_the_benchmark_loader_reads_it_as_it_reads_the_shared_file(built, shared_benchmark, tmp_path):
-    lcb = pytest.importorskip("codetune.bench.lcb")
+    from codetune.bench import lcb
+
     path = tmp_path / "builtin.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in built[2]))
     ours, theirs = lcb.load_benchmark_file(path), lcb.load_benchmark_file(shared_benchmark)
@@ -252,7 +257,7 @@ def test_the_benchmark_loader_reads_it_as_it_reads_the_shared_file(built, shared
 def test_solutions_also_pass_in_the_sandbox(problems):
     """A sample (every solution of one problem per family, on its first sample) through codetune.sandbox:
     the solutions rely on nothing the verification harness provides that a real run lacks."""
-    sandbox = pytest.importorskip("codetune.sandbox.runner")
+    from codetune.sandbox import runner as sandbox
     from codetune.sandbox.limits import Job as SandboxJob
     from codetune.sandbox.limits import Limits
 

@@ -205,7 +205,6 @@ def test_prepare_bad_json_line(tmp_path, tiny_tok):
 
 
 def test_prepare_builtin_deep(tiny_tok):
-    pytest.importorskip("codetune.data.builtin", reason="built-in data generator not available yet")
     from codetune.data.builtin import builtin_instruction_rows
 
     cfg = parse_config({"runs": {"r": {"dataset": {"source": "builtin:deep"}}}, "training": {"seed": 42}})

@@ -33,7 +33,8 @@ from codetune.files import (
     write_error,
     write_json_atomic,
 )
-from codetune.locks import LOCK_FILE, folder_lock, lock_holder
+from codetune.layout import LOCK_FILE
+from codetune.locks import folder_lock, lock_holder
 from conftest import marked_processes, sleeper_program, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -313,7 +314,7 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
     from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
-    monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, rdir, **kw: rdir)
+    monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, **kw: run_mod.run_dir(cfg.output_path, name))
     rdir = tmp_path / "out" / "runs" / "a"
     rank0 = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(rdir)], env=_env(), stdout=subprocess.PIPE, text=True
@@ -381,36 +382,38 @@ def _study_config(tmp_path: Path, model_dir: Path, bench: Path) -> Path:
     return path
 
 
-def test_interrupted_eval_leaves_nothing_running_and_resumes(tmp_path, tiny_model_dir, bench2):
-    """An eval whose generations are done (an earlier, interrupted eval) is scoring: Ctrl-C stops it."""
-    from codetune.bench import evaluate as ev
-    from codetune.config import load_config
-    from codetune.study.layout import base_eval_dir
+# `codetune eval` whose model answers every problem with `sys.argv[2]` (the generator is replaced, the rest
+# of the evaluation is the real one).
+_EVAL_ANSWERING = """
+import sys
+from codetune.bench import generate
+answer = "```python\\n" + sys.argv[2] + "```\\n"
+def answering(model, tok, prompts, *, on_result=None, n=1, **kw):
+    out = [[answer] * n for _ in prompts]
+    for i, answers in enumerate(out):
+        if on_result is not None:
+            on_result(i, answers)
+    return out
+generate.generate_texts = answering
+sys.argv = ["codetune", "eval", sys.argv[1], "--include-base"]
+from codetune.cli import main
+main()
+"""
+
+
+def test_interrupted_eval_leaves_nothing_running_and_keeps_its_generations(tmp_path, tiny_model_dir, bench2):
+    from codetune.layout import base_eval_dir, generations_partial_path
 
     cfg_path = _study_config(tmp_path, tiny_model_dir, bench2)
-    cfg = load_config(cfg_path)
-    problems = load_benchmark(cfg.benchmark, cfg.path.parent, report=lambda _: None).problems
-    out = base_eval_dir(cfg.output_path)
-    out.mkdir(parents=True)
-    fp = ev.fingerprint(problems, cfg.benchmark, ev._base_system_prompt(cfg), cfg.model.source)
-    (out / "eval-state.json").write_text(json.dumps({"fingerprint": fp}))
     mark = f"cte{uuid.uuid4().hex[:8]}"
-    rows = [
-        {
-            "question_id": p.question_id,
-            "code_list": [sleeper_program(mark)],
-            "output_list": ["x"],
-            "extraction_failed": [False],
-        }
-        for p in problems
-    ]
-    (out / "generations.partial.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cmd = [sys.executable, "-m", "codetune", "eval", str(cfg_path), "--include-base"]
+    cmd = [sys.executable, "-c", _EVAL_ANSWERING, str(cfg_path), sleeper_program(mark)]
     res = _interrupt(cmd, mark, signal.SIGINT, _env())
     assert _one_error_line(res, 130) == "codetune: interrupted; rerun the same command to resume"
-    assert not (out / "summary.json").exists() and not _temporaries(cfg.output_path)
-    assert len((out / "generations.partial.jsonl").read_text().splitlines()) == 2  # kept for the rerun
-    _all_json_parses(cfg.output_path)
+    study = tmp_path / "study"
+    assert not _temporaries(study)
+    _all_json_parses(study)
+    partial = generations_partial_path(base_eval_dir(study))
+    assert len(partial.read_text().splitlines()) == 2  # kept: the rerun scores them without generating
 
 
 # --- 6. a zlib bomb in a benchmark row ----------------------------------------------------------------------

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from codetune.bench.evaluate import fingerprint
-from codetune.bench.lcb import release_files
-from codetune.config import BenchmarkConfig
+from codetune.bench.lcb import BenchmarkSelection, release_files, selection_identity
 from codetune.errors import CodetuneError
 from hubserver import StandInHub
 from standin import LCB_FILES, LCB_ID, SEED, build_stand_in, codetune, hub_env
@@ -103,15 +101,17 @@ def test_a_changed_upstream_file_is_a_new_evaluation(shared_benchmark):
     from codetune.bench.lcb import load_benchmark_file
 
     problems = load_benchmark_file(shared_benchmark)[:3]
-    bench = BenchmarkConfig()
     files = [{"name": "test.jsonl", "sha256": "a" * 64}]
-    fp = fingerprint(problems, bench, None, "m", {"revision": "1" * 40, "files": files})
-    changed = [{"name": "test.jsonl", "sha256": "b" * 64}]
-    assert fingerprint(problems, bench, None, "m", {"revision": "1" * 40, "files": changed}) != fp
+
+    def identity(revision, files):
+        return selection_identity(BenchmarkSelection(problems, LCB_ID, "release_v5", files, revision, []))
+
+    fp = identity("1" * 40, files)
+    assert identity("1" * 40, [{"name": "test.jsonl", "sha256": "b" * 64}]) != fp
     # A new commit that leaves every file as it was (a README edit) keeps the evaluation.
-    assert fingerprint(problems, bench, None, "m", {"revision": "2" * 40, "files": files}) == fp
-    # Local and built-in sources record no provenance: their fingerprints are what they always were.
-    assert fingerprint(problems, bench, None, "m", None) == fingerprint(problems, bench, None, "m")
+    assert identity("2" * 40, files) == fp
+    # Local and built-in sources record no provenance: only their problems and tests identify them.
+    assert identity(None, []) == {k: v for k, v in fp.items() if k != "files"}
 
 
 def test_hub_dataset_profile_through_the_hub_then_offline(bench_hub, tmp_path):

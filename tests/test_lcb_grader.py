@@ -242,7 +242,7 @@ def scored():
     gens = [{"question_id": ROW["question_id"], "code_list": [CASES[n][0] for n in names]}]
     with get_runner(workers=2) as runner:
         (s,) = score_generations([parse_row(ROW)], gens, limits=grading_limits(TIMEOUT, 1024), runner=runner)
-    return {n: (s["graded_list"][i], s["verdicts"][i], s["metadata"][i]) for i, n in enumerate(names)}
+    return {n: (s.graded_list[i], s.verdicts[i], s.metadata[i]) for i, n in enumerate(names)}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -347,7 +347,7 @@ def scored_calls():
         (s,) = score_generations(
             [parse_row(CALL_ROW)], gens, limits=grading_limits(TIMEOUT, 1024), runner=runner
         )
-    return dict(zip(names, s["graded_list"], strict=True))
+    return dict(zip(names, s.graded_list, strict=True))
 
 
 @pytest.mark.parametrize("case", list(CALL_CASES))

@@ -1,5 +1,7 @@
-"""`codetune study` end to end on the tiny random model: every stage writes its files, a re-run skips all
-completed work, and a study interrupted after training continues from there."""
+"""`codetune study` end to end on a tiny study (the tiny random Llama, built-in data, a 3-problem local
+benchmark of built-in rows, 8 new tokens): every stage writes its output and its record, a re-run keeps
+them, and each change of a setting a stage reads recomputes exactly the stages that read it, or stops the
+study when that stage is training."""
 
 from __future__ import annotations
 
@@ -9,113 +11,274 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rich.console import Console
+from typer.testing import CliRunner
 
+from codetune import layout
+from codetune.cli import app
 from codetune.config import load_config
-from codetune.study.layout import base_eval_dir, data_profile_path, eval_dir, list_checkpoints, run_dir
-from codetune.study.pipeline import run_study
-from codetune.study.report import overlap_path
+from codetune.data.builtin import builtin_benchmark_rows
+from codetune.errors import CodetuneError
+from codetune.records import (
+    CompareAnswers,
+    EvalSummary,
+    OverlapReport,
+    RunSummary,
+    Selection,
+    StageRecord,
+)
+from codetune.study.pipeline import dry_run_status, run_study
+from codetune.study.results import load_records
+
+CHECKPOINTS = ["checkpoint-step-1-epoch-0", "checkpoint-step-2-epoch-0"]
+MODELS = ["base", *(f"deep/{c}" for c in CHECKPOINTS)]
 
 
-def write_naholav_jsonl(path: Path, *, n_train: int, n_valid: int, n_test: int) -> None:
-    """A small dataset in the Naholav CodeGen schema: id, input, output, solution, split."""
-    rows = []
-    for i in range(n_train + n_valid + n_test):
-        split = "train" if i < n_train else "valid" if i < n_train + n_valid else "test"
-        sol = f"n = int(input())\nprint(n * {i})\n"
-        rows.append(
-            {
-                "id": f"p{i}",
-                "input": f"Problem {i}: read n and print n times {i}.",
-                "output": f"<think>multiply by {i}</think>\n```python\n{sol}```",
-                "solution": sol,
-                "split": split,
-            }
-        )
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-
-
-def _config(folder: Path, model_dir: Path, bench: Path) -> Path:
-    write_naholav_jsonl(folder / "a.jsonl", n_train=16, n_valid=4, n_test=4)
-    write_naholav_jsonl(folder / "b.jsonl", n_train=20, n_valid=4, n_test=4)
-    doc = {
+def study_doc(model_dir: Path) -> dict:
+    return {
         "name": "tiny-pipeline",
         "output_dir": "out",
         "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         "training": {
-            "max_steps": 4,
+            "max_steps": 2,
             "batch_size": 4,
-            "eval_every": 2,
-            "save_every": 2,
+            "eval_every": 1,
+            "save_every": 1,
             "learning_rate": 1e-3,
-            "max_seq_length": 256,
+            "max_seq_length": 512,
+            "overlong": "truncate",
+            "max_eval_samples": 4,
+            "report_to": [],
         },
         "runs": {
-            "deep": {"dataset": {"source": "a.jsonl"}, "system_prompt": "You are a coder."},
-            "diverse": {"dataset": {"source": "b.jsonl"}, "system_prompt": "You are a coder."},
+            "deep": {
+                "dataset": {"source": "builtin:deep", "max_rows": 40},
+                "system_prompt": "You are a coder.",
+            }
         },
         "benchmark": {
-            "source": str(bench),
+            "source": "bench.jsonl",
             "release": None,
-            "max_problems": 2,
+            "max_problems": 3,
+            "use_system_prompt": True,  # the run's system prompt reaches the eval prompts too
             "timeout_s": 2.0,
-            "generation": {"max_new_tokens": 8, "batch_size": 2},
+            "generation": {"max_new_tokens": 8, "batch_size": 4},
         },
         "compare": {"prompts": ["Explain binary search."], "max_new_tokens": 8},
     }
+
+
+def edit(folder: Path, key: str, value) -> Path:
+    """Set one key path of the folder's study.yaml, as a user editing it would."""
     path = folder / "study.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    doc = yaml.safe_load(path.read_text())
+    *parents, last = key.split(".")
+    node = doc
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    path.write_text(yaml.safe_dump(doc))
     return path
 
 
-@pytest.mark.slow
-def test_study_runs_every_stage_then_skips_then_continues(tmp_path, tiny_model_dir, shared_benchmark, capsys):
-    cfg = load_config(_config(tmp_path, tiny_model_dir, shared_benchmark))
-    out = cfg.output_path
-    console = Console(record=True, width=120)
-    html, md = run_study(cfg, console)
+def records(folder: Path) -> dict:
+    return {k: r.fingerprint for k, r in load_records(folder / "out").items()}
 
-    assert (out / "config.yaml").is_file() and (out / "environment.json").is_file()
-    for run in ("deep", "diverse"):
-        assert json.loads(data_profile_path(out, run).read_text())["rows"] > 0
-        assert "possibly_seen" in json.loads(overlap_path(out, run).read_text())
-        rdir = run_dir(out, run)
-        assert (rdir / "summary.json").is_file()
-        ckpts = list_checkpoints(rdir)
-        assert [c.name for c in ckpts] == ["checkpoint-step-2-epoch-0", "checkpoint-step-4-epoch-0"] or len(
-            ckpts
-        ) == 2
-        for c in ckpts:
-            assert (eval_dir(rdir, c.name) / "summary.json").is_file()
-    assert (base_eval_dir(out) / "summary.json").is_file()
-    selection = json.loads((out / "selection.json").read_text())
-    assert set(selection["runs"]) == {"deep", "diverse"}
-    answers = json.loads((out / "compare" / "answers.json").read_text())
-    assert [m["name"] for m in answers["models"]][0] == "base" and len(answers["models"]) == 3
-    text = md.read_text()
-    assert "## Behaviour comparison" in text and "No behaviour comparison yet" not in text
-    assert "What is missing" not in text
-    assert html.read_text().count("data:image/png;base64,") == 3
 
-    # A second run finds everything complete: nothing is trained, evaluated or generated again.
-    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")}
-    stamps[out / "compare" / "answers.json"] = (out / "compare" / "answers.json").stat().st_mtime_ns
-    capsys.readouterr()
-    console = Console(record=True, width=120)
-    run_study(cfg, console)
-    log = console.export_text()
-    assert "exists, skipped" in log and "complete: skipped" in log
-    assert "already evaluated" in capsys.readouterr().out  # the evaluation stage's own messages
-    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+def out_of(folder: Path) -> Path:
+    return folder / "out"
 
-    # Interrupted after training: evaluations, selection and comparison are gone; a re-run redoes only them.
-    shutil.rmtree(eval_dir(run_dir(out, "diverse"), "checkpoint-step-4-epoch-0"))
-    shutil.rmtree(out / "compare")
-    (out / "selection.json").unlink()
-    train_summary = run_dir(out, "deep") / "summary.json"
-    before = train_summary.stat().st_mtime_ns
-    run_study(cfg, Console(record=True, width=120))
-    assert train_summary.stat().st_mtime_ns == before
-    assert (eval_dir(run_dir(out, "diverse"), "checkpoint-step-4-epoch-0") / "summary.json").is_file()
-    assert (out / "compare" / "answers.json").is_file() and (out / "selection.json").is_file()
+
+def stamp(path: Path) -> int:
+    return path.stat().st_mtime_ns
+
+
+@pytest.fixture(scope="module")
+def base_study(tmp_path_factory, tiny_model_dir) -> Path:
+    """A complete tiny study, computed once for the module; tests work on copies of it."""
+    import torch
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("tiny-study")
+    rows = builtin_benchmark_rows(seed=42)[:3]
+    (folder / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "study.yaml").write_text(yaml.safe_dump(study_doc(tiny_model_dir)))
+    run_study(load_config(folder / "study.yaml"))
+    return folder
+
+
+@pytest.fixture
+def study(base_study, tmp_path) -> Path:
+    folder = tmp_path / "study"
+    shutil.copytree(base_study, folder)
+    return folder
+
+
+def test_every_stage_writes_its_output_and_record(base_study):
+    out = out_of(base_study)
+    assert layout.config_path(out).is_file() and layout.environment_path(out).is_file()
+    assert [p.name for p in layout.list_checkpoints(layout.run_dir(out, "deep"))] == CHECKPOINTS
+    assert RunSummary.read(layout.run_summary_path(layout.run_dir(out, "deep"))).checkpoints == CHECKPOINTS
+    assert OverlapReport.read(layout.overlap_path(out, "deep")).benchmark_problems == 3
+    for key in MODELS:
+        assert EvalSummary.read(layout.stage_output(out, "eval", key)).total == 3
+    assert Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint in CHECKPOINTS
+    answers = CompareAnswers.read(layout.compare_answers_path(layout.compare_dir(out)))
+    assert [m.name for m in answers.models] == ["base", f"deep/{answers.models[1].name.split('/')[1]}"]
+    recs = load_records(out)
+    expected = {("profile", "deep"), ("overlap", "deep"), ("train", "deep"), ("selection", None)}
+    expected |= {("eval", k) for k in MODELS} | {("compare", None), ("report", None)}
+    assert set(recs) == expected and all(r.finished for r in recs.values())
+    history = layout.config_history(out)
+    assert len(history) == 1 and all(r.config_file == str(history[0].relative_to(out)) for r in recs.values())
+    md = layout.report_md_path(out).read_text()
+    assert "What is missing" not in md and "No behaviour comparison yet" not in md
+    assert "config.yaml (as every stage above ran it)" in md and "ran with settings other than" not in md
+
+
+def test_a_rerun_keeps_every_stage(study):
+    out = out_of(study)
+    files = [layout.stage_output(out, s, k) for s, k in load_records(out)]
+    before = {p: stamp(p) for p in files}
+    run_study(load_config(study / "study.yaml"))
+    assert {p: stamp(p) for p in files} == before
+
+    # Interrupted after training: an evaluation, the selection and the comparison are gone; only they are redone.
+    shutil.rmtree(layout.eval_dir(layout.run_dir(out, "deep"), CHECKPOINTS[1]))
+    shutil.rmtree(layout.compare_dir(out))
+    layout.selection_path(out).unlink()
+    train = layout.run_summary_path(layout.run_dir(out, "deep"))
+    run_study(load_config(study / "study.yaml"))
+    assert stamp(train) == before[train]
+    assert layout.stage_output(out, "eval", f"deep/{CHECKPOINTS[1]}").is_file()
+    assert (
+        layout.selection_path(out).is_file()
+        and layout.compare_answers_path(layout.compare_dir(out)).is_file()
+    )
+
+
+def _refused(study: Path, key: str, value, named: str) -> None:
+    before = records(study)
+    config_before = layout.config_path(out_of(study)).read_text()
+    with pytest.raises(CodetuneError, match=rf"differs in: {named}.*--overwrite-stale.*another output_dir"):
+        run_study(load_config(edit(study, key, value)))
+    assert records(study) == before  # nothing computed, nothing deleted
+    assert layout.config_path(out_of(study)).read_text() == config_before  # config.yaml not rewritten
+
+
+def test_learning_rate_change_stops_the_study_naming_the_key(study):
+    _refused(study, "training.learning_rate", 2e-3, r"training\.learning_rate")
+
+
+def test_dataset_source_change_stops_the_study(study):
+    _refused(study, "runs.deep.dataset.source", "builtin:diverse", r"runs\.deep\.dataset\.source")
+
+
+def test_system_prompt_change_refuses_training_and_marks_its_readers_stale(study):
+    _refused(study, "runs.deep.system_prompt", "You are a careful coder.", r"runs\.deep\.system_prompt")
+    status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
+    for label in ("train deep", "profile deep", "eval deep/" + CHECKPOINTS[0], "eval base"):
+        assert status[label].state == "stale" and "system_prompt" in status[label].why, label
+    assert status["overlap deep"].state == "done"  # the overlap check reads no system prompt
+
+    run_study(load_config(study / "study.yaml"), overwrite_stale=True)
+    out = out_of(study)
+    answers = CompareAnswers.read(layout.compare_answers_path(layout.compare_dir(out)))
+    assert answers.system_prompt == "You are a careful coder."
+    for key in MODELS:
+        assert (
+            EvalSummary.read(layout.stage_output(out, "eval", key)).system_prompt
+            == "You are a careful coder."
+        )
+    profile = StageRecord.read(layout.stage_record_path(out, "profile", "deep"))
+    assert profile.config["runs"]["deep"]["system_prompt"] == "You are a careful coder."
+
+
+def test_fewer_benchmark_problems_recompute_eval_and_overlap_and_the_report_agrees(study):
+    out = out_of(study)
+    train = layout.run_summary_path(layout.run_dir(out, "deep"))
+    kept = stamp(train), stamp(layout.profile_path(out, "deep"))
+    before = records(study)
+    run_study(load_config(edit(study, "benchmark.max_problems", 2)))
+    after = records(study)
+    assert (stamp(train), stamp(layout.profile_path(out, "deep"))) == kept
+    assert after[("train", "deep")] == before[("train", "deep")]
+    assert after[("overlap", "deep")] != before[("overlap", "deep")]
+    assert all(after[("eval", k)] != before[("eval", k)] for k in MODELS)
+    overlap = OverlapReport.read(layout.overlap_path(out, "deep"))
+    assert overlap.benchmark_problems == 2
+    assert all(EvalSummary.read(layout.stage_output(out, "eval", k)).total == 2 for k in MODELS)
+    md = layout.report_md_path(out).read_text()
+    assert f"| deep | {overlap.possibly_seen} / 2 |" in md and " / 3 |" not in md
+    assert "config.yaml (as every stage above ran it)" in md
+
+
+def test_an_edited_expected_output_reevaluates(study):
+    bench = study / "bench.jsonl"
+    rows = [json.loads(line) for line in bench.read_text().splitlines()]
+    tests = json.loads(rows[1]["private_test_cases"])
+    tests[0]["output"] = tests[0]["output"].strip() + "0\n"  # same problems, same number of tests
+    rows[1]["private_test_cases"] = json.dumps(tests)
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = records(study)
+    status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
+    assert status["eval base"].differences == ("inputs.benchmark.sha256",)
+    run_study(load_config(study / "study.yaml"))
+    after = records(study)
+    assert all(after[("eval", k)] != before[("eval", k)] for k in MODELS)
+    assert after[("train", "deep")] == before[("train", "deep")]
+    assert after[("profile", "deep")] == before[("profile", "deep")]
+
+
+def test_overwrite_stale_retrains_with_the_new_setting(study):
+    out = out_of(study)
+    old = records(study)
+    run_study(load_config(edit(study, "training.learning_rate", 2e-3)), overwrite_stale=True)
+    new = records(study)
+    train = StageRecord.read(layout.stage_record_path(out, "train", "deep"))
+    assert train.finished and train.config["training"]["learning_rate"] == 2e-3
+    assert new[("train", "deep")] != old[("train", "deep")]
+    assert new[("eval", MODELS[-1])] != old[("eval", MODELS[-1])]  # another adapter: evaluated afresh
+    # Evaluations are keyed on the adapter files' content: step 1 falls in the LR warm-up (learning rate 0),
+    # so its adapter is byte-identical to the old one and its evaluation is kept, as is the base model's.
+    assert new[("eval", MODELS[1])] == old[("eval", MODELS[1])]
+    assert new[("eval", "base")] == old[("eval", "base")]
+    assert new[("profile", "deep")] == old[("profile", "deep")]
+    md = layout.report_md_path(out).read_text()
+    assert "lr 0.002" in md and "config.yaml (as every stage above ran it)" in md
+    assert len(layout.config_history(out)) == 2
+
+
+def test_dry_run_says_done_stale_or_to_do(study):
+    res = CliRunner().invoke(app, ["study", str(study / "study.yaml"), "--dry-run"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    stages = res.output.split("Stages in ", 1)[1].split("\n", 1)[1]  # the table, after the folder's name
+    assert all(f"eval {k}" in stages for k in MODELS) and "stale" not in stages and "to do" not in stages
+    assert stages.count(" done") == len(MODELS) + 6
+    edit(study, "benchmark.max_problems", 2)
+    edit(study, "training.learning_rate", 5e-4)
+    before = records(study)
+    res = CliRunner().invoke(app, ["study", str(study / "study.yaml"), "--dry-run"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    lines = {line.split("  ")[0]: line for line in res.output.splitlines()}
+    assert "stale (differs in: training.learning_rate)" in lines["train deep"]
+    assert "stale (differs in: benchmark.max_problems" in lines["overlap deep"]
+    assert "done" in lines["profile deep"]
+    assert "to do (after train deep" in lines["selection"]
+    assert "the study would stop before any work" in res.output and "--overwrite-stale" in res.output
+    assert records(study) == before  # a dry run computes nothing
+
+
+def test_report_says_which_results_ran_with_other_settings(study):
+    """`codetune eval` with another config in the same folder: the report quotes both, labels neither as
+    the config of every result."""
+    cfg_path = edit(study, "benchmark.max_problems", 2)
+    res = CliRunner().invoke(app, ["eval", str(cfg_path), "--include-base", "--checkpoints", "all"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["report", str(out_of(study))])
+    assert res.exit_code == 0, res.output
+    md = layout.report_md_path(out_of(study)).read_text()
+    assert "config.yaml (the latest config written to this folder)" in md
+    assert "as every stage above ran it" not in md
+    assert "| overlap deep |" in md and "benchmark.max_problems" in md
+    assert "the settings eval base ran with (from its stage record)" in md

@@ -95,7 +95,10 @@ def test_seed_study_from_hub_ids_to_report_then_offline(tmp_path, shared_benchma
     assert len(scored) == 5  # the base model and two checkpoints of each run
     assert all(ids == stand_in.benchmark.seed_selection[:3] for ids in scored.values())
     summary = json.loads((out / "eval" / "base" / "summary.json").read_text())
-    assert summary["benchmark"]["revision"] == lcb.commit and len(summary["benchmark"]["files"]) == 5
+    assert (
+        summary["benchmark_provenance"]["revision"] == lcb.commit
+        and len(summary["benchmark_provenance"]["files"]) == 5
+    )
     assert summary["total"] == 3
 
     # The same command with the hub gone: from the first run's cache it completes (work done is kept) ...

@@ -15,11 +15,31 @@ import pytest
 from typer.testing import CliRunner
 
 from codetune.cli import app
+from codetune.layout import (
+    EVAL_SUMMARY_FILE,
+    REPORT_ASSETS_DIR,
+    compare_dir,
+    environment_path,
+    overlap_path,
+    profile_path,
+    report_assets_dir,
+)
+from codetune.records import (
+    CompareAnswers,
+    CompareMetrics,
+    CompareModel,
+    CompareModelMetrics,
+    DatasetProfile,
+    Decoding,
+    Environment,
+    MetricsRow,
+    MinMedianMax,
+    OverlapReport,
+    RunSummary,
+)
 from codetune.study.behaviour import aggregate_metrics, answer_metrics
-from codetune.study.compare import save_compare
-from codetune.study.layout import data_profile_path
-from codetune.study.report import loss_facts, overlap_path, write_report
-from codetune.train.summary import MetricsRow
+from codetune.study.compare import CompareResult, save_compare
+from codetune.study.report import loss_facts, write_report
 from test_compare import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE
 from test_select import write_synthetic_study
 
@@ -28,61 +48,72 @@ ARTIFACTS = REPO / "test-artifacts"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def profile(run: str, rows: int, problems: int) -> DatasetProfile:
+    return DatasetProfile(
+        source=f"builtin:{run}",
+        columns=["id", "input", "output", "solution", "split"],
+        rows=rows,
+        bad_rows_skipped=0,
+        bad_row_examples=[],
+        unique_problems=problems,
+        solutions_per_problem=MinMedianMax(min=1, median=rows // problems, max=rows // problems, mean=1.0),
+        problems_by_solution_count={str(rows // problems): problems},
+        split_from="column 'split'",
+        splits={"train": rows - 20, "valid": 10, "test": 10},
+        split_problems={"train": problems - 4, "valid": 2, "test": 2},
+        cross_split_problems=0,
+        cross_split_examples=[],
+        duplicate_rows=0,
+        duplicate_examples=[],
+    )
+
+
 def full_study(tmp_path: Path) -> Path:
-    """The synthetic study plus the files the pipeline adds: profiles, overlaps, a comparison, environment."""
+    """The synthetic study plus the files the pipeline adds: profiles, an overlap, a comparison, environment."""
     study = write_synthetic_study(tmp_path)
     for run, rows, problems in (("deep", 200, 200), ("diverse", 1000, 200)):
-        p = data_profile_path(study, run)
-        p.parent.mkdir(parents=True)
-        p.write_text(
-            json.dumps(
-                {
-                    "source": f"builtin:{run}",
-                    "rows": rows,
-                    "unique_problems": problems,
-                    "solutions_per_problem": {"min": 1, "median": rows // problems, "max": rows // problems},
-                    "splits": {"train": rows - 20, "valid": 10, "test": 10},
-                    "cross_split_problems": 0,
-                    "duplicate_rows": 0,
-                }
-            )
-        )
-    overlap_path(study, "deep").write_text(
-        json.dumps(
-            {
-                "possibly_seen": ["abc370_a", "abc371_a"],
-                "benchmark_problems": 10,
-                "threshold": 0.5,
-                "ngram": 5,
-            }
-        )
-    )
-    result = {
-        "base_model": "smollm2-135m-instruct",
-        "prompts": ["Explain binary search, then implement it.", "Distance in three ways."],
-        "system_prompt": None,
-        "decoding": {"temperature": 0.0, "max_new_tokens": 512},
-        "models": [],
-    }
+        profile(run, rows, problems).write(profile_path(study, run))
+    OverlapReport(
+        train_source="builtin:deep",
+        train_rows=200,
+        train_statements=200,
+        benchmark_problems=10,
+        ngram=5,
+        threshold=0.5,
+        possibly_seen_ids=["abc370_a", "abc371_a"],
+        pairs=[],
+        seconds=0.1,
+        similarity="containment",
+    ).write(overlap_path(study, "deep"))
+    prompts = ["Explain binary search, then implement it.", "Distance in three ways."]
+    models, metrics = [], []
     for name, answers in (
         ("deep/checkpoint-step-20-epoch-0", [DEEP_BINARY_SEARCH, "```python\nimport math\n```"]),
         ("diverse/checkpoint-step-10-epoch-0", ["def f(): pass", DIVERSE_DISTANCE]),
     ):
         ms = [answer_metrics(a) for a in answers]
-        result["models"].append(
-            {
-                "name": name,
-                "checkpoint": None,
-                "answers": answers,
-                "metrics": [m.to_dict() for m in ms],
-                "aggregate": aggregate_metrics(ms),
-                "seconds": 3.0,
-            }
+        models.append(CompareModel(name=name, checkpoint=None, answers=answers, seconds=3.0))
+        metrics.append(
+            CompareModelMetrics(name=name, checkpoint=None, metrics=ms, aggregate=aggregate_metrics(ms))
         )
-    save_compare(result, study / "compare")
-    (study / "environment.json").write_text(
-        json.dumps({"python": "3.11.2", "platform": "Linux", "cpu_count": 2, "packages": {"torch": "2.13.0"}})
+    answers = CompareAnswers(
+        base_model="smollm2-135m-instruct",
+        prompts=prompts,
+        system_prompt=None,
+        decoding=Decoding(temperature=0.0, max_new_tokens=512),
+        models=models,
     )
+    save_compare(CompareResult(answers, CompareMetrics(prompts=prompts, models=metrics)), compare_dir(study))
+    Environment(
+        recorded_at="2025-01-01T00:00:00+00:00",
+        python="3.11.2",
+        platform="Linux",
+        machine="x86_64",
+        cpu_count=2,
+        executable="/usr/bin/python3",
+        packages={"torch": "2.13.0"},
+        accelerator=None,
+    ).write(environment_path(study))
     return study
 
 
@@ -113,8 +144,8 @@ def test_report_files_state_computed_facts_and_gaps(tmp_path):
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
     assert not re.search(r'(src|href)="(https?:|//|file:)', html)
     for name in ("loss_deep.png", "loss_diverse.png", "pass_at_step.png"):
-        assert (study / "report_assets" / name).read_bytes().startswith(PNG_MAGIC)
-        assert f"report_assets/{name}" in md
+        assert (report_assets_dir(study) / name).read_bytes().startswith(PNG_MAGIC)
+        assert f"{REPORT_ASSETS_DIR}/{name}" in md
     assert "Traceback" not in md
 
 
@@ -148,7 +179,23 @@ def test_loss_facts_overfitting():
         )
         for s, v in zip(range(20, 161, 20), [0.9, 0.7, 0.6, 0.5, 0.55, 0.6, 0.65, 0.62], strict=True)
     ]
-    facts = loss_facts(rows, {"overfitting_step": 100, "overfit_patience": 3}, 3)
+    summary = RunSummary.model_validate(
+        {
+            "run": "r",
+            "steps": 160,
+            "epochs": 1.0,
+            "evals": 8,
+            "best_val": {"step": 80, "loss": 0.5},
+            "best_test": {"step": 80, "loss": 0.6},
+            "final": {"step": 160, "train_loss": 0.84, "val_loss": 0.62, "test_loss": 0.72},
+            "overfitting_step": 100,
+            "overfit_patience": 3,
+            "tokens_seen": 0,
+            "wall_time": 0.0,
+            "checkpoints": [],
+        }
+    )
+    facts = loss_facts(rows, summary, 3)
     assert "8 evaluations from step 20 to step 160 (every 20 steps)." in facts
     assert any(
         "Validation loss is lowest at step 80 (0.5000) and rises for the next 3 evaluations" in f
@@ -243,7 +290,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 
 def _set_scoring(study: Path, rules: dict, only: str | None = None) -> None:
-    for f in study.rglob("summary.json"):
+    for f in study.rglob(EVAL_SUMMARY_FILE):
         s = json.loads(f.read_text())
         if "pass@1" in s and (only is None or s.get("model") == only):
             f.write_text(json.dumps({**s, "scoring": rules}))

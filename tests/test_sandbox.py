@@ -184,11 +184,27 @@ def test_program_files_stay_in_its_own_work_dir(runner):
     assert "scratch.txt" not in b.stdout  # each job gets a fresh directory
 
 
-def test_protections_report():
-    assert PROT["separate_process"] is True and PROT["scrubbed_environment"] is True
-    assert isinstance(PROT["notes"], str)
-    if os.geteuid() == 0 and PROT["bubblewrap"]:
-        assert PROT["unprivileged_uid"] and PROT["no_network"] and PROT["private_filesystem"]
+def test_protections_report_says_what_a_job_sees():
+    """What `codetune doctor` reports is what a job meets: its uid and its network interfaces."""
+    probe = (
+        "import os, socket\n"
+        "print(os.getuid())\n"
+        "print(','.join(sorted(name for _, name in socket.if_nameindex())))\n"
+    )
+    with get_runner(workers=1) as r:
+        res = r.run([Job(probe, "", TIGHT)])[0]
+    assert res.status == "ok", res.stderr
+    uid_line, interfaces = res.stdout.splitlines()
+    job_uid = int(uid_line)
+    assert (job_uid != os.geteuid()) == PROT["unprivileged_uid"]
+    if PROT["no_network"]:
+        assert interfaces == "lo"  # a network namespace of its own: no route anywhere
+    host = ",".join(sorted(name for _, name in __import__("socket").if_nameindex()))
+    if interfaces != host:
+        assert PROT["no_network"]  # a job that sees other interfaces than ours is in a namespace, and says so
+    # namespaces_without_bwrap is the fallback used when bubblewrap is missing, not a protection of its own.
+    booleans = [k for k, v in PROT.items() if isinstance(v, bool) and k != "namespaces_without_bwrap"]
+    assert (PROT["notes"] == "all protections active") == all(PROT[k] for k in booleans)
 
 
 def test_auto_runner_prefers_the_pool():

@@ -8,15 +8,30 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from codetune.bench.evaluate import EvalLabel
+from codetune.bench.scoring import summarize_scores
 from codetune.cli import app
 from codetune.errors import CodetuneError
-from codetune.study.layout import base_eval_dir, checkpoint_name, eval_dir, run_dir
+from codetune.layout import (
+    ADAPTER_CONFIG_FILE,
+    base_eval_dir,
+    checkpoint_name,
+    checkpoints_dir,
+    eval_dir,
+    eval_summary_path,
+    metrics_path,
+    run_dir,
+    run_summary_path,
+    scores_path,
+)
+from codetune.records import EvalSummary, MetricsRow, ScoreEntry, write_list
 from codetune.study.results import load_study
 from codetune.study.select import best_checkpoint, select_study, write_selection
-from codetune.train.summary import MetricsRow, summarize
+from codetune.train.summary import summarize
 
 QIDS = [f"abc{370 + i}_a" for i in range(10)]
 DATES = [f"2024-{8 + i // 4:02d}-{1 + i:02d}T00:00:00" for i in range(10)]
+N_PUBLIC, N_PRIVATE = 1, 2
 
 CONFIG = """name: synthetic
 output_dir: .
@@ -30,46 +45,56 @@ benchmark:
 """
 
 
-def write_eval(folder: Path, solved: list[int], *, model: str, private: list[int] | None = None) -> None:
-    """scores.json (LiveCodeBench eval-all layout) and summary.json for problems QIDS[i], solved where 1."""
-    folder.mkdir(parents=True, exist_ok=True)
-    scores = []
-    for i, (q, s) in enumerate(zip(QIDS, solved, strict=True)):
-        entry = {
-            "question_id": q,
-            "contest_date": DATES[i],
-            "code_list": [f"print({i})"],
-            "graded_list": [bool(s)],
-            "pass@1": float(s),
-            "verdicts": ["passed" if s else "wrong answer"],
-        }
-        if private is not None:
-            entry["private_graded_list"] = [bool(private[i])]
-        scores.append(entry)
-    (folder / "scores.json").write_text(json.dumps(scores))
-    (folder / "summary.json").write_text(
-        json.dumps(
-            {
-                "model": model,
-                "pass@1": sum(solved) / len(solved),
-                "pass@k": {"1": sum(solved) / len(solved)},
-                "solved": sum(solved),
-                "total": len(solved),
-                "n_samples": 1,
-                "wall_time_s": 12.5,
-            }
-        )
+def score_entry(i: int, samples: list[bool]) -> ScoreEntry:
+    """Problem QIDS[i] as codetune's scorer writes it: one public then two private tests; a failing sample
+    fails its first (public) test and runs no other."""
+    return ScoreEntry(
+        question_id=QIDS[i],
+        contest_date=DATES[i],
+        code_list=[f"print({i})"] * len(samples),
+        graded_list=samples,
+        pass_at_1=sum(samples) / len(samples),
+        verdicts=[["passed"] * (N_PUBLIC + N_PRIVATE) if ok else ["wrong_answer"] for ok in samples],
+        metadata=[{} for _ in samples],
+        public_passed=samples,
+        extraction_failed=[False] * len(samples),
+        n_public_tests=N_PUBLIC,
+        n_private_tests=N_PRIVATE,
     )
+
+
+def write_eval(folder: Path, solved: list, *, label: EvalLabel) -> None:
+    """scores.json and summary.json from records: problem QIDS[i] is solved where solved[i] is 1 (one
+    sample), or has the given per-sample results where solved[i] is a list."""
+    entries = [score_entry(i, s if isinstance(s, list) else [bool(s)]) for i, s in enumerate(solved)]
+    write_list(scores_path(folder), entries)
+    EvalSummary(
+        **summarize_scores(entries).model_dump(),
+        model=label.model,
+        run=label.run,
+        checkpoint=label.checkpoint,
+        step=label.step,
+        epoch=label.epoch,
+        base_model="smollm2-135m-instruct",
+        system_prompt=None,
+        wall_time_s=12.5,
+        generation_time_s=10.0,
+        scoring_time_s=2.5,
+        problems_per_s=1.0,
+        resumed=False,
+    ).write(eval_summary_path(folder))
+
+
+BASE = EvalLabel("base", None, "base", None, None)
 
 
 def write_run(
     study: Path,
     name: str,
-    evals: dict[int, list[int]],
+    evals: dict[int, list],
     *,
     val: dict[int, float] | None = None,
     finished: bool = True,
-    private: dict[int, list[int]] | None = None,
     unevaluated: tuple[int, ...] = (),
 ) -> Path:
     """A run folder: metrics every 10 steps, a checkpoint per step in `evals` (+ `unevaluated`), its evals."""
@@ -90,20 +115,18 @@ def write_run(
         for s in steps
     ]
     d.mkdir(parents=True, exist_ok=True)
-    (d / "metrics.jsonl").write_text("".join(r.to_json() + "\n" for r in rows))
+    metrics_path(d).write_text("".join(r.line() + "\n" for r in rows))
+    names = [checkpoint_name(s, 0) for s in steps]
     if finished:
-        (d / "summary.json").write_text(json.dumps(summarize(rows, patience=2)))
-    for s in steps:
-        ck = d / "checkpoints" / checkpoint_name(s, 0)
-        ck.mkdir(parents=True)
-        (ck / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "base-model"}))
-    for s, solved in evals.items():
-        write_eval(
-            eval_dir(d, checkpoint_name(s, 0)),
-            solved,
-            model=f"{name}_{checkpoint_name(s, 0)}",
-            private=(private or {}).get(s),
+        summarize(rows, run=name, patience=2, checkpoints=names).write(run_summary_path(d))
+    for ck in names:
+        (checkpoints_dir(d) / ck).mkdir(parents=True)
+        (checkpoints_dir(d) / ck / ADAPTER_CONFIG_FILE).write_text(
+            json.dumps({"base_model_name_or_path": "base-model"})
         )
+    for s, solved in evals.items():
+        ck = checkpoint_name(s, 0)
+        write_eval(eval_dir(d, ck), solved, label=EvalLabel(f"{name}_{ck}", name, ck, s, 0))
     return d
 
 
@@ -117,7 +140,7 @@ def write_synthetic_study(
     names = ["deep", "diverse"] + (["absent"] if with_missing_run else [])
     runs = "".join(f"  {n}:\n    dataset: {{source: 'builtin:deep'}}\n" for n in names)
     (study / "config.yaml").write_text(CONFIG.format(runs=runs, selection=selection))
-    write_eval(base_eval_dir(study), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], model="base")
+    write_eval(base_eval_dir(study), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], label=BASE)
     write_run(
         study,
         "deep",
@@ -156,21 +179,22 @@ def test_missing_and_partial_runs_are_reported_not_invented(tmp_path):
     assert any("checkpoint-step-20-epoch-0 not evaluated" in m for m in diverse.missing)
 
 
-def _tie_study(tmp_path, *, private=None, val=None):
+def _tie_study(tmp_path, evals=None, *, val=None):
     study = tmp_path / "study"
     study.mkdir()
     same = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
-    write_run(
-        study, "r", {10: same, 20: same, 30: same}, private=private, val=val or {10: 0.5, 20: 0.5, 30: 0.5}
-    )
+    write_run(study, "r", evals or {10: same, 20: same, 30: same}, val=val or {10: 0.5, 20: 0.5, 30: 0.5})
     return load_study(study).runs["r"].evals
 
 
 def test_tie_broken_by_private_tests(tmp_path):
-    private = {10: [1] * 3 + [0] * 7, 20: [1] * 3 + [0] * 7, 30: [1] * 5 + [0] * 5}
-    best, decided, tied = best_checkpoint(_tie_study(tmp_path, private=private))
+    """Two samples per problem: the same pass@1 (2 of 20 samples) spread over more solved problems wins."""
+    two = [[True, True]] + [[False, False]] * 9  # pass@1 0.1, one problem solved
+    spread = [[True, False], [False, True]] + [[False, False]] * 8  # pass@1 0.1, two solved (>= half)
+    best, decided, tied = best_checkpoint(_tie_study(tmp_path, {10: two, 20: two, 30: spread}))
     assert best.step == 30 and decided == "private tests solved"
     assert sorted(e.step for e in tied) == [10, 20]
+    assert [e.private_on(None) for e in sorted(tied, key=lambda e: e.step)] == [1, 1]
 
 
 def test_tie_broken_by_validation_loss(tmp_path):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from codetune.cli import app
 from codetune.errors import CodetuneError
+from codetune.records import ScoreEntry, write_list
 from codetune.study.stats import (
     bootstrap_interval,
     load_scores,
@@ -28,22 +29,20 @@ IDS = [f"abc{365 + i // 2}_{'ab'[i % 2]}" for i in range(41)]
 
 
 def write_scores(path: Path, solved: set[str], ids=IDS, samples: dict[str, list[bool]] | None = None) -> Path:
-    """A scores file in LiveCodeBench's eval-all layout, as `codetune score --out` writes it."""
+    """A scores file in LiveCodeBench's eval-all layout (its core fields: what LiveCodeBench itself writes)."""
     rows = []
     for q in ids:
         graded = (samples or {}).get(q, [q in solved])
         rows.append(
-            {
-                "question_id": q,
-                "code_list": ["print(1)"] * len(graded),
-                "graded_list": graded,
-                "pass@1": sum(graded) / len(graded),
-                "metadata": [{}] * len(graded),
-            }
+            ScoreEntry(
+                question_id=q,
+                code_list=["print(1)"] * len(graded),
+                graded_list=graded,
+                pass_at_1=sum(graded) / len(graded),
+                metadata=[{}] * len(graded),
+            )
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows))
-    return path
+    return write_list(path, rows)
 
 
 # ------------------------------------------------------------------------------------------- intervals
@@ -126,8 +125,16 @@ def test_load_scores_file_folder_and_checkpoint(tmp_path):
         ('{"pass@1": 0.3}', "expected a JSON list"),
         ("[]", "holds no problems"),
         ("[1, 2", "not valid JSON"),
-        ('[{"graded_list": [true]}]', r"entry \[0\]: missing or empty 'question_id'"),
-        ('[{"question_id": "x", "pass@1": 33.3}]', r"entry \[0\] \(x\): needs a non-empty 'graded_list'"),
+        ('[{"graded_list": [true]}]', r"item \[0\]: not a ScoreEntry record: question_id: Field required"),
+        ('[{"question_id": "x", "pass@1": 0.3}]', r"item \[0\]: not a ScoreEntry record: graded_list"),
+        (
+            '[{"question_id": "x", "graded_list": []}]',
+            r"item \[0\]: .*graded_list: List should have at least 1",
+        ),
+        (
+            '[{"question_id": "x", "graded_list": [true, false], "pass@1": 1.0}]',
+            r"pass@1 1.0 disagrees with graded_list \(1 of 2 samples passed\)",
+        ),
         (
             '[{"question_id": "x", "graded_list": [true]}, {"question_id": "x", "graded_list": [true]}]',
             "twice",

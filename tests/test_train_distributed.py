@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from codetune.config import load_config
-from codetune.study.layout import list_checkpoints, run_dir
-from codetune.train.summary import METRICS_FILE, read_metrics
+from codetune.layout import METRICS_FILE, list_checkpoints, run_dir
+from codetune.train.summary import read_metrics
 from test_train import _one_thread, write_config  # noqa: F401  (_one_thread: autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from codetune.errors import CodetuneError
+from codetune.records import MetricsRow, RunSummary
 from codetune.train.summary import (
-    MetricsRow,
     overfitting_step,
     plot_losses,
     read_metrics,
@@ -66,26 +64,28 @@ def test_overfitting_step_uses_the_global_minimum():
 def test_summarize():
     val = [1.0, 0.8, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0]
     test = [1.1, 0.9, 0.85, 0.8, 0.82, 0.9, 1.0, 1.1]
-    s = summarize(rows_from(val, test), patience=3, wall_time=123.456)
+    s = summarize(rows_from(val, test), run="r", patience=3, wall_time=123.456).to_json()
     assert s["best_val"] == {"step": 60, "loss": 0.7}
     assert s["best_test"] == {"step": 80, "loss": 0.8}
     assert s["final"] == {"step": 160, "train_loss": pytest.approx(0.95), "val_loss": 1.0, "test_loss": 1.1}
     assert s["overfitting_step"] == 80 and s["overfit_patience"] == 3
     assert s["wall_time"] == 123.46 and s["tokens_seen"] == 8000 and s["evals"] == 8
-    json.dumps(s)  # serialisable as it is
+    assert RunSummary.parse(s, "summary") == summarize(
+        rows_from(val, test), run="r", patience=3, wall_time=123.456
+    )
     with pytest.raises(CodetuneError, match="no metrics rows"):
-        summarize([], patience=3)
+        summarize([], run="r", patience=3)
 
 
 def test_read_and_truncate_metrics(tmp_path):
     path = tmp_path / "metrics.jsonl"
     rows = rows_from([1.0, 0.9, 0.8, 0.7])
-    path.write_text("".join(r.to_json() + "\n" for r in rows) + '{"step": 100, "epo')  # torn by a kill
+    path.write_text("".join(r.line() + "\n" for r in rows) + '{"step": 100, "epo')  # torn by a kill
     assert [r.step for r in read_metrics(path)] == [20, 40, 60, 80]
     kept = truncate_metrics(path, 40)
     assert [r.step for r in kept] == [20, 40] == [r.step for r in read_metrics(path)]
     assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 2
-    path.write_text('{"step": 1}\n' + rows[0].to_json() + "\n")
+    path.write_text('{"step": 1}\n' + rows[0].line() + "\n")
     with pytest.raises(CodetuneError, match="line 1"):
         read_metrics(path)
     assert read_metrics(tmp_path / "missing.jsonl") == []

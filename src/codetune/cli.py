@@ -16,6 +16,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from codetune import layout, progress
+from codetune.config import (
+    DEFAULT_COMPARE_MAX_NEW_TOKENS,
+    DEFAULT_MAX_SEQ_LENGTH,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_S,
+)
+from codetune.data.overlap import NGRAM as OVERLAP_NGRAM
+from codetune.data.overlap import THRESHOLD as OVERLAP_THRESHOLD
 from codetune.errors import CodetuneError
 
 app = typer.Typer(
@@ -36,7 +46,7 @@ data_app = typer.Typer(help="Inspect and check instruction datasets.", no_args_i
 app.add_typer(data_app, name="data")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = progress.console  # stderr, shared with the progress bars
 _state = {"debug": False, "interrupted": False}
 
 ConfigArg = Annotated[
@@ -78,7 +88,7 @@ def demo(
 
     out_dir = json.dumps(str(out.expanduser().resolve()))  # a JSON string is a YAML string, whatever it holds
     cfg = load_config(demo_config_path(), [f"output_dir={out_dir}", *(overrides or [])])
-    html_path, md_path = run_study(cfg, console)
+    html_path, md_path = run_study(cfg)
     console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
 
 
@@ -88,52 +98,48 @@ def study(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Validate the config and print the plan; load no model, touch no network."
+            "--dry-run",
+            help="Validate the config, print the plan and, for an existing output folder, each stage's status "
+            "(done, stale and why, or to do); load no model, touch no network.",
+        ),
+    ] = False,
+    overwrite_stale: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite-stale",
+            help="Retrain runs whose training was done with a different config (their checkpoints and "
+            "evaluations are deleted); without it the study stops and names the settings that differ.",
         ),
     ] = False,
     overrides: SetOpt = None,
 ) -> None:
-    """Run a whole study in order: train each run, evaluate, select, compare, report.
+    """Run a whole study in order: profile and check the data, train each run, evaluate, select, compare, report.
 
-    Work already complete is skipped, so re-running after an interruption continues where it stopped.
+    Each stage records what it was computed from; a stage whose settings or inputs are unchanged is kept, any
+    other is computed afresh, so re-running continues after an interruption and redoes what a config change
+    affects. Training done with other settings is never reused: the study stops and says so.
     """
+    from codetune import render
     from codetune.config import load_config
 
     cfg = load_config(config, overrides or [])
     if dry_run:
+        from codetune.study.pipeline import dry_run_status, stale_training_message
         from codetune.study.plan import make_plan
 
-        _print_plan(make_plan(cfg), config)
+        render.plan(console, make_plan(cfg), config)
+        status = dry_run_status(cfg)
+        if status is None:
+            console.print(f"no study in {cfg.output_path} yet: every stage is to do", highlight=False)
+            return
+        stale = status.stale_training()
+        stop = stale_training_message(stale) if stale and not overwrite_stale else None
+        render.stage_statuses(console, status, cfg.output_path, stop)
         return
     from codetune.study.pipeline import run_study
 
-    html_path, md_path = run_study(cfg, console)
+    html_path, md_path = run_study(cfg, overwrite_stale=overwrite_stale)
     console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
-
-
-def _print_plan(plan, config_path: Path) -> None:
-    unknown = "unknown offline (hub dataset: known once it loads)"
-    console.print(f"[bold]Study plan[/bold] for {config_path}  (config valid)")
-    console.print(f"  base model : {plan.base_model}")
-    console.print(f"  output dir : {plan.output_dir}")
-    for r in plan.runs:
-        console.print(f"[bold]run {r.name}[/bold]")
-        console.print(f"  dataset     : {r.dataset}  (mode: {r.mode})")
-        if r.system_prompt:
-            console.print(f"  system      : {r.system_prompt!r}", markup=False)
-        console.print(f"  train rows  : {r.train_rows if r.train_rows is not None else unknown}")
-        console.print(f"  steps/epoch : {r.steps_per_epoch or unknown}")
-        console.print(f"  total steps : {r.total_steps or unknown}")
-        if r.checkpoints:
-            shown = (
-                r.checkpoints if len(r.checkpoints) <= 4 else [*r.checkpoints[:2], "…", *r.checkpoints[-2:]]
-            )
-            console.print(f"  checkpoints : {len(r.checkpoints)} ({', '.join(shown)})")
-        else:
-            console.print("  checkpoints : one every save_every steps and at the end")
-        console.print(f"  run dir     : {r.run_dir}")
-    filters = ", ".join(f"{k}={v}" for k, v in plan.benchmark_filters.items() if v is not None)
-    console.print(f"[bold]benchmark[/bold] {plan.benchmark_source}: {filters}", markup=True, highlight=False)
 
 
 @data_app.command("profile")
@@ -147,12 +153,15 @@ def data_profile(
     ] = None,
     max_length: Annotated[
         int, typer.Option("--max-length", min=1, help="Count rows longer than this many tokens.")
-    ] = 2048,
+    ] = DEFAULT_MAX_SEQ_LENGTH,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     skip_bad_rows: Annotated[
         bool, typer.Option("--skip-bad-rows", help="Skip (and count) broken or incomplete rows.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split by problem (no split column).")] = 42,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Seed of the split by problem (no split column) and of built-in data."),
+    ] = DEFAULT_SEED,
     system_prompt: Annotated[
         str | None,
         typer.Option("--system-prompt", help="System prompt included when measuring token lengths."),
@@ -161,8 +170,9 @@ def data_profile(
     """Measure a dataset's real shape: rows, unique problems, solutions per problem, splits, token lengths."""
     import json
 
+    from codetune import render
     from codetune.config import DatasetConfig, ModelConfig
-    from codetune.data.profile import profile_dataset, render_profile
+    from codetune.data.profile import profile_dataset
 
     tok = None
     if tokenizer:
@@ -178,9 +188,9 @@ def data_profile(
         system_prompt=system_prompt,
     )
     if as_json:
-        print(json.dumps(prof))
+        print(json.dumps(prof.to_json()))
     else:
-        render_profile(prof, console)
+        render.profile(console, prof)
 
 
 @data_app.command("overlap")
@@ -196,11 +206,11 @@ def data_overlap(
     ],
     threshold: Annotated[
         float, typer.Option("--threshold", help="Flag pairs whose similarity is at least this (0-1].")
-    ] = 0.5,
-    ngram: Annotated[int, typer.Option("--ngram", help="Word n-gram length.")] = 5,
+    ] = OVERLAP_THRESHOLD,
+    ngram: Annotated[int, typer.Option("--ngram", help="Word n-gram length.")] = OVERLAP_NGRAM,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of built-in data (the study's training.seed).")
-    ] = 42,
+    ] = DEFAULT_SEED,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Contamination check: benchmark problems whose statement has a near-duplicate in the training data.
@@ -211,8 +221,7 @@ def data_overlap(
     """
     import json
 
-    from rich.table import Table
-
+    from codetune import render
     from codetune.bench.lcb import load_benchmark
     from codetune.config import BenchmarkConfig, DatasetConfig
     from codetune.data.overlap import dataset_overlaps
@@ -235,34 +244,20 @@ def data_overlap(
         bad_rows_hint=hint,
     )
     if as_json:
-        print(
-            json.dumps({"benchmark_source": benchmark_source, **res.to_dict()}, indent=2, ensure_ascii=False)
-        )
+        doc = {"benchmark_source": benchmark_source, **res.to_json(), "possibly_seen": res.possibly_seen}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    pairs = res.pairs
-    if pairs:
-        t = Table(title=f"near-duplicates (similarity >= {threshold:g}, {ngram}-word n-grams)")
-        for col in ("benchmark", "similarity", "train row", "benchmark statement", "training statement"):
-            t.add_column(col, overflow="fold")
-        for p in pairs:
-            t.add_row(
-                p.benchmark_id,
-                f"{p.similarity:.2f}",
-                str(p.train_id),
-                p.benchmark_excerpt[:80],
-                p.train_excerpt[:80],
-            )
-        console.print(t)
-    console.print(
-        f"{res.possibly_seen} of {len(bench)} benchmark problems possibly seen in training "
-        f"({len(pairs)} pair(s); {res.train_rows} training rows, {res.train_statements} distinct "
-        f"statements; {res.seconds:.1f} s)",
-        markup=False,
-        highlight=False,
+    render.overlap(console, res, n_benchmark=len(bench))
+
+
+@app.command(
+    help=(
+        "Train one LoRA run; losses every `eval_every` steps, a checkpoint every `save_every` steps.\n\n"
+        f"Writes RUN_DIR/{layout.METRICS_FILE}, {layout.CHECKPOINTS_DIR}/checkpoint-step-S-epoch-E, "
+        f"{layout.LOSS_PLOT_FILE} and {layout.RUN_SUMMARY_FILE}, and the run's stage record. Works unchanged "
+        "under `accelerate launch` and `torchrun` (process 0 writes the files)."
     )
-
-
-@app.command()
+)
 def train(
     config: ConfigArg,
     run: Annotated[
@@ -281,17 +276,13 @@ def train(
     ] = False,
     overrides: SetOpt = None,
 ) -> None:
-    """Train one LoRA run; losses every `eval_every` steps, a checkpoint every `save_every` steps.
-
-    Writes RUN_DIR/metrics.jsonl, checkpoints/checkpoint-step-S-epoch-E, loss.png and summary.json. Works
-    unchanged under `accelerate launch` and `torchrun` (process 0 writes the files).
-    """
-    import json
     import os
 
+    from codetune import render
     from codetune.config import load_config
+    from codetune.layout import run_summary_path
+    from codetune.records import RunSummary
     from codetune.train.run import train_run
-    from codetune.train.summary import SUMMARY_FILE
 
     if resume and overwrite:
         raise CodetuneError("--resume and --overwrite contradict each other; pass one")
@@ -300,19 +291,7 @@ def train(
     rdir = train_run(cfg, run, resume=resume, overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, process 0 reports
         return
-    summary = json.loads((rdir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    bv, bt, final = summary["best_val"], summary["best_test"], summary["final"]
-    console.print(f"[bold]run {run}[/bold] complete: {rdir}")
-    console.print(f"  best val  : {bv['loss']:.4f} at step {bv['step']}")
-    console.print(f"  best test : {bt['loss']:.4f} at step {bt['step']}")
-    console.print(
-        f"  final     : val {final['val_loss']:.4f}, test {final['test_loss']:.4f} at step {final['step']}"
-    )
-    over = summary["overfitting_step"]
-    console.print(
-        f"  overfitting signal: {'step ' + str(over) if over is not None else 'none'}"
-        f" (val loss rising {summary['overfit_patience']} evals in a row)"
-    )
+    render.run_summary(console, run, rdir, RunSummary.read(run_summary_path(rdir)))
 
 
 @app.command("eval")
@@ -330,14 +309,16 @@ def eval_cmd(
     """Generate and score benchmark answers for the base model and each selected checkpoint (resumable).
 
     Writes RUN_DIR/eval/<checkpoint>/ (prompts, generations, scores, summary); an interrupted eval continues
-    at the next problem. Prints the table: checkpoint, Pass@1, solved/total.
+    at the next problem, and one made with other settings (model, benchmark rows or tests, prompts, decoding,
+    scoring, limits) is redone. Prints the table: checkpoint, Pass@1, solved/total.
     """
-    from codetune.bench.evaluate import evaluate_study, print_summary_tables
+    from codetune import render
     from codetune.config import load_config
+    from codetune.study.evaluate import evaluate_study
 
     cfg = load_config(config, overrides or [])
     summaries = evaluate_study(cfg, run=run, checkpoints=checkpoints, include_base=include_base)
-    print_summary_tables(summaries, console)
+    render.eval_tables(console, summaries)
 
 
 @app.command()
@@ -408,8 +389,10 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="Scores JSON to write (LiveCodeBench eval-all layout).")],
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds per test (wall clock, as LiveCodeBench's --timeout).")
-    ] = 6.0,
-    memory_mb: Annotated[int, typer.Option("--memory-mb", help="Address-space limit per test (MB).")] = 1024,
+    ] = DEFAULT_TIMEOUT_S,
+    memory_mb: Annotated[
+        int, typer.Option("--memory-mb", help="Address-space limit per test (MB).")
+    ] = DEFAULT_MEMORY_MB,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Tests run in parallel (default: all cores).")
     ] = None,
@@ -418,31 +401,31 @@ def score(
 
     Exits 0 whenever scoring ran, whatever the pass rate; a question_id not in the benchmark is an error.
     """
+    from codetune import render
     from codetune.bench.scoring import grading_limits, score_files
 
     limits = grading_limits(timeout, memory_mb)
-    s = score_files(benchmark, generations, out, limits=limits, workers=workers)
-    passk = "  ".join(f"{k} {v:.1%}" for k, v in s["pass@k"].items())
-    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s["sample_verdicts"].items()))
-    console.print(f"scored {s['total']} problems x {s['n_samples']} sample(s): {passk}", highlight=False)
-    console.print(f"solved {s['solved']}/{s['total']}; sample verdicts: {verdicts}", highlight=False)
-    console.print(f"pass@1 {s['pass@1']:.1%}  -> {out}", highlight=False)
+    stats = score_files(benchmark, generations, out, limits=limits, workers=workers)
+    render.score_stats(console, stats, out)
 
 
-@app.command()
+@app.command(
+    help=(
+        f"Pick each run's best checkpoint by pass@1 and write STUDY_DIR/{layout.SELECTION_FILE}.\n\n"
+        "Ties: more problems solved on private tests (when recorded), then lower validation loss, then the "
+        "earlier step. Prints per run the table Model | Pass@1 | Solved with 95% intervals and the base model "
+        "as reference."
+    )
+)
 def select(
     study_dir: Annotated[Path, typer.Argument(help="Study output folder.")],
 ) -> None:
-    """Pick each run's best checkpoint by pass@1 and write STUDY_DIR/selection.json.
-
-    Ties: more problems solved on private tests (when recorded), then lower validation loss, then the earlier
-    step. Prints per run the table Model | Pass@1 | Solved with 95% intervals and the base model as reference.
-    """
-    from codetune.study.select import print_selection, select_study, write_selection
+    from codetune import render
+    from codetune.study.select import select_study, write_selection
 
     selection = select_study(study_dir)
     path = write_selection(study_dir, selection)
-    print_selection(selection, console)
+    render.selection(console, selection)
     console.print(f"wrote {path}", markup=False, highlight=False)
 
 
@@ -458,10 +441,15 @@ def compare(
             help="Text file, one prompt per line (default: the seed's binary-search and distance prompts).",
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for answers.json and metrics.json.")] = Path(
-        "compare"
-    ),
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Tokens per answer.")] = 512,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help=f"Folder for {layout.COMPARE_ANSWERS_FILE} and {layout.COMPARE_METRICS_FILE}."
+        ),
+    ] = Path(layout.COMPARE_DIR),
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", min=1, help="Tokens per answer.")
+    ] = DEFAULT_COMPARE_MAX_NEW_TOKENS,
     system: Annotated[
         str | None, typer.Option("--system", help="System prompt sent before each prompt.")
     ] = None,
@@ -475,33 +463,30 @@ def compare(
     explanation before the first code block (and its length), markdown headers, code blocks, libraries
     imported and functions defined (from the AST), answer length; then aggregated per checkpoint.
     """
+    from codetune import render
     from codetune.config import DEFAULT_COMPARE_PROMPTS
-    from codetune.study.compare import (
-        check_checkpoints,
-        print_compare,
-        read_prompts,
-        run_compare,
-        save_compare,
-    )
+    from codetune.study.compare import check_checkpoints, read_prompts, run_compare, save_compare
 
     check_checkpoints(checkpoint)  # a missing checkpoint fails before any model loads
     texts = read_prompts(prompts) if prompts else list(DEFAULT_COMPARE_PROMPTS)
     result = run_compare(
         checkpoint, texts, max_new_tokens=max_new_tokens, include_base=include_base, system_prompt=system
     )
-    print_compare(result, console)
+    render.comparison(console, result)
     answers, metrics = save_compare(result, out)
     console.print(f"wrote {answers} and {metrics}", markup=False, highlight=False)
 
 
-@app.command()
+@app.command(
+    help=(
+        f"Write STUDY_DIR/{layout.REPORT_HTML} (self-contained) and {layout.REPORT_MD} from the study's own "
+        "files.\n\nMissing or partial runs are reported as missing, and each result with the settings its "
+        "stage ran with; nothing is re-generated."
+    )
+)
 def report(
     study_dir: Annotated[Path, typer.Argument(help="Study output folder.")],
 ) -> None:
-    """Write STUDY_DIR/report.html (self-contained) and report.md from the study's own files.
-
-    Missing or partial runs are reported as missing; nothing is re-generated.
-    """
     from codetune.study.report import write_report
 
     html_path, md_path = write_report(study_dir)
@@ -513,7 +498,7 @@ def compare_scores(
     a: Annotated[
         Path,
         typer.Argument(
-            help="Model A: scores.json (eval-all layout), its eval folder, or a checkpoint folder."
+            help=f"Model A: {layout.SCORES_FILE} (eval-all layout), its eval folder, or a checkpoint folder."
         ),
     ],
     b: Annotated[Path, typer.Argument(help="Model B, same forms as A.")],
@@ -529,49 +514,14 @@ def compare_scores(
     """
     import json
 
-    from rich.table import Table
-
+    from codetune import render
     from codetune.study.stats import load_scores, paired_comparison
 
     res = paired_comparison(load_scores(a), load_scores(b), seed=seed, name_a="A", name_b="B")
     if as_json:
         print(json.dumps({"a": str(a), "b": str(b), "seed": seed, **res.to_dict()}, indent=2))
         return
-
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f}%"
-
-    def ci(t: tuple[float, float]) -> str:
-        return f"[{pct(t[0])}, {pct(t[1])}]"
-
-    console.print(f"A = {a}\nB = {b}", markup=False, highlight=False)
-    t = Table(title=f"pass@1 on the {res.n} problems both were scored on")
-    for col in ("model", "pass@1", "solved", "Wilson 95%", "bootstrap 95%"):
-        t.add_column(col)
-    t.add_row("A", pct(res.pass_a), f"{res.solved_a}/{res.n}", ci(res.wilson_a), ci(res.bootstrap_a))
-    t.add_row("B", pct(res.pass_b), f"{res.solved_b}/{res.n}", ci(res.wilson_b), ci(res.bootstrap_b))
-    console.print(t)
-    c = Table(title="problems solved (pass@1 >= 0.5)")
-    for col in ("both", "only A", "only B", "neither"):
-        c.add_column(col, justify="right")
-    c.add_row(str(res.both), str(res.only_a), str(res.only_b), str(res.neither))
-    console.print(c)
-    if res.only_in_a or res.only_in_b:
-        console.print(
-            f"left out: {res.only_in_a} problem(s) scored only for A, {res.only_in_b} only for B",
-            markup=False,
-        )
-    console.print(
-        f"difference A - B in problems solved: {100 * res.solved_diff:+.1f} points, 95% "
-        f"[{100 * res.diff_ci[0]:+.1f}, {100 * res.diff_ci[1]:+.1f}] ({res.diff_ci_method})",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    if abs(res.diff - res.solved_diff) > 1e-12:
-        console.print(f"difference A - B in mean pass@1: {100 * res.diff:+.1f} points", markup=False)
-    console.print(f"exact McNemar p = {res.p_value:.4g}", markup=False, highlight=False)
-    console.print(f"verdict: {res.verdict}", markup=False, highlight=False)
+    render.paired(console, res, a, b, seed)
 
 
 @app.command()
@@ -583,24 +533,14 @@ def doctor(
     """Say which sandbox protections are active on this machine (namespaces, no network, job uid, limits)."""
     import json
 
-    from rich.table import Table
-
+    from codetune import render
     from codetune.sandbox import protections
 
     found = protections()
     if as_json:
         console.print_json(json.dumps(found))
         return
-    table = Table(title="codetune sandbox protections on this machine", title_justify="left")
-    table.add_column("protection")
-    table.add_column("active")
-    for name, value in found.items():
-        if name == "notes":
-            continue
-        shown = value if isinstance(value, str) else ("yes" if value else "[red]no[/red]")
-        table.add_row(name.replace("_", " "), shown)
-    console.print(table)
-    console.print(f"notes: {found['notes']}", markup=False, highlight=False)
+    render.protections(console, found)
 
 
 INTERRUPTED = "codetune: interrupted; rerun the same command to resume"

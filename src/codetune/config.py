@@ -7,13 +7,34 @@ ignored setting.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codetune.errors import CodetuneError
+
+# Defaults read by more than the schema (the CLI's options, the sandbox, the built-in data): defined once here.
+DEFAULT_SEED = 42  # training.seed; the built-in data and benchmark are generated from it
+DEFAULT_TIMEOUT_S = 6.0  # wall-clock seconds per test (CPU time capped the same)
+DEFAULT_MEMORY_MB = 1024  # address space per test
+DEFAULT_MAX_SEQ_LENGTH = 2048
+DEFAULT_COMPARE_MAX_NEW_TOKENS = 512
+
+# Settings that change how fast or how visibly a stage runs, not what it computes: no stage fingerprint counts
+# them, so changing one redoes nothing. Every other setting a stage reads counts, new ones included.
+NOT_RESULT_KEYS = frozenset(
+    {
+        "training.report_to",
+        "training.eval_batch_size",  # the eval loss is token-weighted, whatever the batch
+        "benchmark.workers",
+        "benchmark.generation.batch_size",
+        "benchmark.generation.engine",  # one checkpoint at a time or all through one engine: same answers
+        "benchmark.generation.tensor_parallel_size",
+    }
+)
 
 DEFAULT_COMPARE_PROMPTS = [
     "Explain the logic of binary search in simple terms, then write a Python function to implement it.",
@@ -50,9 +71,9 @@ class TrainingConfig(_Section):
     max_steps: Annotated[int, Field(gt=0)] | None = None  # overrides epochs when set
     batch_size: Annotated[int, Field(gt=0)] = 8  # per device
     gradient_accumulation_steps: Annotated[int, Field(gt=0)] = 1
-    max_seq_length: Annotated[int, Field(gt=0)] = 2048
+    max_seq_length: Annotated[int, Field(gt=0)] = DEFAULT_MAX_SEQ_LENGTH
     overlong: Literal["drop", "truncate"] = "drop"  # rows longer than max_seq_length; always counted
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     eval_every: Annotated[int, Field(gt=0)] = 20
     save_every: Annotated[int, Field(gt=0)] = 20
     max_eval_samples: Annotated[int, Field(gt=0)] | None = None
@@ -63,7 +84,15 @@ class TrainingConfig(_Section):
     max_grad_norm: Annotated[float, Field(gt=0)] = 1.0
     group_by_length: bool = True
     packing: bool = False  # padding-free packing, position ids reset per sequence
-    gradient_checkpointing: bool | Literal["auto"] = "auto"  # auto = on for CUDA
+    # auto: on CUDA, on only when the estimated activations of a full batch do not fit in free GPU memory
+    # (codetune.train.memory); off on CPU
+    gradient_checkpointing: bool | Literal["auto"] = "auto"
+    # attn_implementation passed to transformers; auto = flash_attention_2 for packing when flash-attn is
+    # installed on CUDA, else transformers' default (sdpa). flex_attention trains on CUDA only.
+    attention: Literal["auto", "eager", "sdpa", "flex_attention", "flash_attention_2"] = "auto"
+    # Liger's Triton kernels (fused linear cross-entropy, RMSNorm, RoPE, SwiGLU): CUDA + codetune[gpu];
+    # auto = on when both are there
+    liger_kernel: bool | Literal["auto"] = False
     overfit_patience: Annotated[int, Field(gt=0)] = 3  # k evals of rising val loss = overfitting signal
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = ["tensorboard"]
 
@@ -125,6 +154,11 @@ class GenerationConfig(_Section):
     n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
     batch_size: Annotated[int, Field(gt=0)] = 8
     backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
+    # How several checkpoints are generated: one at a time (per_checkpoint), or every pending checkpoint's
+    # requests through one engine at once with scoring overlapped (one_engine); the files are the same. auto =
+    # one_engine on vLLM, per_checkpoint on the hf backend (one engine measured no faster there on CPU:
+    # benchmarks/engine_speed.py).
+    engine: Literal["auto", "per_checkpoint", "one_engine"] = "auto"
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
     # An answer ends at EOS, at the token budget, or where one of `stop` appears (cut there, the stop string
     # left out). ["###"] is LiveCodeBench's runner default (its --stop); [] stops only at EOS or the budget.
@@ -173,8 +207,12 @@ class BenchmarkConfig(_Section):
     extraction: Literal["lcb", "lenient"] = "lcb"
     k: list[Annotated[int, Field(gt=0)]] = [1]
     generation: GenerationConfig = GenerationConfig()
-    timeout_s: Annotated[float, Field(gt=0)] = 6.0  # per test, wall-clock seconds (LiveCodeBench's --timeout)
-    memory_mb: Annotated[int, Field(gt=0)] = 1024  # address space per test; LiveCodeBench sets none
+    timeout_s: Annotated[float, Field(gt=0)] = (
+        DEFAULT_TIMEOUT_S  # per test, wall-clock seconds (LiveCodeBench's --timeout)
+    )
+    memory_mb: Annotated[int, Field(gt=0)] = (
+        DEFAULT_MEMORY_MB  # address space per test; LiveCodeBench sets none
+    )
     skip_bad_rows: bool = False
     # Decompressed size cap of one row's private tests (hub rows ship them zlib-compressed). The largest real
     # LiveCodeBench rows decompress to tens of MB; 256 leaves several times that, while a crafted row (a zlib
@@ -195,9 +233,26 @@ class BenchmarkConfig(_Section):
         return v
 
 
+# The benchmark settings that decide which problems are loaded (what the overlap check reads).
+BENCHMARK_SELECTION_KEYS = tuple(
+    f"benchmark.{k}"
+    for k in (
+        "source",
+        "release",
+        "platform",
+        "difficulty",
+        "contest_start",
+        "contest_end",
+        "undated",
+        "skip_bad_rows",
+        "max_problems",
+    )
+)
+
+
 class CompareConfig(_Section):
     prompts: list[str] = DEFAULT_COMPARE_PROMPTS
-    max_new_tokens: Annotated[int, Field(gt=0)] = 512
+    max_new_tokens: Annotated[int, Field(gt=0)] = DEFAULT_COMPARE_MAX_NEW_TOKENS
 
 
 class StudyConfig(_Section):
@@ -244,6 +299,38 @@ class StudyConfig(_Section):
         gets, so it is prompted like the runs it is compared with."""
         prompts = {r.system_prompt for r in self.runs.values()}
         return prompts.pop() if len(prompts) == 1 else None
+
+    def eval_system_prompt(self, run: str | None) -> str | None:
+        """The system prompt a benchmark prompt starts with: the run's own for its checkpoints, the shared one
+        for the base model, none when benchmark.use_system_prompt is off."""
+        if not self.benchmark.use_system_prompt:
+            return None
+        return self.shared_system_prompt() if run is None else self.run(run).system_prompt
+
+    def subset(self, paths: Sequence[str], exclude: Iterable[str] = NOT_RESULT_KEYS) -> dict[str, Any]:
+        """The values under `paths` (e.g. "training", "runs.deep.dataset") as nested dicts keyed like the
+        YAML, without the `exclude` key paths: what a stage records as the config it read."""
+        full = self.model_dump(mode="json")
+        out: dict[str, Any] = {}
+        for path in paths:
+            parts = path.split(".")
+            value: Any = full
+            for p in parts:
+                value = value[p]
+            node = out
+            for p in parts[:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = copy.deepcopy(value)
+        for path in exclude:
+            *parents, last = path.split(".")
+            node = out
+            for p in parents:
+                node = node.get(p) if isinstance(node, dict) else None
+                if node is None:
+                    break
+            if isinstance(node, dict):
+                node.pop(last, None)
+        return out
 
     def run(self, name: str) -> RunConfig:
         if name not in self.runs:

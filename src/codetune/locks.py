@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from codetune.errors import CodetuneError
-
-LOCK_FILE = ".codetune.lock"  # the lead moves this name to layout.py when merging
+from codetune.layout import lock_path
 
 _held: dict[Path, list[int]] = {}  # folder -> [fd, depth]
 _guard = threading.Lock()
@@ -30,7 +29,7 @@ _guard = threading.Lock()
 def lock_holder(folder: str | Path) -> int | None:
     """The pid recorded by the process that last took the folder's lock (it may have finished since)."""
     try:
-        text = (Path(folder) / LOCK_FILE).read_text(encoding="utf-8").strip()
+        text = lock_path(folder).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     return int(text) if text.isdigit() else None
@@ -59,7 +58,7 @@ def folder_lock(folder: str | Path, what: str = "folder") -> Iterator[Path]:
 
 def _acquire(folder: Path, what: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
+    path = lock_path(folder)
     # O_CLOEXEC: a program this process starts must not inherit (and so keep holding) the lock.
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codetune import hub
+from codetune import hub, layout
 from codetune.errors import CodetuneError
 from codetune.files import atomic_dir
+from codetune.fingerprint import folder_sha256, hub_revision
 
 if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -174,6 +175,31 @@ def resolve_model_source(source: str) -> str:
     return source  # a hub id: transformers downloads it, which the user asked for
 
 
+def model_identity(cfg: ModelConfig) -> dict[str, object]:
+    """What identifies the base model's weights and tokenizer, for stage fingerprints, without loading or
+    converting it: the built-in alias's file and package version, a local folder's sha256, or a hub model's
+    revision (None when neither configured nor cached)."""
+    source = cfg.source
+    if is_builtin_alias(source):
+        from importlib import metadata
+
+        spec = BUILTIN_MODELS[source]
+        try:
+            version = metadata.version(spec.pip_name)
+        except metadata.PackageNotFoundError:
+            version = None
+        return {
+            "builtin": source,
+            "file": spec.filename,
+            "package_version": version,
+            "conversion": CACHE_FORMAT,
+        }
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return {"sha256": folder_sha256(path)}
+    return {"hub": source, "revision": hub_revision(source, "model", cfg.revision)}
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -255,7 +281,10 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tok
 
 
-def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedModel:
+def load_model(
+    cfg: ModelConfig, *, quantize_4bit: bool = False, attn_implementation: str | None = None
+) -> PreTrainedModel:
+    """The base model on its device; `attn_implementation` None keeps transformers' default (sdpa)."""
     from transformers import AutoModelForCausalLM
 
     src = resolve_model_source(cfg.source)
@@ -265,6 +294,8 @@ def load_model(cfg: ModelConfig, *, quantize_4bit: bool = False) -> PreTrainedMo
         "revision": cfg.revision,
         "trust_remote_code": cfg.trust_remote_code,
     }
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
     if quantize_4bit:
         if not device.startswith("cuda"):
             raise CodetuneError("lora.quantize: 4bit (QLoRA) needs a CUDA GPU; this machine has none")
@@ -300,12 +331,12 @@ def load_model_and_tokenizer(cfg: ModelConfig, *, quantize_4bit: bool = False):
 
 
 def adapter_base_model(checkpoint: str | Path) -> str:
-    """The base model a PEFT checkpoint was trained on (adapter_config.json's base_model_name_or_path)."""
-    cfg_file = Path(checkpoint) / "adapter_config.json"
+    """The base model a PEFT checkpoint was trained on (base_model_name_or_path in its PEFT adapter config)."""
+    cfg_file = layout.adapter_config_path(Path(checkpoint))
     if not Path(checkpoint).is_dir():
         raise CodetuneError(f"checkpoint {checkpoint} does not exist")
     if not cfg_file.is_file():
-        raise CodetuneError(f"checkpoint {checkpoint} has no adapter_config.json (not a PEFT adapter folder)")
+        raise CodetuneError(f"checkpoint {checkpoint} has no {cfg_file.name} (not a PEFT adapter folder)")
     try:
         base = json.loads(cfg_file.read_text()).get("base_model_name_or_path")
     except json.JSONDecodeError as e:

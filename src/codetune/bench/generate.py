@@ -6,6 +6,10 @@ there and the stop string left out, as vLLM (LiveCodeBench's runner) does with i
 `stop_at_code_end` (a speed option, off by default) a sequence also stops once its first fenced code block
 is closed (after `</think>` when the model reasons first): LiveCodeBench's extraction reads the *last*
 block, so an answer that drafts a block and then corrects it is then scored on the draft.
+
+With `adapters` (one name per prompt, None for the base model), one PeftModel answers for several LoRA
+checkpoints in the same batches (PEFT's mixed-adapter batches, `adapter_names=`): each row goes through its
+own adapter, so a row's answer is the one it gets with that adapter set alone.
 """
 
 from __future__ import annotations
@@ -16,47 +20,14 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
-
 from codetune.errors import CodetuneError
+from codetune.progress import progress_bar
 
 if TYPE_CHECKING:
     import torch
 
 _FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
-
-
-class RateColumn(ProgressColumn):
-    """Items per second, named by the unit (problems/s)."""
-
-    def __init__(self, unit: str = "problems"):
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task) -> Text:
-        # Completed over elapsed: rich's own speed needs several updates, and a batch may finish all at once.
-        speed = task.completed / task.elapsed if task.elapsed and task.completed else None
-        return Text(
-            f"{speed:.2f} {self.unit}/s" if speed else f"-- {self.unit}/s", style="progress.data.speed"
-        )
-
-
-def make_progress(unit: str = "problems") -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(unit),
-        TimeElapsedColumn(),
-    )
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
 
 
 def render_chat(tokenizer, messages: list[dict]) -> str:
@@ -195,12 +166,14 @@ def generate_texts(
     on_result: Callable[[int, list[str]], None] | None = None,
     stats: dict | None = None,
     show_progress: bool = True,
+    adapters: Sequence[str | None] | None = None,
 ) -> list[list[str]]:
     """n answers per prompt text (already rendered, ending where the assistant answers), in order.
 
     `batch_size` counts sequences (prompts x n samples). `on_result(index, answers)` is called as each
     prompt's answers are ready (for resumable callers); `stats` (when given) receives prompt count, new
-    tokens and seconds.
+    tokens and seconds. `adapters[i]` names the LoRA adapter of a PeftModel that answers prompt i (None: the
+    base model); without it the active adapter answers.
     """
     import torch
     from transformers import GenerationConfig, StoppingCriteriaList
@@ -209,6 +182,14 @@ def generate_texts(
         raise ValueError("n > 1 samples need temperature > 0")
     texts = list(prompts)
     stop = [s for s in stop if s]
+    if adapters is not None:
+        adapters = list(adapters)
+        if len(adapters) != len(texts):
+            raise ValueError(f"{len(adapters)} adapter names for {len(texts)} prompts")
+        if not hasattr(model, "peft_config"):  # a plain model: only base-model rows make sense
+            if any(a is not None for a in adapters):
+                raise CodetuneError("mixed-adapter generation needs a PEFT model with the adapters loaded")
+            adapters = None
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     per_batch = max(1, batch_size // n)
@@ -230,7 +211,7 @@ def generate_texts(
     model.eval()
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
-    progress = make_progress() if show_progress else None
+    progress = progress_bar() if show_progress else None
     try:
         if progress is not None:
             progress.start()
@@ -248,8 +229,12 @@ def generate_texts(
             criteria = StoppingCriteriaList(
                 [_answer_criteria(tokenizer, stop, stop_at_code_end)] if use else []
             )
+            routing = {}
+            if adapters is not None:
+                # One name per generated sequence: generate repeats each prompt n times, consecutively.
+                routing["adapter_names"] = [adapters[i] or BASE_ADAPTER for i in idx for _ in range(n)]
             with torch.inference_mode(), checkpoint_defaults_off(model):
-                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria)
+                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria, **routing)
             gen = out[:, prompt_len:].tolist()
             for j, i in enumerate(idx):
                 answers = []

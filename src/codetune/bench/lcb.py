@@ -19,13 +19,14 @@ import json
 import pickle
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from codetune import hub
-from codetune.config import BenchmarkConfig
+from codetune.config import DEFAULT_SEED, BenchmarkConfig
 from codetune.errors import CodetuneError
+from codetune.fingerprint import digest
 from codetune.hub import HubFile
 
 HUB_DATASET = "livecodebench/code_generation_lite"
@@ -466,7 +467,7 @@ def load_benchmark(
     cfg: BenchmarkConfig,
     base_dir: str | Path | None = None,
     *,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     report: Callable[[str], None] = print,
     bad_rows_hint: str = BENCHMARK_BAD_ROWS_HINT,
 ) -> BenchmarkSelection:
@@ -520,6 +521,26 @@ def load_benchmark(
     if not selected:
         raise CodetuneError("benchmark selection is empty: every selected row's tests are broken")
     return BenchmarkSelection(selected, source, release, files, revision, counts)
+
+
+def problems_identity(problems: Iterable[Problem]) -> dict[str, object]:
+    """What identifies a benchmark selection, for stage fingerprints: every selected problem in order, with
+    its statement, starter code, metadata and every public and private test's input, output and type."""
+    # Where a row was read from (`origin`) is not part of it: the same rows elsewhere are the same benchmark.
+    rows = [{k: v for k, v in asdict(p).items() if k not in ("origin", "private_raw")} for p in problems]
+    return {"problems": len(rows), "sha256": digest(rows)}
+
+
+def selection_identity(selection: BenchmarkSelection) -> dict[str, object]:
+    """What an evaluation's fingerprint takes from the benchmark: every selected problem and test
+    (problems_identity) and, for a hub source, each release file's sha256, so a changed upstream file is a
+    new evaluation. The commit is not part of it (a README edit moves it without changing a row): eval
+    summaries record it."""
+    identity = problems_identity(selection.problems)
+    provenance = selection.provenance()
+    if provenance is not None:
+        identity["files"] = provenance["files"]
+    return identity
 
 
 def load_benchmark_file(

@@ -33,6 +33,7 @@ from typing import Literal
 
 from codetune.bench.lcb import Problem
 
+PROMPT_VERSION = 2  # bump when the prompts change, so studies evaluate their checkpoints afresh
 LCB_COMMIT = "28fef95ea8c9f7a547c8329f2cd3d32b92c1fa24"
 PromptStyle = Literal["generic", "codeqwen"]
 STYLE_NAMES: dict[str, str] = {"generic": "generic chat", "codeqwen": "CodeQwenInstruct"}

@@ -88,15 +88,16 @@ from codetune.bench.harness import RESULT_MARKER, call_program, stdio_program
 from codetune.bench.lcb import Problem, Test, parse_row
 from codetune.bench.passk import pass_at_k
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_file, write_json_atomic
+from codetune.files import check_writable_file
+from codetune.records import PASSED, ScoreEntry, ScoreStats, write_list
 
 if TYPE_CHECKING:
     from codetune.sandbox import Limits, Result
 
 __all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
 
-SCORING_VERSION = 2  # bump when a grading rule changes, so old evaluations are redone rather than mixed
-PASSED = "passed"
+# Bump when extraction or judging changes what a program scores, so studies re-score their checkpoints.
+SCORING_VERSION = 2
 WRONG_ANSWER = "wrong_answer"
 RUNTIME_ERROR = "runtime_error"
 TIMEOUT = "timeout"
@@ -198,7 +199,7 @@ def score_generations(
     limits: Limits,
     runner=None,
     progress=None,
-) -> list[dict]:
+) -> list[ScoreEntry]:
     """Score `[{"question_id", "code_list", ...}]` against the problems' tests (LiveCodeBench eval-all layout).
 
     Each output object: the problem's fields, code_list, graded_list (one bool per sample), pass@1, and per
@@ -272,7 +273,7 @@ def score_generations(
         if own_runner:
             runner.close()
 
-    out: list[dict] = []
+    out: list[ScoreEntry] = []
     by_gen: dict[int, list[int]] = {}
     for i, (gi, _, _, _) in enumerate(samples):
         by_gen.setdefault(gi, []).append(i)
@@ -292,28 +293,29 @@ def score_generations(
             and all(v == PASSED for v in verdicts[i][:n_public])
             for i in idx
         ]
-        entry = {
-            **problem.info(),
-            "code_list": list(gen["code_list"]),
-            "graded_list": graded,
-            "pass@1": (sum(graded) / len(graded)) if graded else 0.0,
-            "verdicts": [verdicts[i] for i in idx],
-            "metadata": [meta[i] or {"execution": "all tests passed"} for i in idx],
-            "public_passed": public_ok,
-            "extraction_failed": [samples[i][3] is None for i in idx],
-            "n_public_tests": n_public,
-            "n_private_tests": len(problem.private_tests),
-        }
-        if "output_list" in gen:
-            entry["output_list"] = gen["output_list"]
-        out.append(entry)
+        out.append(
+            ScoreEntry(
+                **problem.info(),
+                code_list=list(gen["code_list"]),
+                graded_list=graded,
+                pass_at_1=sum(graded) / len(graded) if graded else 0.0,
+                verdicts=[verdicts[i] for i in idx],
+                metadata=[meta[i] or {"execution": "all tests passed"} for i in idx],
+                public_passed=public_ok,
+                extraction_failed=[samples[i][3] is None for i in idx],
+                n_public_tests=n_public,
+                n_private_tests=len(problem.private_tests),
+                output_list=gen.get("output_list"),
+            )
+        )
     return out
 
 
-def summarize_scores(scores: Sequence[dict], ks: Sequence[int] = (1,)) -> dict:
-    """Overall pass@1, pass@k (k <= samples per problem), solved/total and failure counts."""
-    n = [len(s["graded_list"]) for s in scores]
-    c = [sum(s["graded_list"]) for s in scores]
+def summarize_scores(scores: Sequence[ScoreEntry], ks: Sequence[int] = (1,)) -> ScoreStats:
+    """Overall pass@1, pass@k (k <= samples per problem), problems solved (records.is_solved) and the last
+    verdict of every sample."""
+    n = [len(s.graded_list) for s in scores]
+    c = [sum(s.graded_list) for s in scores]
     total = len(scores)
     pass_k = {}
     for k in sorted(set(ks) | {1}):
@@ -321,19 +323,23 @@ def summarize_scores(scores: Sequence[dict], ks: Sequence[int] = (1,)) -> dict:
             pass_k[f"pass@{k}"] = sum(pass_at_k(ni, ci, k) for ni, ci in zip(n, c, strict=True)) / total
     counts: dict[str, int] = {}
     for s in scores:
-        for vs, failed in zip(s["verdicts"], s["extraction_failed"], strict=True):
-            last = EXTRACTION_FAILED if failed else (vs[-1] if vs else PASSED)
+        if s.verdicts is None or s.extraction_failed is None:
+            raise CodetuneError(f"question_id {s.question_id}: no per-test verdicts (not scored by codetune)")
+        for vs, failed in zip(s.verdicts, s.extraction_failed, strict=True):
+            last = EXTRACTION_FAILED if failed else vs[-1]
             counts[last] = counts.get(last, 0) + 1
-    return {
-        "pass@1": pass_k.get("pass@1", 0.0),
-        "pass@k": pass_k,
-        "solved": sum(1 for ci in c if ci > 0),
-        "solved_public": sum(1 for s in scores if any(s.get("public_passed", []))),
-        "total": total,
-        "n_samples": max(n) if n else 0,
-        "extraction_failures": counts.get(EXTRACTION_FAILED, 0),
-        "sample_verdicts": counts,
-    }
+    private = [s.private_solved for s in scores]
+    return ScoreStats(
+        pass_at_1=pass_k.get("pass@1", 0.0),
+        pass_at_k=pass_k,
+        solved=sum(s.solved for s in scores),
+        solved_public=sum(bool(s.public_solved) for s in scores),
+        private_solved=sum(map(bool, private)) if private and None not in private else None,
+        total=total,
+        n_samples=max(n) if n else 0,
+        extraction_failures=counts.get(EXTRACTION_FAILED, 0),
+        sample_verdicts=counts,
+    )
 
 
 def _check_generation(g: object, where: str) -> None:
@@ -402,7 +408,7 @@ def load_generations(path: Path) -> list[dict]:
 
 def score_files(
     benchmark: Path, generations: Path, out: Path, *, limits: Limits, workers: int | None = None
-) -> dict:
+) -> ScoreStats:
     """`codetune score`: score a generations file against a benchmark file, write the scores, return a summary.
 
     The output path is checked first (a folder, a path under a file, a folder that takes no new file are
@@ -415,6 +421,6 @@ def score_files(
     gens = load_generations(generations)
     with get_runner(workers=workers) as runner:
         scores = score_generations(problems, gens, limits=limits, runner=runner)
-    write_json_atomic(out, scores, indent=1)
-    ks = sorted({k for k in (1, 5, 10) if all(len(s["graded_list"]) >= k for s in scores)})
+    write_list(out, scores)
+    ks = sorted({k for k in (1, 5, 10) if all(len(s.graded_list) >= k for s in scores)})
     return summarize_scores(scores, ks)

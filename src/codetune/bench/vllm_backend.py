@@ -1,14 +1,20 @@
 """Fast GPU generation on vLLM (optional extra `codetune[vllm]`): the base model loaded once, every
 checkpoint served as a LoRA adapter per request, tensor parallelism as an option.
 
-It answers exactly like `generate.generate_texts` (same prompt texts, same stop rule, same `on_result`
-callback, answers in the caller's order), so evaluation writes the same files whichever backend generated
-them.
+`generate(requests)` takes (adapter name or None, prompt text) pairs, so every checkpoint's requests can go
+to the engine at once: vLLM batches requests of different adapters together (`max_loras` of them on the GPU
+at a time, all of them cached in CPU memory), reuses the KV blocks of the shared system-and-instruction
+prefix (`enable_prefix_caching`) and runs with CUDA graphs (`enforce_eager=False`; eager mode makes LoRA
+serving several times slower, vllm-project/vllm#10664). Requests are added to the engine and stepped as in
+vLLM's multi-LoRA offline example, so each answer is handed to `on_result` as it finishes (a killed sweep
+keeps what it wrote). It answers like `generate.generate_texts` (same prompt texts, same stop rule, answers
+in the caller's order), whichever way requests are grouped, so evaluation writes the same files whichever
+backend generated them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from codetune.errors import CodetuneError
@@ -17,6 +23,11 @@ from codetune.errors import CodetuneError
 # stopping criterion does; a newline, the closing fence and a newline is the closest stop string (an
 # opening fence is followed by a language tag). It is kept in the text; `stop` strings are cut off.
 CODE_END_STOP = "\n```\n"
+# LoRA ranks vLLM allocates slots for (LoRAConfig.max_lora_rank); an adapter's rank is rounded up to one.
+LORA_RANK_SLOTS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+# Adapters held on the GPU at once: enough for a whole study's checkpoints in one batch, bounded because
+# each slot reserves GPU memory for a rank-`max_lora_rank` adapter.
+MAX_GPU_LORAS = 32
 
 
 def require_vllm():
@@ -36,8 +47,17 @@ def require_vllm():
     return vllm
 
 
+def lora_rank_slot(rank: int) -> int:
+    for slot in LORA_RANK_SLOTS:
+        if rank <= slot:
+            return slot
+    raise CodetuneError(f"lora.r: {rank} is above the largest LoRA rank vLLM serves ({LORA_RANK_SLOTS[-1]})")
+
+
 class VLLMGenerator:
-    """One vLLM engine over the base model; `for_adapter(name)` gives a generate function for one checkpoint."""
+    """One vLLM engine over the base model, serving every adapter in `adapters` per request."""
+
+    backend = "vllm"
 
     def __init__(
         self,
@@ -54,62 +74,124 @@ class VLLMGenerator:
         from vllm.lora.request import LoRARequest
 
         self.tokenizer = tokenizer
-        self.llm = vllm.LLM(
-            model=model_path,
-            enable_lora=bool(adapters),
-            max_loras=max(1, min(len(adapters), 8)),
-            max_lora_rank=max_lora_rank,
-            tensor_parallel_size=tensor_parallel_size,
-            dtype=dtype,
-            seed=seed,
+        lora = (
+            {
+                "enable_lora": True,
+                "max_loras": min(len(adapters), MAX_GPU_LORAS),
+                "max_cpu_loras": len(adapters),  # every checkpoint stays loaded: no reloading from disk
+                "max_lora_rank": lora_rank_slot(max_lora_rank),
+            }
+            if adapters
+            else {"enable_lora": False}
+        )
+        self.engine = vllm.LLMEngine.from_engine_args(
+            vllm.EngineArgs(
+                model=model_path,
+                tensor_parallel_size=tensor_parallel_size,
+                dtype=dtype,
+                seed=seed,
+                enable_prefix_caching=True,  # all prompts share the system prompt and LiveCodeBench's preamble
+                enforce_eager=False,
+                # Sampling defaults from vLLM, not from the checkpoint's generation_config.json (since vLLM 0.8
+                # "auto" applies e.g. Qwen2.5-Instruct's top_k 20 and repetition_penalty 1.1 to any setting a
+                # request leaves unset); its end-of-turn token ids are still read. The HF path does the same:
+                # codetune.bench.generate.checkpoint_defaults_off.
+                generation_config="vllm",
+                **lora,
+            )
         )
         # LoRARequest ids must be unique positive integers.
         self.requests = {
             name: LoRARequest(name, i + 1, str(path)) for i, (name, path) in enumerate(adapters.items())
         }
+        self._next_id = 0
+
+    def generate(
+        self,
+        requests: Sequence[tuple[str | None, str]],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        n: int = 1,
+        batch_size: int = 8,  # vLLM schedules its own batches
+        stop: Sequence[str] = (),
+        stop_at_code_end: bool = False,
+        desc: str | None = None,
+        on_result: Callable[[int, list[str]], None] | None = None,
+        show_progress: bool = True,
+    ) -> list[list[str]]:
+        """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes."""
+        from vllm import SamplingParams
+
+        from codetune.bench.generate import cut_at_stop
+        from codetune.progress import progress_bar
+
+        unknown = sorted({a for a, _ in requests if a is not None and a not in self.requests})
+        if unknown:
+            raise CodetuneError(f"adapter {unknown[0]!r} was not loaded into the vLLM engine")
+        stop = [s for s in stop if s]
+        stops = stop + ([CODE_END_STOP] if stop_at_code_end else [])
+        params = SamplingParams(
+            n=n,
+            temperature=temperature,
+            top_p=top_p if temperature > 0 else 1.0,
+            # Every other sampling setting spelled out, as LiveCodeBench's runner samples: no top-k (-1, which
+            # every vLLM since 0.8 reads as "off"), no min-p, no repetition or frequency penalty.
+            top_k=-1,
+            min_p=0.0,
+            repetition_penalty=1.0,
+            presence_penalty=0.0,
+            frequency_penalty=0.0,
+            max_tokens=max_new_tokens,
+            stop=stops or None,
+            # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below, which is
+            # vLLM's own default for them (and so LiveCodeBench's).
+            include_stop_str_in_output=True,
+        )
+        ids: dict[str, int] = {}
+        for i, (adapter, prompt) in enumerate(requests):
+            rid = f"codetune-{self._next_id}"
+            self._next_id += 1
+            ids[rid] = i
+            self.engine.add_request(
+                rid,
+                prompt,
+                params,
+                lora_request=self.requests[adapter] if adapter is not None else None,
+            )
+        results: list[list[str] | None] = [None] * len(requests)
+        progress = progress_bar() if show_progress else None
+        try:
+            if progress is not None:
+                progress.start()
+                task = progress.add_task(desc or "generating", total=len(requests))
+            while self.engine.has_unfinished_requests():
+                for out in self.engine.step():
+                    if not out.finished:
+                        continue
+                    i = ids[out.request_id]
+                    results[i] = [cut_at_stop(c.text, stop) for c in out.outputs]
+                    if on_result is not None:
+                        on_result(i, results[i])
+                    if progress is not None:
+                        progress.advance(task)
+        except BaseException:
+            unfinished = [rid for rid, i in ids.items() if results[i] is None]
+            if unfinished:  # leave no request behind for the next call
+                self.engine.abort_request(unfinished)
+            raise
+        finally:
+            if progress is not None:
+                progress.stop()
+        return [r if r is not None else [] for r in results]
 
     def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
+        """`generate` for one checkpoint's prompt texts, with `generate_texts`' signature."""
         if adapter is not None and adapter not in self.requests:
             raise CodetuneError(f"adapter {adapter!r} was not loaded into the vLLM engine")
 
-        def generate(
-            prompts: list[str],
-            *,
-            max_new_tokens: int,
-            temperature: float = 0.0,
-            top_p: float = 1.0,
-            n: int = 1,
-            batch_size: int = 8,  # vLLM schedules its own batches
-            stop: list[str] | tuple[str, ...] = (),
-            stop_at_code_end: bool = False,
-            desc: str | None = None,
-            on_result: Callable[[int, list[str]], None] | None = None,
-        ) -> list[list[str]]:
-            from vllm import SamplingParams
-
-            from codetune.bench.generate import cut_at_stop
-
-            stops = [s for s in stop if s] + ([CODE_END_STOP] if stop_at_code_end else [])
-            params = SamplingParams(
-                n=n,
-                temperature=temperature,
-                top_p=top_p if temperature > 0 else 1.0,
-                max_tokens=max_new_tokens,
-                stop=stops or None,
-                # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below,
-                # which is vLLM's own default for them (and so LiveCodeBench's).
-                include_stop_str_in_output=True,
-            )
-            outputs = self.llm.generate(
-                list(prompts),
-                params,
-                lora_request=self.requests.get(adapter) if adapter else None,
-                use_tqdm=True,
-            )
-            answers = [[cut_at_stop(c.text, stop) for c in out.outputs] for out in outputs]
-            if on_result is not None:
-                for i, a in enumerate(answers):
-                    on_result(i, a)
-            return answers
+        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], **kwargs)
 
         return generate

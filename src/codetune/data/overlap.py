@@ -26,11 +26,12 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codetune.config import DEFAULT_SEED
 from codetune.errors import CodetuneError
+from codetune.records import OverlapPair, OverlapReport
 
 if TYPE_CHECKING:
     from codetune.config import DatasetConfig
@@ -39,6 +40,9 @@ NUMBER_TOKEN = "<num>"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"<num>|[^\W_]+")  # letters/digits runs; punctuation and underscores separate words
 EXCERPT_CHARS = 160
+NGRAM = 5  # word n-gram length
+THRESHOLD = 0.5  # containment at or above which a benchmark problem counts as possibly seen
+OVERLAP_VERSION = 1  # bump when the similarity rule changes, so studies recompute their overlap files
 
 
 def normalize(text: str) -> list[str]:
@@ -70,30 +74,12 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…"
 
 
-@dataclass
-class OverlapPair:
-    """A benchmark problem and a training statement that contains most of its n-grams."""
-
-    benchmark_id: str
-    train_index: int  # index in the training texts (first copy of a repeated statement)
-    train_id: str | None
-    similarity: float  # containment of the benchmark statement's n-grams in the training statement
-    shared_ngrams: int
-    benchmark_ngrams: int  # distinct n-grams of the benchmark statement, template n-grams left out
-    train_copies: int  # how many training rows carry this same (normalised) statement
-    benchmark_excerpt: str
-    train_excerpt: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 def find_overlaps(
     train_texts: Sequence[str],
     bench: Sequence[tuple[str, str]],
     *,
-    ngram: int = 5,
-    threshold: float = 0.5,
+    ngram: int = NGRAM,
+    threshold: float = THRESHOLD,
     train_ids: Sequence[str] | None = None,
     template_fraction: float | None = 0.2,
 ) -> list[OverlapPair]:
@@ -194,40 +180,14 @@ SIMILARITY = (
 )
 
 
-@dataclass
-class OverlapReport:
-    """One training source against one benchmark: what `codetune data overlap --json` prints and what the
-    study keeps per run."""
-
-    train_source: str
-    train_rows: int
-    train_statements: int  # distinct after normalisation
-    benchmark_problems: int
-    ngram: int
-    threshold: float
-    possibly_seen_ids: list[str]
-    pairs: list[OverlapPair]
-    seconds: float
-    similarity: str = SIMILARITY
-
-    @property
-    def possibly_seen(self) -> int:
-        return len(self.possibly_seen_ids)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["possibly_seen"] = self.possibly_seen
-        return d
-
-
 def dataset_overlaps(
     ds_cfg: DatasetConfig,
     bench: Sequence[tuple[str, str]],
     base_dir: Path | None = None,
     *,
-    ngram: int = 5,
-    threshold: float = 0.5,
-    seed: int | None = None,
+    ngram: int = NGRAM,
+    threshold: float = THRESHOLD,
+    seed: int = DEFAULT_SEED,
     bad_rows_hint: str | None = None,
 ) -> OverlapReport:
     """find_overlaps on a dataset source's problem statements (hub, local file or built-in data).
@@ -235,15 +195,10 @@ def dataset_overlaps(
     This is what the study runs for each run's dataset against its benchmark. `seed` must be the study's
     training seed: built-in data is generated from it, so another seed would check other rows.
     `bad_rows_hint` ends a bad row's error (default: the config's dataset.skip_bad_rows)."""
-    from codetune.data.sources import DATASET_BAD_ROWS_HINT, DEFAULT_SEED, load_rows
+    from codetune.data.sources import DATASET_BAD_ROWS_HINT, load_rows
 
     start = time.perf_counter()
-    rows = load_rows(
-        ds_cfg,
-        base_dir,
-        seed=DEFAULT_SEED if seed is None else seed,
-        bad_rows_hint=bad_rows_hint or DATASET_BAD_ROWS_HINT,
-    )
+    rows = load_rows(ds_cfg, base_dir, seed=seed, bad_rows_hint=bad_rows_hint or DATASET_BAD_ROWS_HINT)
     texts = [r["problem"] for r in rows]
     ids = [str(r.get("id") if r.get("id") is not None else r.get("where", i)) for i, r in enumerate(rows)]
     pairs, distinct = _search(texts, bench, ngram=ngram, threshold=threshold, train_ids=ids)
@@ -257,4 +212,5 @@ def dataset_overlaps(
         possibly_seen_ids=possibly_seen(pairs),
         pairs=pairs,
         seconds=round(time.perf_counter() - start, 3),
+        similarity=SIMILARITY,
     )

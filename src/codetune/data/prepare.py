@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import MofNCompleteColumn, Progress
-
 from codetune.config import DatasetConfig, StudyConfig
 from codetune.data.formatting import assistant_text, encode_conversations
 from codetune.data.sources import is_builtin, load_source
 from codetune.data.splits import SPLITS, assign_splits, cross_split_problems
 from codetune.errors import CodetuneError
+from codetune.progress import progress_bar
 
 if TYPE_CHECKING:
     import datasets
@@ -155,7 +154,7 @@ def prepare_run_data(cfg: StudyConfig, run_name: str, tokenizer: PreTrainedToken
             )
     out: dict[str, datasets.Dataset] = {}
     stats: dict[str, Any] = {"source": info}
-    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as bar:
+    with progress_bar("rows", transient=True) as bar:
         tasks = {s: bar.add_task(f"tokenizing {run_name}/{s}", total=len(by_split[s])) for s in SPLITS}
         for split in SPLITS:
             cols, split_stats = tokenize_split(

@@ -1,4 +1,4 @@
-"""A dataset's measured shape: what `codetune data profile` prints and the study keeps as profile.json.
+"""A dataset's measured shape: what `codetune data profile` prints and the study keeps per run (records.DatasetProfile).
 
 Cards and write-ups disagree about how many solutions per problem these datasets hold, so the profile
 counts it: rows, unique problems (rows grouped by the hash of the normalised statement), solutions per
@@ -13,14 +13,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codetune.config import DatasetConfig
+from codetune.config import DEFAULT_MAX_SEQ_LENGTH, DEFAULT_SEED, DatasetConfig
 from codetune.data.formatting import assistant_text, chat_messages, render_chat
 from codetune.data.sources import load_source, normalise_statement
 from codetune.data.splits import SPLITS, cross_split_problems, seeded_problem_split
+from codetune.records import DatasetProfile
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+PROFILE_VERSION = 1  # bump when what the profile measures changes, so studies measure their data again
 PERCENTILES = (50, 90, 95, 99)
 EXAMPLES = 3
 
@@ -60,14 +62,14 @@ def profile_dataset(
     *,
     base_dir: Path | None = None,
     tokenizer: PreTrainedTokenizerBase | None = None,
-    max_length: int = 2048,
-    seed: int = 42,
+    max_length: int = DEFAULT_MAX_SEQ_LENGTH,
+    seed: int = DEFAULT_SEED,
     system_prompt: str | None = None,
     modes: tuple[str, ...] = ("instruction", "think"),
-) -> dict[str, Any]:
-    """The profile as a JSON-able dict.
+) -> DatasetProfile:
+    """The profile (records.DatasetProfile).
 
-    Keys: source, columns, rows, bad_rows_skipped, unique_problems, solutions_per_problem
+    Fields: source, columns, rows, bad_rows_skipped, unique_problems, solutions_per_problem
     {min, median, max, mean}, problems_by_solution_count {k: problems}, split_from, splits {name: rows},
     split_problems {name: problems}, cross_split_problems, cross_split_examples, duplicate_rows,
     duplicate_examples, and with a tokenizer: tokens {mode: {p50, p90, p95, p99, max, mean,
@@ -155,67 +157,4 @@ def profile_dataset(
                 "over_max_length": over,
             }
             out["rows_over_max_length"][mode] = over
-    return out
-
-
-def render_profile(prof: dict[str, Any], console) -> None:
-    """The profile as rich tables (the human form of `codetune data profile`)."""
-    from rich.table import Table
-
-    spp = prof["solutions_per_problem"]
-    shape = Table(title=f"Dataset profile: {prof['source']}", show_header=False, title_justify="left")
-    shape.add_column(style="bold")
-    shape.add_column()
-    shape.add_row("rows", f"{prof['rows']:,}")
-    if prof["bad_rows_skipped"]:
-        shape.add_row("bad rows skipped", f"{prof['bad_rows_skipped']:,}")
-        for example in prof["bad_row_examples"]:
-            shape.add_row("", example)
-    shape.add_row("unique problems", f"{prof['unique_problems']:,}")
-    shape.add_row(
-        "solutions per problem",
-        f"min {spp['min']}, median {spp['median']:g}, max {spp['max']}, mean {spp['mean']:g}",
-    )
-    hist = ", ".join(f"{k}×: {v:,}" for k, v in prof["problems_by_solution_count"].items())
-    shape.add_row("problems by solution count", hist)
-    shape.add_row("duplicate rows (same problem + answer)", f"{prof['duplicate_rows']:,}")
-    shape.add_row("columns", ", ".join(prof["columns"]))
-    console.print(shape)
-
-    splits = Table(title=f"Splits ({prof['split_from']})", title_justify="left")
-    splits.add_column("split")
-    splits.add_column("rows", justify="right")
-    splits.add_column("problems", justify="right")
-    for name, n in prof["splits"].items():
-        splits.add_row(name, f"{n:,}", f"{prof['split_problems'][name]:,}")
-    console.print(splits)
-    leak = prof["cross_split_problems"]
-    style = "bold red" if leak else "green"
-    console.print(f"[{style}]problems in more than one split: {leak:,}[/{style}]")
-    for ex in prof["cross_split_examples"]:
-        console.print(f"  {ex['problem_id']} in {', '.join(ex['splits'])}: {ex['problem']}", markup=False)
-
-    if prof.get("tokens"):
-        tok = Table(
-            title=f"Token lengths (whole chat; max length {prof['max_length']:,})", title_justify="left"
-        )
-        tok.add_column("mode")
-        for q in PERCENTILES:
-            tok.add_column(f"p{q}", justify="right")
-        tok.add_column("max", justify="right")
-        tok.add_column("mean", justify="right")
-        tok.add_column("over max", justify="right")
-        for mode, t in prof["tokens"].items():
-            tok.add_row(
-                mode,
-                *(f"{t[f'p{q}']:,}" for q in PERCENTILES),
-                f"{t['max']:,}",
-                f"{t['mean']:,}",
-                f"{t['over_max_length']:,} of {t['rows']:,}",
-            )
-        console.print(tok)
-    if prof["duplicate_examples"]:
-        console.print("[bold]duplicate examples[/bold]")
-        for ex in prof["duplicate_examples"]:
-            where = ", ".join(str(w) for w in ex["where"])
-            console.print(f"  {ex['copies']} copies ({where}): {ex['problem']}", markup=False)
+    return DatasetProfile.model_validate(out)

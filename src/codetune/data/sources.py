@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from codetune import hub
-from codetune.config import DatasetConfig
+from codetune.config import DEFAULT_SEED, DatasetConfig
 from codetune.errors import CodetuneError
+from codetune.fingerprint import file_sha256, folder_sha256, hub_revision
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_VARIANTS = ("deep", "diverse")
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
-# The built-in data is generated from a seed; callers pass the study's training.seed, whose default this is.
-DEFAULT_SEED = 42
 
 
 def normalise_statement(text: str) -> str:
@@ -74,6 +73,20 @@ def resolve_local(source: str, base_dir: Path | None) -> Path | None:
     if p.suffix.lower() in LOCAL_SUFFIXES or source.startswith((".", "/", "~")):
         raise CodetuneError(f"dataset file not found: {p}")
     return None
+
+
+def dataset_identity(ds_cfg: DatasetConfig, base_dir: Path | None = None, *, seed: int) -> dict[str, Any]:
+    """What identifies a dataset's rows, for stage fingerprints: a local file's or folder's sha256, a hub
+    dataset's revision (None when neither configured nor cached), the built-in generator's version and seed."""
+    source = ds_cfg.source
+    if is_builtin(source):
+        from codetune.data.builtin import builtin_version
+
+        return {"builtin": source, "seed": seed, "version": builtin_version()}
+    path = resolve_local(source, base_dir)
+    if path is None:
+        return {"hub": source, "revision": hub_revision(source, "dataset", ds_cfg.revision)}
+    return {"sha256": folder_sha256(path) if path.is_dir() else file_sha256(path)}
 
 
 # ---------------------------------------------------------------------------------------------- raw readers

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codetune.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+
 Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit", "sandbox_error"]
 
 
@@ -12,9 +14,9 @@ Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit
 class Limits:
     """Per-run resource limits. Timeouts count CPU seconds, so a loaded harness does not cause them."""
 
-    cpu_time_s: float = 6.0
+    cpu_time_s: float = DEFAULT_TIMEOUT_S
     wall_time_s: float | None = None  # None: 2 * cpu_time_s + 2, a ceiling for programs that sleep or block
-    memory_mb: int = 1024  # address space (RLIMIT_AS)
+    memory_mb: int = DEFAULT_MEMORY_MB  # address space (RLIMIT_AS)
     max_output_bytes: int = 1_000_000  # captured stdout; more is "output_limit" with the first bytes kept
     max_file_bytes: int = 10_000_000  # any single file the program writes (RLIMIT_FSIZE)
     max_processes: int = (

@@ -11,7 +11,9 @@ import ast
 import re
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+
+from codetune.records import AggregateMetrics, AnswerMetrics
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
 _HEADER = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+\S")
@@ -24,27 +26,6 @@ class CodeBlock:
     lang: str
     code: str
     closed: bool  # False: the answer ended inside the block (generation cut off)
-
-
-@dataclass
-class AnswerMetrics:
-    explanation_before_code: bool  # prose (not only headers) before the first code block
-    explanation_chars: int  # length of that prose; the whole prose when there is no code block
-    explanation_words: int
-    headers: int  # markdown headers outside code blocks
-    code_blocks: int
-    unclosed_code_block: bool
-    python_blocks_parsed: int  # python blocks that parse as a whole; others are scanned line by line
-    python_blocks_unparsed: int
-    libraries: list[str] = field(default_factory=list)  # top-level modules imported, sorted
-    third_party_libraries: list[str] = field(default_factory=list)  # those not in the standard library
-    functions: list[str] = field(default_factory=list)  # names defined with def, in order of appearance
-    answer_chars: int = 0
-    answer_words: int = 0
-    answer_lines: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def split_markdown(text: str) -> tuple[list[str], list[CodeBlock]]:
@@ -149,26 +130,26 @@ def answer_metrics(text: str) -> AnswerMetrics:
     )
 
 
-def aggregate_metrics(metrics: list[AnswerMetrics]) -> dict:
+def aggregate_metrics(metrics: list[AnswerMetrics]) -> AggregateMetrics:
     """One checkpoint's answers summed up: counts, means, and every library with how many answers import it."""
     n = len(metrics)
     if n == 0:
-        return {"answers": 0}
+        return AggregateMetrics(answers=0)
     lib_counts = Counter(lib for m in metrics for lib in m.libraries)
 
     def mean(values: list[float]) -> float:
         return round(sum(values) / n, 1)
 
-    return {
-        "answers": n,
-        "explanation_before_code": sum(m.explanation_before_code for m in metrics),
-        "mean_explanation_chars": mean([m.explanation_chars for m in metrics]),
-        "headers": sum(m.headers for m in metrics),
-        "code_blocks": sum(m.code_blocks for m in metrics),
-        "unclosed_code_blocks": sum(m.unclosed_code_block for m in metrics),
-        "functions": sum(len(m.functions) for m in metrics),
-        "libraries": dict(sorted(lib_counts.items())),
-        "third_party_libraries": sorted({lib for m in metrics for lib in m.third_party_libraries}),
-        "mean_answer_chars": mean([m.answer_chars for m in metrics]),
-        "mean_answer_words": mean([m.answer_words for m in metrics]),
-    }
+    return AggregateMetrics(
+        answers=n,
+        explanation_before_code=sum(m.explanation_before_code for m in metrics),
+        mean_explanation_chars=mean([m.explanation_chars for m in metrics]),
+        headers=sum(m.headers for m in metrics),
+        code_blocks=sum(m.code_blocks for m in metrics),
+        unclosed_code_blocks=sum(m.unclosed_code_block for m in metrics),
+        functions=sum(len(m.functions) for m in metrics),
+        libraries=dict(sorted(lib_counts.items())),
+        third_party_libraries=sorted({lib for m in metrics for lib in m.third_party_libraries}),
+        mean_answer_chars=mean([m.answer_chars for m in metrics]),
+        mean_answer_words=mean([m.answer_words for m in metrics]),
+    )

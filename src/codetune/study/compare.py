@@ -7,22 +7,42 @@ metrics come from codetune.study.behaviour (computed from the text, not judged).
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codetune import layout
+from codetune.config import DEFAULT_COMPARE_MAX_NEW_TOKENS
 from codetune.errors import CodetuneError
-from codetune.files import write_json_atomic
 from codetune.models import adapter_base_model
+from codetune.records import (
+    AggregateMetrics,
+    AnswerMetrics,
+    CompareAnswers,
+    CompareMetrics,
+    CompareModel,
+    CompareModelMetrics,
+    Decoding,
+)
 from codetune.study.behaviour import aggregate_metrics, answer_metrics
 
 if TYPE_CHECKING:
     from codetune.config import ModelConfig
 
-ANSWERS_FILE = "answers.json"
-METRICS_FILE = "metrics.json"
-BASE_LABEL = "base"
+BASE_LABEL = layout.BASE_MODEL_NAME
+
+
+@dataclass
+class CompareResult:
+    """What run_compare returns and save_compare writes: the answers and their metrics."""
+
+    answers: CompareAnswers
+    metrics: CompareMetrics
+
+    def model(self, i: int) -> tuple[CompareModel, CompareModelMetrics]:
+        return self.answers.models[i], self.metrics.models[i]
 
 
 def read_prompts(path: str | Path) -> list[str]:
@@ -38,10 +58,8 @@ def read_prompts(path: str | Path) -> list[str]:
 
 def checkpoint_label(path: Path) -> str:
     """`run/checkpoint-step-S-epoch-E` for a study checkpoint, else the folder name."""
-    path = Path(path)
-    if path.parent.name == "checkpoints" and path.parent.parent.name:
-        return f"{path.parent.parent.name}/{path.name}"
-    return path.name
+    run = layout.run_of_checkpoint(Path(path))
+    return f"{run}/{Path(path).name}" if run else Path(path).name
 
 
 def check_checkpoints(checkpoints: list[Path]) -> tuple[str, list[str]]:
@@ -71,16 +89,16 @@ def run_compare(
     checkpoints: list[Path],
     prompts: list[str],
     *,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = DEFAULT_COMPARE_MAX_NEW_TOKENS,
     include_base: bool = False,
     system_prompt: str | None = None,
     model_cfg: ModelConfig | None = None,
     batch_size: int = 4,
-) -> dict:
+) -> CompareResult:
     """Answers of every checkpoint (and optionally the bare base model) to every prompt, greedy decoding.
 
     `model_cfg` loads the base model (a study passes its own); by default it is read from the first
-    checkpoint's adapter_config.json. Returns the record save_compare writes.
+    checkpoint's adapter config. Returns the record save_compare writes.
     """
     from codetune.bench.generate import generate_chat
     from codetune.config import ModelConfig
@@ -103,7 +121,7 @@ def run_compare(
     entries = ([(BASE_LABEL, None, None)] if include_base else []) + [
         (label, name, ck) for label, (name, ck) in zip(labels, adapter_names.items(), strict=True)
     ]
-    models = []
+    models, metrics = [], []
     for label, adapter, ck in entries:
         t0 = time.perf_counter()
         with use_adapter(model, adapter):
@@ -117,124 +135,78 @@ def run_compare(
                 desc=f"compare {label}",
             )
         texts = [a[0] if a else "" for a in answers]
-        metrics = [answer_metrics(t) for t in texts]
+        per_answer = [answer_metrics(t) for t in texts]
+        checkpoint = str(ck) if ck else None
         models.append(
-            {
-                "name": label,
-                "checkpoint": str(ck) if ck else None,
-                "answers": texts,
-                "metrics": [m.to_dict() for m in metrics],
-                "aggregate": aggregate_metrics(metrics),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
+            CompareModel(
+                name=label, checkpoint=checkpoint, answers=texts, seconds=round(time.perf_counter() - t0, 1)
+            )
         )
-    return {
-        "base_model": cfg.source,
-        "prompts": prompts,
-        "system_prompt": system_prompt,
-        "decoding": {"temperature": 0.0, "max_new_tokens": max_new_tokens},
-        "models": models,
-    }
+        metrics.append(
+            CompareModelMetrics(
+                name=label, checkpoint=checkpoint, metrics=per_answer, aggregate=aggregate_metrics(per_answer)
+            )
+        )
+    return CompareResult(
+        CompareAnswers(
+            base_model=cfg.source,
+            prompts=prompts,
+            system_prompt=system_prompt,
+            decoding=Decoding(temperature=0.0, max_new_tokens=max_new_tokens),
+            models=models,
+        ),
+        CompareMetrics(prompts=prompts, models=metrics),
+    )
 
 
-def save_compare(result: dict, out_dir: str | Path) -> tuple[Path, Path]:
-    """answers.json (prompts, decoding, each model's answers) and metrics.json (per answer and aggregated)."""
+def save_compare(result: CompareResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """The answers file (prompts, decoding, each model's answers) and the metrics file (per answer and
+    aggregated) in `out_dir`."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    answers = {k: v for k, v in result.items() if k != "models"}
-    answers["models"] = [
-        {k: m[k] for k in ("name", "checkpoint", "answers", "seconds")} for m in result["models"]
-    ]
-    metrics = {
-        "prompts": result["prompts"],
-        "models": [
-            {k: m[k] for k in ("name", "checkpoint", "metrics", "aggregate")} for m in result["models"]
-        ],
-    }
-    paths = []
-    for name, data in ((ANSWERS_FILE, answers), (METRICS_FILE, metrics)):
-        write_json_atomic(out / name, data)
-        paths.append(out / name)
-    return paths[0], paths[1]
+    return (
+        result.answers.write(layout.compare_answers_path(out)),
+        result.metrics.write(layout.compare_metrics_path(out)),
+    )
 
 
-def load_compare(folder: str | Path) -> dict | None:
-    """The record saved by save_compare, models' answers and metrics merged; None when absent."""
+def load_compare(folder: str | Path) -> CompareResult | None:
+    """The records saved by save_compare; None when the comparison has not been made."""
     folder = Path(folder)
-    a, m = folder / ANSWERS_FILE, folder / METRICS_FILE
-    if not a.is_file():
+    answers = CompareAnswers.read(layout.compare_answers_path(folder))
+    if answers is None:
         return None
-    try:
-        answers = json.loads(a.read_text(encoding="utf-8"))
-        metrics = json.loads(m.read_text(encoding="utf-8")) if m.is_file() else {"models": []}
-    except json.JSONDecodeError as e:
-        raise CodetuneError(f"{folder}: compare files are not valid JSON ({e})") from None
-    by_name = {mm["name"]: mm for mm in metrics.get("models", [])}
-    for model in answers.get("models", []):
-        mm = by_name.get(model["name"])
-        if mm is None:  # metrics.json missing or stale: recompute from the saved answers
-            ms = [answer_metrics(t) for t in model["answers"]]
-            mm = {"metrics": [x.to_dict() for x in ms], "aggregate": aggregate_metrics(ms)}
-        model["metrics"], model["aggregate"] = mm["metrics"], mm["aggregate"]
-    return answers
+    metrics = CompareMetrics.read(layout.compare_metrics_path(folder))
+    if metrics is None or [m.name for m in metrics.models] != [m.name for m in answers.models]:
+        raise CodetuneError(
+            f"{layout.compare_metrics_path(folder)}: missing or not of the models in {layout.COMPARE_ANSWERS_FILE}"
+        )
+    return CompareResult(answers, metrics)
 
 
-METRIC_ROWS = [
+# How the report and the terminal show the metrics: (row label, value of one answer / one model).
+METRIC_ROWS: list[tuple[str, Callable[[AnswerMetrics], str]]] = [
     (
         "explanation before code",
-        lambda m: (
-            "no code block" if not m["code_blocks"] else "yes" if m["explanation_before_code"] else "no"
-        ),
+        lambda m: "no code block" if not m.code_blocks else "yes" if m.explanation_before_code else "no",
     ),
-    ("explanation length (chars)", lambda m: str(m["explanation_chars"])),
-    ("markdown headers", lambda m: str(m["headers"])),
-    ("code blocks", lambda m: str(m["code_blocks"]) + (" (cut off)" if m["unclosed_code_block"] else "")),
-    ("libraries imported", lambda m: ", ".join(m["libraries"]) or "none"),
-    ("functions defined", lambda m: ", ".join(m["functions"]) or "none"),
-    ("answer length (chars)", lambda m: str(m["answer_chars"])),
+    ("explanation length (chars)", lambda m: str(m.explanation_chars)),
+    ("markdown headers", lambda m: str(m.headers)),
+    ("code blocks", lambda m: str(m.code_blocks) + (" (cut off)" if m.unclosed_code_block else "")),
+    ("libraries imported", lambda m: ", ".join(m.libraries) or "none"),
+    ("functions defined", lambda m: ", ".join(m.functions) or "none"),
+    ("answer length (chars)", lambda m: str(m.answer_chars)),
 ]
 
-AGGREGATE_ROWS = [
-    ("answers", lambda a: str(a["answers"])),
-    ("explanation before code", lambda a: f"{a['explanation_before_code']} of {a['answers']}"),
-    ("mean explanation length (chars)", lambda a: f"{a['mean_explanation_chars']:g}"),
-    ("markdown headers (total)", lambda a: str(a["headers"])),
-    ("code blocks (total)", lambda a: str(a["code_blocks"])),
-    ("functions defined (total)", lambda a: str(a["functions"])),
+AGGREGATE_ROWS: list[tuple[str, Callable[[AggregateMetrics], str]]] = [
+    ("answers", lambda a: str(a.answers)),
+    ("explanation before code", lambda a: f"{a.explanation_before_code} of {a.answers}"),
+    ("mean explanation length (chars)", lambda a: f"{a.mean_explanation_chars:g}"),
+    ("markdown headers (total)", lambda a: str(a.headers)),
+    ("code blocks (total)", lambda a: str(a.code_blocks)),
+    ("functions defined (total)", lambda a: str(a.functions)),
     (
         "libraries (answers importing)",
-        lambda a: ", ".join(f"{k} ({v})" for k, v in a["libraries"].items()) or "none",
+        lambda a: ", ".join(f"{k} ({v})" for k, v in a.libraries.items()) or "none",
     ),
-    ("mean answer length (chars)", lambda a: f"{a['mean_answer_chars']:g}"),
+    ("mean answer length (chars)", lambda a: f"{a.mean_answer_chars:g}"),
 ]
-
-
-def print_compare(result: dict, console) -> None:
-    """Per prompt: the answers side by side (rich Columns), then their metrics; then the aggregate table."""
-    from rich.columns import Columns
-    from rich.panel import Panel
-    from rich.rule import Rule
-    from rich.table import Table
-    from rich.text import Text
-
-    models = result["models"]
-    width = max(30, console.width // max(1, len(models)) - 2)
-    for i, prompt in enumerate(result["prompts"]):
-        console.print(Rule(f"prompt {i + 1}"))
-        console.print(Text(prompt, style="bold"))
-        panels = [Panel(Text(m["answers"][i]), title=m["name"], width=width) for m in models]
-        console.print(Columns(panels, equal=True))
-        table = Table(show_header=True)
-        table.add_column("metric")
-        for m in models:
-            table.add_column(m["name"])
-        for label, fn in METRIC_ROWS:
-            table.add_row(label, *(fn(m["metrics"][i]) for m in models))
-        console.print(table)
-    table = Table(title="per model, all prompts", title_justify="left")
-    table.add_column("metric")
-    for m in models:
-        table.add_column(m["name"])
-    for label, fn in AGGREGATE_ROWS:
-        table.add_row(label, *(fn(m["aggregate"]) for m in models))
-    console.print(table)

@@ -1,50 +1,48 @@
-"""Where a study ran: Python, platform, CPU/GPU and library versions, written to STUDY_DIR/environment.json."""
+"""Where a study ran: Python, platform, CPU/GPU and library versions (records.Environment)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import sys
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from codetune.files import write_json_atomic
+from codetune import layout
+from codetune.fingerprint import now
+from codetune.records import Environment
 
-ENV_FILE = "environment.json"
-PACKAGES = ("codetune", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "matplotlib")
+PACKAGES = ("codetune", "torch", "transformers", "peft", "datasets", "accelerate", "matplotlib")
 
 
-def collect_environment(*, with_torch: bool = True) -> dict:
+def collect_environment(*, with_torch: bool = True) -> Environment:
     versions = {}
     for p in PACKAGES:
         try:
             versions[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             versions[p] = None
-    env = {
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "executable": sys.executable,
-        "packages": versions,
-        "accelerator": None,
-    }
+    accelerator, threads = None, None
     if with_torch:
         import torch
 
         if torch.cuda.is_available():
-            env["accelerator"] = f"CUDA: {torch.cuda.get_device_name(0)} (x{torch.cuda.device_count()})"
+            accelerator = f"CUDA: {torch.cuda.get_device_name(0)} (x{torch.cuda.device_count()})"
         elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            env["accelerator"] = "Apple MPS"
-        env["torch_threads"] = torch.get_num_threads()
-    return env
+            accelerator = "Apple MPS"
+        threads = torch.get_num_threads()
+    return Environment(
+        recorded_at=now(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        machine=platform.machine(),
+        cpu_count=os.cpu_count(),
+        executable=sys.executable,
+        packages=versions,
+        accelerator=accelerator,
+        torch_threads=threads,
+    )
 
 
 def write_environment(study_dir: str | Path) -> Path:
-    path = Path(study_dir) / ENV_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, collect_environment())
-    return path
+    return collect_environment().write(layout.environment_path(Path(study_dir)))

@@ -1,132 +1,232 @@
-"""The whole study in order: profile each run's data, check it against the benchmark, train each run,
-evaluate the base model and every checkpoint, select, compare the selected checkpoints, report.
+"""The whole study, stage by stage in the order of codetune.study.stages.KINDS: profile each run's data,
+check it against the benchmark, train each run, evaluate the base model and every checkpoint, select,
+compare the selected checkpoints, report.
 
-Every stage skips work whose output is already complete (a profile or overlap file, a run's summary.json,
-an eval folder's summary.json, a comparison with the same checkpoints and prompts), so running the study
-again after an interruption continues where it stopped. The report is always rebuilt: it is cheap.
+Before any work, every run's training is checked against its stage record: a run trained with other settings
+stops the study with one line naming the keys that differ (--overwrite-stale retrains it; another output_dir
+keeps both). Then the config is written (the latest, and a dated copy of each distinct one: codetune.layout), and each kind's stages are planned from what is on disk: done ones are kept, the others are
+computed (a stale output is deleted first). So re-running after an interruption continues where it stopped,
+and after a config change recomputes exactly the stages whose settings or inputs changed.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+from codetune import layout
 from codetune.config import StudyConfig, dump_config
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_dir, write_json_atomic, write_text_atomic
+from codetune.files import check_writable_dir, write_text_atomic
+from codetune.fingerprint import digest
 from codetune.locks import folder_lock
-from codetune.study.compare import ANSWERS_FILE, run_compare, save_compare
+from codetune.progress import console, say
 from codetune.study.environment import write_environment
-from codetune.study.layout import base_eval_dir, data_profile_path, run_dir
-from codetune.study.report import overlap_path, write_report
-from codetune.study.select import print_selection, select_study, write_selection
-
-STAGES = (
-    "config",
-    "data profiles",
-    "benchmark overlap",
-    "training",
-    "evaluation",
-    "selection",
-    "comparison",
-    "report",
+from codetune.study.evaluate import evaluate_stages
+from codetune.study.stages import (
+    KINDS,
+    Stage,
+    StudyContext,
+    StudyStatus,
+    computing,
+    plan_report,
+    plan_training,
+    status,
+    study_status,
 )
 
-
-def _write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, data)
+OVERWRITE_STALE = "--overwrite-stale"
 
 
-def _stage(console, i: int, note: str = "") -> None:
-    console.rule(f"[bold]{i + 1}/{len(STAGES)} {STAGES[i]}[/bold]" + (f" — {note}" if note else ""))
-
-
-def profile_runs(cfg: StudyConfig, console) -> None:
+def compute_profiles(ctx: StudyContext, stages: list[Stage]) -> None:
     from codetune.data.profile import profile_dataset
     from codetune.models import load_tokenizer
 
-    base_dir = cfg.path.parent if cfg.path else None
-    tokenizer = None
-    for name, run in cfg.runs.items():
-        path = data_profile_path(cfg.output_path, name)
-        if path.is_file():
-            console.print(f"{name}: profile exists, skipped", markup=False)
-            continue
-        tokenizer = tokenizer or load_tokenizer(cfg.model)
-        prof = profile_dataset(
-            run.dataset,
-            base_dir=base_dir,
-            tokenizer=tokenizer,
-            max_length=cfg.training.max_seq_length,
-            seed=cfg.training.seed,
-            system_prompt=run.system_prompt,
-        )
-        _write_json(path, prof)
-        console.print(
-            f"{name}: {prof['rows']:,} rows, {prof['unique_problems']:,} unique problems -> {path}",
-            markup=False,
-        )
+    cfg = ctx.cfg
+    tokenizer = load_tokenizer(cfg.model)
+    for s in stages:
+        run = cfg.runs[s.detail]
+        with computing(ctx, s):
+            prof = profile_dataset(
+                run.dataset,
+                base_dir=ctx.base_dir,
+                tokenizer=tokenizer,
+                max_length=cfg.training.max_seq_length,
+                seed=cfg.training.seed,
+                system_prompt=run.system_prompt,
+            )
+            path = prof.write(layout.profile_path(ctx.out, s.detail))
+        say(f"{s.detail}: {prof.rows:,} rows, {prof.unique_problems:,} unique problems -> {path}")
 
 
-def overlap_runs(cfg: StudyConfig, console, *, ngram: int = 5, threshold: float = 0.5) -> None:
-    """data/<run>/overlap.json: benchmark problems whose statement has a near-duplicate in the run's data."""
-    from codetune.bench.lcb import load_benchmark
+def compute_overlaps(ctx: StudyContext, stages: list[Stage]) -> None:
+    """Per run: benchmark problems whose statement has a near-duplicate in the run's data."""
     from codetune.data.overlap import dataset_overlaps
 
-    todo = [n for n in cfg.runs if not overlap_path(cfg.output_path, n).is_file()]
-    if not todo:
-        console.print("overlap files exist, skipped", markup=False)
-        return
-    base_dir = cfg.path.parent if cfg.path else None
-    selection = load_benchmark(cfg.benchmark, base_dir, seed=cfg.training.seed, report=lambda _: None)
-    bench = [(p.question_id, p.question_content) for p in selection.problems]
-    for name in todo:
-        rep = dataset_overlaps(
-            cfg.runs[name].dataset, bench, base_dir, ngram=ngram, threshold=threshold, seed=cfg.training.seed
-        )
-        _write_json(overlap_path(cfg.output_path, name), rep.to_dict())
-        console.print(
-            f"{name}: {rep.possibly_seen} of {len(bench)} benchmark problems possibly seen in training",
-            markup=False,
+    bench = [(p.question_id, p.question_content) for p in ctx.problems]
+    for s in stages:
+        with computing(ctx, s):
+            rep = dataset_overlaps(
+                ctx.cfg.runs[s.detail].dataset, bench, ctx.base_dir, seed=ctx.cfg.training.seed
+            )
+            rep.write(layout.overlap_path(ctx.out, s.detail))
+        say(f"{s.detail}: {rep.possibly_seen} of {len(bench)} benchmark problems possibly seen in training")
+
+
+def compute_training(ctx: StudyContext, stages: list[Stage]) -> None:
+    from codetune.train.run import train_run
+
+    for s in stages:
+        # A stale run reaches here only with --overwrite-stale (refuse_stale_training stopped the study else).
+        stale = status(ctx, s).state == "stale"
+        train_run(
+            ctx.cfg,
+            s.detail,
+            resume=True,
+            overwrite=stale,
+            flag=OVERWRITE_STALE,
+            spec=s.spec,
+            config_file=ctx.config_file,
         )
 
 
-def compare_best(cfg: StudyConfig, selection, console) -> None:
+def compute_selection(ctx: StudyContext, stages: list[Stage]) -> None:
+    from codetune.study.select import select_study, write_selection
+
+    (stage,) = stages
+    with computing(ctx, stage):
+        selection = select_study(ctx.out, cfg=ctx.cfg)
+        write_selection(ctx.out, selection)
+    for name, rs in selection.runs.items():
+        if rs.best is not None:
+            say(
+                f"best of {name}: {rs.best.checkpoint}, pass@1 {rs.best.pass1:.1%} (decided by {rs.decided_by})"
+            )
+        else:
+            say(f"run {name}: no evaluated checkpoint")
+    say(selection.note)
+
+
+def compute_compare(ctx: StudyContext, stages: list[Stage]) -> None:
     """The selected checkpoint of each run (and the base model) on the config's compare prompts."""
-    out = cfg.output_path / "compare"
-    ckpts = [Path(rs.best.checkpoint_dir) for rs in selection.runs.values() if rs.best is not None]
-    ckpts = [c for c in ckpts if c.is_dir()]
-    if not ckpts:
-        console.print("no selected checkpoint on disk: comparison skipped", markup=False)
-        return
-    prompts = list(cfg.compare.prompts)
-    existing = out / ANSWERS_FILE
-    if existing.is_file():
-        try:
-            old = json.loads(existing.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            old = {}
-        same = (
-            old.get("prompts") == prompts
-            and old.get("decoding", {}).get("max_new_tokens") == cfg.compare.max_new_tokens
-            and [m.get("checkpoint") for m in old.get("models", []) if m.get("checkpoint")]
-            == [str(c) for c in ckpts]
+    from codetune.study.compare import run_compare, save_compare
+
+    (stage,) = stages
+    cfg = ctx.cfg
+    with computing(ctx, stage):
+        result = run_compare(
+            stage.detail,
+            list(cfg.compare.prompts),
+            max_new_tokens=cfg.compare.max_new_tokens,
+            include_base=True,
+            system_prompt=cfg.shared_system_prompt(),
+            model_cfg=cfg.model,
+            batch_size=cfg.benchmark.generation.batch_size,
         )
-        if same:
-            console.print("comparison of the selected checkpoints exists, skipped", markup=False)
-            return
-    result = run_compare(
-        ckpts,
-        prompts,
-        max_new_tokens=cfg.compare.max_new_tokens,
-        include_base=True,
-        system_prompt=cfg.shared_system_prompt(),
-        model_cfg=cfg.model,
-        batch_size=cfg.benchmark.generation.batch_size,
+        answers, _ = save_compare(result, layout.compare_dir(ctx.out))
+    say(f"answers of {len(result.answers.models)} models -> {answers}")
+
+
+def compute_report(ctx: StudyContext, stages: list[Stage]) -> None:
+    from codetune.study.report import write_report
+
+    (stage,) = stages
+    with computing(ctx, stage):
+        html, _ = write_report(ctx.out)
+    say(f"report -> {html}")
+
+
+COMPUTE: dict[str, Callable[[StudyContext, list[Stage]], None]] = {
+    "profile": compute_profiles,
+    "overlap": compute_overlaps,
+    "train": compute_training,
+    "eval": evaluate_stages,
+    "selection": compute_selection,
+    "compare": compute_compare,
+    "report": compute_report,
+}
+
+
+def stale_training_message(stale: list[tuple[Stage, object]]) -> str:
+    runs = "; ".join(f"run {s.key}: {st.why}" for s, st in stale)
+    return (
+        f"training in this output_dir was done with a different config ({runs}); pass {OVERWRITE_STALE} to "
+        "retrain (its checkpoints and evaluations are deleted), or set another output_dir (nothing deleted)"
     )
-    answers, _ = save_compare(result, out)
-    console.print(f"answers of {len(result['models'])} models -> {answers}", markup=False)
+
+
+def refuse_stale_training(ctx: StudyContext) -> None:
+    """Stop before any work when a run folder holds training from other settings (unless --overwrite-stale)."""
+    stale = [(s, st) for s in plan_training(ctx, {}) if (st := status(ctx, s)).state == "stale"]
+    if stale and not ctx.overwrite_stale:
+        raise CodetuneError(stale_training_message(stale))
+
+
+def record_config(ctx: StudyContext) -> str:
+    """The study's config file (the latest) and, once per distinct config, a dated copy; returns the
+    copy's path relative to the study folder (what each stage record names)."""
+    text = dump_config(ctx.cfg)
+    h = digest(text)[:12]
+    path = next((p for p in reversed(layout.config_history(ctx.out)) if p.stem.endswith(h)), None)
+    if path is None:
+        path = layout.config_history_path(ctx.out, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), h)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    write_text_atomic(layout.config_path(ctx.out), text)
+    return str(path.relative_to(ctx.out))
+
+
+def run_study(cfg: StudyConfig, *, overwrite_stale: bool = False) -> tuple[Path, Path]:
+    """Run every stage that is not done; returns the report's (HTML, Markdown) paths.
+
+    The study folder is locked throughout: a second study or eval of the same folder is refused."""
+    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
+        return _run_study(cfg, overwrite_stale=overwrite_stale)
+
+
+def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
+    ctx = StudyContext(cfg, overwrite_stale=overwrite_stale)
+    refuse_stale_training(ctx)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    ctx.config_file = record_config(ctx)
+    write_environment(ctx.out)
+    planned: dict[str, list[Stage]] = {}
+    try:
+        for i, kind in enumerate(KINDS):
+            console.rule(f"[bold]{i + 1}/{len(KINDS)} {kind.title}[/bold]")
+            planned[kind.kind] = stages = kind.plan(ctx, planned)
+            pending = []
+            for s in stages:
+                st = status(ctx, s)
+                if st.state == "done":
+                    say(f"{s.label}: done, kept")
+                elif s.spec is None:
+                    say(f"{s.label}: not run ({s.waiting})")
+                else:
+                    say(f"{s.label}: {st}")
+                    pending.append(s)
+            if pending:
+                COMPUTE[kind.kind](ctx, pending)
+    except CodetuneError:
+        # A report of what exists (and what is missing) is still worth having; then the error is shown.
+        if "report" not in planned and (
+            layout.base_eval_dir(ctx.out).is_dir() or layout.runs_dir(ctx.out).is_dir()
+        ):
+            try:
+                compute_report(ctx, plan_report(ctx, planned))
+            except CodetuneError as e:
+                say(f"(no partial report: {e})")
+        raise
+    return layout.report_html_path(ctx.out), layout.report_md_path(ctx.out)
+
+
+def dry_run_status(cfg: StudyConfig) -> StudyStatus | None:
+    """Every stage's status in an existing study folder, computing nothing and reading no network; None when
+    the output folder holds no study yet."""
+    if not layout.has_study_files(cfg.output_path):
+        return None
+    return study_status(StudyContext(cfg, dry_run=True))
 
 
 def demo_config_path() -> Path:
@@ -137,52 +237,3 @@ def demo_config_path() -> Path:
     if not path.is_file():
         raise CodetuneError(f"the demo config is not at {path}: run codetune demo from a codetune checkout")
     return path
-
-
-def run_study(cfg: StudyConfig, console) -> tuple[Path, Path]:
-    """Run every stage, skipping completed work; returns (report.html, report.md).
-
-    The study folder is locked throughout: a second study or eval of the same folder is refused."""
-    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
-        return _run_study(cfg, console)
-
-
-def _run_study(cfg: StudyConfig, console) -> tuple[Path, Path]:
-    from codetune.bench.evaluate import evaluate_study
-    from codetune.train.run import train_run
-
-    out = cfg.output_path
-    out.mkdir(parents=True, exist_ok=True)
-    _stage(console, 0, str(out))
-    write_text_atomic(out / "config.yaml", dump_config(cfg))
-    write_environment(out)
-    try:
-        _stage(console, 1)
-        profile_runs(cfg, console)
-        _stage(console, 2)
-        overlap_runs(cfg, console)
-        for i, name in enumerate(cfg.runs):
-            done = (run_dir(out, name) / "summary.json").is_file()
-            _stage(
-                console, 3, f"run {name} ({i + 1}/{len(cfg.runs)})" + (", complete: skipped" if done else "")
-            )
-            if not done:
-                train_run(cfg, name, resume=True)
-        _stage(console, 4)
-        evaluate_study(cfg, checkpoints="all", include_base=True)
-        _stage(console, 5)
-        selection = select_study(out)
-        write_selection(out, selection)
-        print_selection(selection, console)
-        _stage(console, 6)
-        compare_best(cfg, selection, console)
-    except CodetuneError:
-        # A report of what exists (and what is missing) is still worth having; then the error is shown.
-        if base_eval_dir(out).is_dir() or (out / "runs").is_dir():
-            try:
-                write_report(out)
-            except CodetuneError as e:
-                console.print(f"(no partial report: {e})", markup=False)
-        raise
-    _stage(console, 7)
-    return write_report(out)

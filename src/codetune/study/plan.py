@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codetune.config import StudyConfig
+from codetune.layout import checkpoint_name, run_dir
 from codetune.models import BUILTIN_MODELS
-from codetune.study.layout import checkpoint_name, run_dir
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from codetune.study.select import ModelRow
-from codetune.train.summary import MetricsRow, plot_losses
+from codetune.records import MetricsRow, ModelRow
+from codetune.train.summary import plot_losses
 
 
 def _pyplot():

@@ -1,4 +1,4 @@
-"""The study report: STUDY_DIR/report.html (self-contained) and report.md, from the study's own files.
+"""The study report, self-contained HTML and its Markdown twin, from the study's own files.
 
 Every sentence is built from a number read or computed here (losses, scores, intervals, tests, counts);
 anything the folder lacks (a run never started, training cut off, a checkpoint not evaluated, no behaviour
@@ -12,9 +12,14 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
+import yaml
+
+from codetune import layout
 from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
 from codetune.bench.rules import describe_rules
 from codetune.files import write_bytes_atomic, write_text_atomic
+from codetune.fingerprint import config_disagreement
+from codetune.records import DatasetProfile, Environment, MetricsRow, OverlapReport, RunSummary
 from codetune.study.compare import AGGREGATE_ROWS, METRIC_ROWS, load_compare
 from codetune.study.document import (
     Block,
@@ -29,22 +34,9 @@ from codetune.study.document import (
     to_html,
     to_markdown,
 )
-from codetune.study.environment import ENV_FILE
-from codetune.study.layout import data_profile_path
-from codetune.study.results import EvalResult, RunState, StudyResults, load_study, read_json
+from codetune.study.results import EvalResult, RunState, StudyResults, load_study
 from codetune.study.select import Selection, interval, pct, select_study
 from codetune.study.stats import paired_comparison
-from codetune.train.summary import MetricsRow
-
-REPORT_HTML = "report.html"
-REPORT_MD = "report.md"
-ASSETS_DIR = "report_assets"
-OVERLAP_FILE = "overlap.json"
-
-
-def overlap_path(study_dir: Path, run: str) -> Path:
-    """data/<run>/overlap.json: the run's training data against the benchmark (written by the study)."""
-    return data_profile_path(study_dir, run).parent / OVERLAP_FILE
 
 
 def _loss(x: float | None) -> str:
@@ -69,7 +61,7 @@ def _plural(n: int, word: str) -> str:
 # ---------------------------------------------------------------------------------------------- facts
 
 
-def loss_facts(rows: list[MetricsRow], summary: dict | None, patience: int | None) -> list[str]:
+def loss_facts(rows: list[MetricsRow], summary: RunSummary | None, patience: int | None) -> list[str]:
     """Sentences about a run's loss curves, each a number read off the rows."""
     if not rows:
         return ["No losses were logged."]
@@ -112,8 +104,7 @@ def loss_facts(rows: list[MetricsRow], summary: dict | None, patience: int | Non
             f"{_loss(last.val_loss)}, test {_loss(last.test_loss)}."
         )
     if summary is not None:
-        k = summary.get("overfit_patience", patience)
-        o = summary.get("overfitting_step")
+        k, o = summary.overfit_patience, summary.overfitting_step
         if o is not None:
             facts.append(
                 f"Overfitting signal: after its minimum, validation loss rose {k} evaluations in a row "
@@ -189,7 +180,7 @@ class ReportBuilder:
             self.demo_note()
 
     def demo_note(self) -> None:
-        steps = sorted({r.summary.get("steps") for r in self.study.runs.values() if r.summary} - {None})
+        steps = sorted({r.summary.steps for r in self.study.runs.values() if r.summary})
         if len(steps) == 1:
             steps_txt = f"Its runs train {steps[0]} steps each"
         elif steps:
@@ -306,36 +297,122 @@ class ReportBuilder:
         self.add(Table(["setting", "value"], rows))
         runs = [[n, r.dataset.source, r.mode, r.system_prompt or "(none)"] for n, r in cfg.runs.items()]
         self.add(Table(["run", "dataset", "mode", "system prompt"], runs, caption="Runs"))
+        self.provenance()
+
+    def provenance(self) -> None:
+        """Which settings produced each result: every stage record set against the latest config, and the config
+        of each stage that ran with other settings quoted."""
+        self.add(Heading(3, "What produced each result"))
+        full = self.cfg.model_dump(mode="json") if self.cfg is not None else None
+        rows, others = [], []
+        order = ["profile", "overlap", "train", "eval", "selection", "compare"]
+        ranked = sorted(
+            self.study.records.items(),
+            key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1] or ""),
+        )
+        for (stage, key), rec in ranked:
+            if stage == "report" or not layout.stage_output(self.dir, stage, key).exists():
+                continue  # this report itself, or a record whose output was deleted since
+            diffs = (
+                config_disagreement(rec.config, full)
+                if full is not None
+                else [f"{layout.CONFIG_FILE} unreadable"]
+            )
+            if diffs or not rec.finished:
+                others.append((rec, diffs))
+            label = stage if key is None else f"{stage} {key}"
+            rows.append(
+                [
+                    label,
+                    rec.finished_at or "unfinished",
+                    rec.fingerprint[:12],
+                    rec.config_file or "not recorded",
+                    ", ".join(diffs) if diffs else f"as {layout.CONFIG_FILE}",
+                ]
+            )
+        if not rows:
+            self.add(
+                Note("The folder has no stage records: which settings produced its files is not recorded.")
+            )
+        else:
+            self.add(
+                Table(
+                    [
+                        "stage",
+                        "finished (UTC)",
+                        "fingerprint",
+                        "the study's config then",
+                        "the settings it read",
+                    ],
+                    rows,
+                    caption=f"Stage records ({layout.STAGES_DIR}/): the settings and input hashes of each result",
+                )
+            )
+        if others:
+            names = ", ".join(
+                (rec.stage if rec.key is None else f"{rec.stage} {rec.key}") for rec, _ in others[:8]
+            )
+            self.add(
+                Note(
+                    f"{_plural(len(others), 'stage')} ({names}) ran with settings other than {layout.CONFIG_FILE}'s or "
+                    "did not finish; the table names the settings that differ and their configs are quoted "
+                    f"below. Those results were not computed with {layout.CONFIG_FILE}."
+                )
+            )
         if self.study.config_text:
-            self.add(Code(self.study.config_text, "yaml", summary="config.yaml (as the study ran it)"))
+            agreed = bool(rows) and not others
+            summary = (
+                f"{layout.CONFIG_FILE} (as every stage above ran it)"
+                if agreed
+                else f"{layout.CONFIG_FILE} (the latest config written to this folder)"
+            )
+            self.add(Code(self.study.config_text, "yaml", summary=summary))
+        quoted: set[str] = set()
+        for rec, _ in others:
+            label = rec.stage if rec.key is None else f"{rec.stage} {rec.key}"
+            history = self.dir / rec.config_file if rec.config_file else None
+            if history is not None and history.is_file():
+                if rec.config_file not in quoted:
+                    quoted.add(rec.config_file)
+                    users = [
+                        (r.stage if r.key is None else f"{r.stage} {r.key}")
+                        for r, _ in others
+                        if r.config_file == rec.config_file
+                    ]
+                    text = history.read_text(encoding="utf-8", errors="replace")
+                    self.add(
+                        Code(text, "yaml", summary=f"{rec.config_file} (the config of {', '.join(users)})")
+                    )
+            else:
+                text = yaml.safe_dump(rec.config, sort_keys=False, allow_unicode=True)
+                self.add(Code(text, "yaml", summary=f"the settings {label} ran with (from its stage record)"))
 
     def data_section(self) -> None:
         self.add(Heading(2, "Datasets"))
         rows, facts, missing = [], [], []
         for name in self.study.runs:
-            prof = read_json(data_profile_path(self.dir, name))
-            if not isinstance(prof, dict):
-                missing.append(f"{name}: no dataset profile (data/{name}/profile.json)")
+            path = layout.profile_path(self.dir, name)
+            prof = DatasetProfile.read(path)
+            if prof is None:
+                missing.append(f"{name}: no dataset profile ({path.relative_to(self.dir)})")
                 continue
-            spp = prof.get("solutions_per_problem") or {}
-            splits = prof.get("splits") or {}
-            over = prof.get("rows_over_max_length") or {}
+            spp = prof.solutions_per_problem
             rows.append(
                 [
                     name,
-                    str(prof.get("source", "")),
-                    f"{prof.get('rows', 0):,}",
-                    f"{prof.get('unique_problems', 0):,}",
-                    f"{spp.get('min', '?')} / {spp.get('median', '?')} / {spp.get('max', '?')}",
-                    ", ".join(f"{k} {v:,}" for k, v in splits.items()) or "n/a",
-                    str(prof.get("cross_split_problems", "n/a")),
-                    str(prof.get("duplicate_rows", "n/a")),
-                    ", ".join(f"{k} {v}" for k, v in over.items()) or "n/a",
+                    prof.source,
+                    f"{prof.rows:,}",
+                    f"{prof.unique_problems:,}",
+                    f"{spp.min} / {spp.median:g} / {spp.max}",
+                    ", ".join(f"{k} {v:,}" for k, v in prof.splits.items()) or "n/a",
+                    str(prof.cross_split_problems),
+                    str(prof.duplicate_rows),
+                    ", ".join(f"{k} {v}" for k, v in (prof.rows_over_max_length or {}).items()) or "n/a",
                 ]
             )
             facts.append(
-                f"{name}: {prof.get('rows', 0):,} rows of {prof.get('unique_problems', 0):,} distinct problems "
-                f"(median {spp.get('median', '?')} solutions per problem)."
+                f"{name}: {prof.rows:,} rows of {prof.unique_problems:,} distinct problems "
+                f"(median {spp.median:g} solutions per problem)."
             )
         if rows:
             self.add(
@@ -349,7 +426,7 @@ class ReportBuilder:
                         "rows per split",
                         "problems in several splits",
                         "duplicate rows",
-                        f"rows over max length ({self.cfg.training.max_seq_length if self.cfg else '?'} tokens)",
+                        "rows over max length (tokens, per mode)",
                     ],
                     rows,
                     numeric={2, 3},
@@ -365,16 +442,17 @@ class ReportBuilder:
         rows, facts = [], []
         evals = self.evals_by_model()
         for name, rs in self.sel.runs.items():
-            ov = read_json(overlap_path(self.dir, name))
-            if not isinstance(ov, dict):
+            path = layout.overlap_path(self.dir, name)
+            ov = OverlapReport.read(path)
+            if ov is None:
                 self.add(
-                    Note(f"{name}: overlap with the benchmark not computed (no data/{name}/{OVERLAP_FILE}).")
+                    Note(
+                        f"{name}: overlap with the benchmark not computed (no {path.relative_to(self.dir)})."
+                    )
                 )
                 continue
-            # codetune.data.overlap.OverlapReport.to_dict(): possibly_seen_ids lists them, possibly_seen counts.
-            ids_seen = ov.get("possibly_seen_ids", ov.get("possibly_seen"))
-            seen = set(ids_seen) if isinstance(ids_seen, list) else set()
-            n = ov.get("benchmark_problems", self.n_problems)
+            seen = set(ov.possibly_seen_ids)
+            n = ov.benchmark_problems
             without = with_all = "n/a"
             if rs.best is not None and not evals[rs.best.model].per_problem:
                 facts.append(
@@ -394,7 +472,7 @@ class ReportBuilder:
                 )
                 facts.append(
                     f"{name}: {len(seen)} of {n} benchmark problems have a near-duplicate statement in its "
-                    f"dataset (containment >= {ov.get('threshold', '?')} of {ov.get('ngram', '?')}-word "
+                    f"dataset (containment >= {ov.threshold:g} of {ov.ngram}-word "
                     f"n-grams); its best checkpoint's pass@1 is {with_all} on all {len(ids)} reported problems "
                     f"{rest}."
                 )
@@ -431,18 +509,18 @@ class ReportBuilder:
         if not state.complete:
             self.add(
                 Note(
-                    f"Training of {state.name} is incomplete (no summary.json): the curves below stop at the "
+                    f"Training of {state.name} is incomplete (no {layout.RUN_SUMMARY_FILE}): the curves below stop at the "
                     "last logged step."
                 )
             )
         if not state.metrics:
-            self.add(Note(f"No losses were logged for {state.name} (no readable metrics.jsonl)."))
+            self.add(Note(f"No losses were logged for {state.name} (no readable {layout.METRICS_FILE})."))
             return
-        overfit = state.summary.get("overfitting_step") if state.summary else None
+        overfit = state.summary.overfitting_step if state.summary else None
         png = loss_png(state.metrics, title=f"{state.name}: loss per step", overfit_step=overfit)
         self.add(
             Image(
-                f"loss_{state.name}.png",
+                layout.loss_asset_name(state.name),
                 png,
                 alt=f"loss curves of {state.name}",
                 caption="Train (mean over each interval), validation and test loss; red circle: minimum test loss.",
@@ -473,12 +551,13 @@ class ReportBuilder:
                 self.add(Note(f"Run {name}: no evaluated checkpoints."))
                 continue
             rows, highlight = [], set()
+            best = rs.best.model if rs.best else None
             for row in ([base] if base else []) + rs.rows:
-                if row is rs.best:
+                if row.model == best:
                     highlight.add(len(rows))
                 label = (
                     row.model
-                    + (" (selected)" if row is rs.best else "")
+                    + (" (selected)" if row.model == best else "")
                     + (" (reference)" if row.run is None else "")
                 )
                 cells = [
@@ -520,7 +599,7 @@ class ReportBuilder:
             )
             self.add(
                 Image(
-                    "pass_at_step.png",
+                    layout.PASS_AT_STEP_ASSET,
                     png,
                     alt="pass@1 against training step for every run",
                     caption="pass@1 against step for every run; error bars: 95% Wilson intervals; star: "
@@ -530,7 +609,7 @@ class ReportBuilder:
 
     def scoring_rules(self) -> None:
         """The rules the evaluations were scored under (summary.json "scoring"), so studies compare."""
-        rules = {m: e.summary.get("scoring") for m, e in self.evals_by_model().items()}
+        rules = {m: e.summary.scoring for m, e in self.evals_by_model().items()}
         stated = {describe_rules(r) for r in rules.values() if r}
         missing = sorted(m for m, r in rules.items() if not r)
         if len(stated) == 1:
@@ -629,53 +708,63 @@ class ReportBuilder:
                 Bullets([paired_sentence(pc) for pc in pcs]),
             )
         elif len([rs for rs in self.sel.runs.values() if rs.best]) >= 1:
-            self.add(Note("No paired comparison: the evaluations have no per-problem scores (scores.json)."))
+            self.add(
+                Note(
+                    f"No paired comparison: the evaluations have no per-problem scores ({layout.SCORES_FILE})."
+                )
+            )
 
     # -- behaviour
 
     def behaviour_section(self) -> None:
         self.add(Heading(2, "Behaviour comparison"))
-        cmp = load_compare(self.dir / "compare")
+        folder = layout.compare_dir(self.dir)
+        cmp = load_compare(folder)
         if cmp is None:
-            self.add(Note("No behaviour comparison yet (no compare/answers.json)."))
+            self.add(
+                Note(
+                    f"No behaviour comparison yet (no {layout.compare_answers_path(folder).relative_to(self.dir)})."
+                )
+            )
             return
-        models = cmp["models"]
-        dec = cmp.get("decoding", {})
+        answers, metrics = cmp.answers, cmp.metrics.models
+        names = [m.name for m in answers.models]
+        system = f' with the system prompt "{answers.system_prompt}"' if answers.system_prompt else ""
         self.add(
             Para(
-                f"The same {_plural(len(cmp['prompts']), 'prompt')} sent to {len(models)} models "
-                f"({', '.join(m['name'] for m in models)}) with greedy decoding and at most "
-                f"{dec.get('max_new_tokens', '?')} new tokens; the metrics are computed from each answer's text "
+                f"The same {_plural(len(answers.prompts), 'prompt')} sent to {len(names)} models "
+                f"({', '.join(names)}){system}, greedy decoding and at most "
+                f"{answers.decoding.max_new_tokens} new tokens; the metrics are computed from each answer's text "
                 "(prose before the first code block, markdown headers, code blocks, imports and functions from "
                 "the Python AST, length)."
             )
         )
-        for i, prompt in enumerate(cmp["prompts"]):
+        for i, prompt in enumerate(answers.prompts):
             self.add(Heading(3, f"Prompt {i + 1}"), Para(prompt))
-            self.add(SideBySide([(m["name"], m["answers"][i]) for m in models]))
+            self.add(SideBySide([(m.name, m.answers[i]) for m in answers.models]))
             self.add(
                 Table(
-                    ["metric"] + [m["name"] for m in models],
-                    [[label] + [fn(m["metrics"][i]) for m in models] for label, fn in METRIC_ROWS],
+                    ["metric", *names],
+                    [[label] + [fn(m.metrics[i]) for m in metrics] for label, fn in METRIC_ROWS],
                 )
             )
         self.add(Heading(3, "Per model, all prompts"))
         self.add(
             Table(
-                ["metric"] + [m["name"] for m in models],
-                [[label] + [fn(m["aggregate"]) for m in models] for label, fn in AGGREGATE_ROWS],
+                ["metric", *names],
+                [[label] + [fn(m.aggregate) for m in metrics] for label, fn in AGGREGATE_ROWS],
             )
         )
         facts = []
-        for m in models:
-            a = m["aggregate"]
-            libs = ", ".join(a["libraries"]) or "no library"
+        for m in metrics:
+            a = m.aggregate
+            libs = ", ".join(a.libraries) or "no library"
             facts.append(
-                f"{m['name']}: prose before the first code block in {a['explanation_before_code']} of "
-                f"{a['answers']} answers (mean {a['mean_explanation_chars']:g} characters), "
-                f"{_plural(a['headers'], 'markdown header')}, {_plural(a['code_blocks'], 'code block')}, "
-                f"{_plural(a['functions'], 'function')} defined, imports {libs}; "
-                f"mean answer length {a['mean_answer_chars']:g} characters."
+                f"{m.name}: prose before the first code block in {a.explanation_before_code} of "
+                f"{a.answers} answers (mean {a.mean_explanation_chars:g} characters), "
+                f"{_plural(a.headers, 'markdown header')}, {_plural(a.code_blocks, 'code block')}, "
+                f"{_plural(a.functions, 'function')} defined, imports {libs}; "
+                f"mean answer length {a.mean_answer_chars:g} characters."
             )
         self.add(Bullets(facts))
 
@@ -683,40 +772,41 @@ class ReportBuilder:
 
     def environment_section(self) -> None:
         self.add(Heading(2, "Environment and wall times"))
-        env = read_json(self.dir / ENV_FILE)
-        if isinstance(env, dict):
-            pk = env.get("packages") or {}
+        env = Environment.read(layout.environment_path(self.dir))
+        if env is not None:
             rows = [
-                ["recorded", str(env.get("recorded_at"))],
-                ["python", str(env.get("python"))],
-                ["platform", str(env.get("platform"))],
-                ["CPUs", str(env.get("cpu_count"))],
-                ["accelerator", env.get("accelerator") or "none (CPU)"],
-            ] + [[p, v or "not installed"] for p, v in pk.items()]
+                ["recorded", env.recorded_at],
+                ["python", env.python],
+                ["platform", env.platform],
+                ["CPUs", str(env.cpu_count)],
+                ["accelerator", env.accelerator or "none (CPU)"],
+            ] + [[p, v or "not installed"] for p, v in env.packages.items()]
             self.add(Table(["", "value"], rows, caption="Where the study last ran"))
         else:
-            self.add(Note(f"No {ENV_FILE}: the environment the study ran in was not recorded."))
+            self.add(
+                Note(f"No {layout.ENVIRONMENT_FILE}: the environment the study ran in was not recorded.")
+            )
         rows = []
         for name, st in self.study.runs.items():
-            train_s = st.summary.get("wall_time") if st.summary else None
-            ev = [e.wall_time_s for e in st.evals]
-            known = [w for w in ev if w is not None]
             rows.append(
                 [
                     name,
-                    _duration(train_s) if st.summary else "incomplete" if st.exists else "not started",
+                    _duration(st.summary.wall_time)
+                    if st.summary
+                    else "incomplete"
+                    if st.exists
+                    else "not started",
                     str(len(st.evals)),
-                    _duration(sum(known)) if known else "not recorded",
+                    _duration(sum(e.wall_time_s for e in st.evals)) if st.evals else "not recorded",
                 ]
             )
         if self.study.base is not None:
             rows.append(["base model", "", "1", _duration(self.study.base.wall_time_s)])
         self.add(Table(["run", "training", "evaluations", "evaluation time (sum)"], rows, numeric={2}))
-        cmp = load_compare(self.dir / "compare")
+        cmp = load_compare(layout.compare_dir(self.dir))
         if cmp is not None:
-            secs = [m.get("seconds") for m in cmp["models"] if m.get("seconds") is not None]
-            if secs:
-                self.add(Para(f"The behaviour comparison generated its answers in {_duration(sum(secs))}."))
+            secs = sum(m.seconds for m in cmp.answers.models)
+            self.add(Para(f"The behaviour comparison generated its answers in {_duration(secs)}."))
 
     def build(self) -> list[Block]:
         self.header()
@@ -732,19 +822,16 @@ class ReportBuilder:
 
 
 def write_report(study_dir: str | Path, *, seed: int = 0) -> tuple[Path, Path]:
-    """report.html (self-contained) and report.md with its PNGs in report_assets/."""
+    """The report as self-contained HTML and as Markdown with its PNGs next to it; returns both paths."""
     study_dir = Path(study_dir)
     builder = ReportBuilder(study_dir, seed=seed)
     blocks = builder.build()
-    assets = study_dir / ASSETS_DIR
+    assets = layout.report_assets_dir(study_dir)
     assets.mkdir(exist_ok=True)
     for b in blocks:
         if isinstance(b, Image):
             write_bytes_atomic(assets / b.name, b.png)
-    html_path, md_path = study_dir / REPORT_HTML, study_dir / REPORT_MD
-    for path, text in (
-        (html_path, to_html(builder.title(), blocks)),
-        (md_path, to_markdown(blocks, ASSETS_DIR)),
-    ):
-        write_text_atomic(path, text)
+    html_path, md_path = layout.report_html_path(study_dir), layout.report_md_path(study_dir)
+    write_text_atomic(md_path, to_markdown(blocks, layout.REPORT_ASSETS_DIR))
+    write_text_atomic(html_path, to_html(builder.title(), blocks))  # last: what the stage checks for
     return html_path, md_path

@@ -1,26 +1,29 @@
-"""What a study folder holds, read from its files: runs, losses, checkpoints, evaluations, and what is missing.
+"""What a study folder holds, read from its files: runs, losses, checkpoints, evaluations, stage records, and
+what is missing.
 
-Nothing here is inferred: a run without summary.json is "training incomplete", a checkpoint without an eval
-summary is "not evaluated", and each such gap is listed in `RunState.gaps` so the report can say so.
+Nothing here is inferred: a run without its summary is "training incomplete", a checkpoint without an eval
+summary is "not evaluated", and each such gap is listed in `RunState.gaps` so the report can say so. Every
+file is read through its record (codetune.records); a file that does not parse is an error naming it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codetune import layout
 from codetune.errors import CodetuneError
-from codetune.study.layout import (
-    BASE_MODEL_NAME,
-    base_eval_dir,
-    list_checkpoints,
-    parse_checkpoint_name,
-    run_dir,
+from codetune.records import (
+    EvalSummary,
+    MetricsRow,
+    RunSummary,
+    ScoreEntry,
+    StageRecord,
+    is_solved,
+    read_list,
 )
-from codetune.study.stats import SOLVED_AT
-from codetune.train.summary import MetricsRow, read_metrics
+from codetune.train.summary import read_metrics
 
 
 @dataclass
@@ -32,43 +35,57 @@ class EvalResult:
     checkpoint: str | None
     step: int | None
     eval_dir: Path
-    summary: dict
-    per_problem: dict[str, float]  # question_id -> pass@1 of that problem (empty without scores.json)
-    dates: dict[str, str | None] = field(default_factory=dict)  # question_id -> contest date, when recorded
-    private_solved: int | None = None
+    summary: EvalSummary
+    scores: list[ScoreEntry]
     val_loss: float | None = None
+    checkpoint_dir: Path | None = None  # the checkpoint folder evaluated (None: the base model)
+
+    @property
+    def per_problem(self) -> dict[str, float]:
+        """question_id -> that problem's pass@1 (empty without a scores file)."""
+        return {s.question_id: s.pass_rate for s in self.scores}
+
+    @property
+    def dates(self) -> dict[str, str | None]:
+        return {s.question_id: s.contest_date for s in self.scores}
+
+    def private_on(self, ids: list[str] | None) -> int | None:
+        """Problems solved on private tests (on a subset of problems); None when not recorded."""
+        if ids is None:
+            return self.summary.private_solved
+        wanted = set(ids)
+        vals = [s.private_solved for s in self.scores if s.question_id in wanted]
+        return None if not vals or None in vals else sum(vals)
 
     @property
     def pass1(self) -> float:
-        return float(self.summary.get("pass@1", 0.0))
+        return self.summary.pass_at_1
 
     @property
     def solved(self) -> int:
-        return int(self.summary.get("solved", sum(p >= SOLVED_AT for p in self.per_problem.values())))
+        return self.summary.solved
 
     @property
     def total(self) -> int:
-        return int(self.summary.get("total", len(self.per_problem)))
+        return self.summary.total
 
     @property
     def n_samples(self) -> int:
-        return int(self.summary.get("n_samples", 1))
+        return self.summary.n_samples
 
     @property
-    def wall_time_s(self) -> float | None:
-        w = self.summary.get("wall_time_s")
-        return float(w) if isinstance(w, int | float) else None
+    def wall_time_s(self) -> float:
+        return self.summary.wall_time_s
 
     def on(self, ids: list[str] | None) -> tuple[float, int, int]:
-        """(pass@1, solved, total) on a subset of problems; the eval's own summary for all problems.
-
-        Solved on a subset follows codetune.study.stats: per-problem pass@1 >= SOLVED_AT."""
+        """(pass@1, solved, total) on a subset of problems; the eval's own summary for all problems."""
         if ids is None:
             return self.pass1, self.solved, self.total
-        vals = [self.per_problem[q] for q in ids if q in self.per_problem]
+        per = self.per_problem
+        vals = [per[q] for q in ids if q in per]
         if not vals:
             return 0.0, 0, 0
-        return sum(vals) / len(vals), sum(p >= SOLVED_AT for p in vals), len(vals)
+        return sum(vals) / len(vals), sum(map(is_solved, vals)), len(vals)
 
 
 @dataclass
@@ -76,7 +93,7 @@ class RunState:
     name: str
     dir: Path
     exists: bool
-    summary: dict | None  # runs/<run>/summary.json: present only when training finished
+    summary: RunSummary | None  # present only when training finished
     metrics: list[MetricsRow]
     checkpoints: list[str]  # complete checkpoint folders on disk, by step
     evals: list[EvalResult]  # complete evaluations, by step
@@ -90,71 +107,28 @@ class RunState:
 @dataclass
 class StudyResults:
     dir: Path
-    config: object | None  # StudyConfig when config.yaml loads
+    config: object | None  # StudyConfig when the folder's config loads
     config_text: str | None
     config_error: str | None
     runs: dict[str, RunState]
     base: EvalResult | None
+    records: dict[tuple[str, str | None], StageRecord] = field(default_factory=dict)  # (stage, key) ->
     gaps: list[str] = field(default_factory=list)  # study-level gaps (base model, config)
 
 
-def read_json(path: Path) -> object | None:
-    """A JSON file, or None when it is absent; a half-written or corrupt file is a clear error."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CodetuneError(f"{path}: not valid JSON ({e})") from None
-
-
-def _finite(x: object) -> float | None:
-    return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
-
-
-def _private_solved(summary: dict, scores: list[dict]) -> int | None:
-    """Problems solved on private tests, when the evaluation recorded them separately."""
-    for key in ("private_solved", "solved_private"):
-        if isinstance(summary.get(key), int):
-            return summary[key]
-    if scores and all("private_graded_list" in s for s in scores):
-        return sum(bool(s["private_graded_list"]) and any(s["private_graded_list"]) for s in scores)
-    if scores and all("private_passed" in s for s in scores):
-        return sum(bool(s["private_passed"]) for s in scores)
-    # codetune's scoring: per-sample verdicts per test, public tests first, then n_private_tests private ones.
-    if scores and all(isinstance(s.get("n_private_tests"), int) and s["n_private_tests"] > 0 for s in scores):
-        solved = 0
-        for s in scores:
-            n_pub, n_priv = int(s.get("n_public_tests", 0)), s["n_private_tests"]
-            private = [v[n_pub : n_pub + n_priv] for v in s.get("verdicts") or [] if isinstance(v, list)]
-            solved += any(len(p) == n_priv and all(x == "passed" for x in p) for p in private)
-        return solved
-    return None
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def read_eval(
     eval_dir: Path, *, model: str, run: str | None = None, checkpoint: str | None = None
 ) -> EvalResult | None:
-    """A complete evaluation (summary.json present), or None."""
-    summary = read_json(eval_dir / "summary.json")
-    if not isinstance(summary, dict):
+    """A complete evaluation (its summary present), or None."""
+    summary = EvalSummary.complete_in(eval_dir)
+    if summary is None:
         return None
-    scores = read_json(eval_dir / "scores.json")
-    scores = (
-        [s for s in scores if isinstance(s, dict) and "question_id" in s] if isinstance(scores, list) else []
-    )
-    per_problem: dict[str, float] = {}
-    dates: dict[str, str | None] = {}
-    for s in scores:
-        graded = s.get("graded_list") or []
-        p = s.get("pass@1")
-        if not isinstance(p, int | float):
-            p = sum(map(bool, graded)) / len(graded) if graded else 0.0
-        qid = str(s["question_id"])
-        per_problem[qid] = float(p)
-        d = s.get("contest_date")
-        dates[qid] = str(d) if d else None
-    parsed = parse_checkpoint_name(checkpoint) if checkpoint else None
+    scores = read_list(ScoreEntry, layout.scores_path(eval_dir)) or []
+    parsed = layout.parse_checkpoint_name(checkpoint) if checkpoint else None
     return EvalResult(
         model=model,
         run=run,
@@ -162,17 +136,15 @@ def read_eval(
         step=parsed[0] if parsed else None,
         eval_dir=eval_dir,
         summary=summary,
-        per_problem=per_problem,
-        dates=dates,
-        private_solved=_private_solved(summary, scores),
+        scores=scores,
     )
 
 
 def load_config_text(study_dir: Path) -> tuple[object | None, str | None, str | None]:
-    """(StudyConfig or None, the YAML text or None, an error message or None) of STUDY_DIR/config.yaml."""
+    """(StudyConfig or None, the YAML text or None, an error message or None) of the folder's config file."""
     from codetune.config import load_config
 
-    path = study_dir / "config.yaml"
+    path = layout.config_path(study_dir)
     if not path.is_file():
         return None, None, f"{path.name} is missing"
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -182,57 +154,72 @@ def load_config_text(study_dir: Path) -> tuple[object | None, str | None, str | 
         return None, text, str(e)
 
 
+def load_records(study_dir: Path) -> dict[tuple[str, str | None], StageRecord]:
+    """Every stage record of the folder, by (stage, key)."""
+    root = layout.stages_dir(study_dir)
+    out = {}
+    if root.is_dir():
+        for path in sorted(root.rglob("*.json")):
+            rec = StageRecord.read(path)
+            out[(rec.stage, rec.key)] = rec
+    return out
+
+
 def load_run(study_dir: Path, name: str) -> RunState:
-    d = run_dir(study_dir, name)
+    d = layout.run_dir(study_dir, name)
     if not d.is_dir():
         return RunState(name, d, False, None, [], [], [], gaps=[f"run {name}: not started (no folder {d})"])
-    summary = read_json(d / "summary.json")
+    summary = RunSummary.read(layout.run_summary_path(d))
     gaps: list[str] = []
-    try:
-        metrics = read_metrics(d / "metrics.jsonl")
-    except CodetuneError as e:
-        metrics = []
-        gaps.append(f"run {name}: losses unreadable ({e})")
-    ckpts = [p.name for p in list_checkpoints(d)]
+    metrics = read_metrics(layout.metrics_path(d))
+    ckpts = [p.name for p in layout.list_checkpoints(d)]
     val_by_step = {r.step: _finite(r.val_loss) for r in metrics}
-    if not isinstance(summary, dict):
-        summary = None
+    if summary is None:
         last = f"the last logged step is {metrics[-1].step}" if metrics else "no losses were logged"
         gaps.append(
-            f"run {name}: training incomplete (no summary.json; {last}, {len(ckpts)} checkpoints saved)"
+            f"run {name}: training incomplete (no {layout.RUN_SUMMARY_FILE}; {last}, {len(ckpts)} checkpoints saved)"
         )
     evals: list[EvalResult] = []
-    eval_root = d / "eval"
+    eval_root = layout.evals_root(d)
     names = set(ckpts)
     if eval_root.is_dir():
-        names |= {p.name for p in eval_root.iterdir() if p.is_dir() and parse_checkpoint_name(p.name)}
-    for ck in sorted(names, key=lambda n: parse_checkpoint_name(n) or (0, 0)):
-        res = read_eval(eval_root / ck, model=f"{name}_{ck}", run=name, checkpoint=ck)
+        names |= {p.name for p in eval_root.iterdir() if p.is_dir() and layout.parse_checkpoint_name(p.name)}
+    for ck in sorted(names, key=lambda n: layout.parse_checkpoint_name(n) or (0, 0)):
+        folder = layout.eval_dir(d, ck)
+        res = read_eval(folder, model=f"{name}_{ck}", run=name, checkpoint=ck)
         if res is None:
-            state = "evaluation incomplete" if (eval_root / ck).is_dir() else "not evaluated"
+            state = "evaluation incomplete" if folder.is_dir() else "not evaluated"
             gaps.append(f"run {name}: {ck} {state}")
             continue
         res.val_loss = val_by_step.get(res.step)
+        res.checkpoint_dir = layout.checkpoints_dir(d) / ck
         evals.append(res)
     if not ckpts and not evals:
         gaps.append(f"run {name}: no checkpoints saved")
     return RunState(name, d, True, summary, metrics, ckpts, evals, gaps)
 
 
-def load_study(study_dir: str | Path) -> StudyResults:
+def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResults:
+    """The study folder's contents; `cfg` (a StudyConfig) stands for the folder's config file when given."""
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise CodetuneError(f"study folder {study_dir} does not exist")
-    cfg, text, err = load_config_text(study_dir)
-    gaps = [f"config: {err}"] if err else []
+    loaded, text, err = load_config_text(study_dir)
+    if cfg is None:
+        cfg = loaded
+    gaps = [f"config: {err}"] if err and cfg is None else []
     names: list[str] = list(cfg.runs) if cfg is not None else []
-    runs_root = study_dir / "runs"
+    runs_root = layout.runs_dir(study_dir)
     if runs_root.is_dir():
         names += sorted(p.name for p in runs_root.iterdir() if p.is_dir() and p.name not in names)
     if not names:
-        raise CodetuneError(f"{study_dir}: no config.yaml with runs and no runs/ folder: not a study folder")
+        raise CodetuneError(
+            f"{study_dir}: no {layout.CONFIG_FILE} with runs and no {layout.RUNS_DIR}/ folder: not a study folder"
+        )
     runs = {n: load_run(study_dir, n) for n in names}
-    base = read_eval(base_eval_dir(study_dir), model=BASE_MODEL_NAME)
+    base = read_eval(layout.base_eval_dir(study_dir), model=layout.BASE_MODEL_NAME)
     if base is None:
-        gaps.append("base model: not evaluated (no eval/base/summary.json)")
-    return StudyResults(study_dir, cfg, text, err, runs, base, gaps)
+        gaps.append(
+            f"base model: not evaluated (no {layout.EVAL_DIR}/{layout.BASE_MODEL_NAME}/{layout.EVAL_SUMMARY_FILE})"
+        )
+    return StudyResults(study_dir, cfg, text, err, runs, base, load_records(study_dir), gaps)

@@ -15,7 +15,6 @@ layout); nothing is re-generated.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -27,13 +26,9 @@ from typing import Literal
 
 import numpy as np
 
+from codetune import layout
 from codetune.errors import CodetuneError
-from codetune.study.layout import eval_dir, parse_checkpoint_name
-
-SCORES_FILE = "scores.json"
-# A problem counts as solved when at least half its samples pass; with one greedy sample per problem
-# (the seed study's setting) pass@1 is 0 or 1 and this is simply "passed".
-SOLVED_AT = 0.5
+from codetune.records import SOLVED_AT, ScoreEntry, is_solved, read_list
 
 
 def _z(confidence: float) -> float:
@@ -161,70 +156,37 @@ def paired_difference_interval(
 
 
 def _scores_file(path: Path) -> Path:
-    """The scores.json behind a file, an eval folder, or a checkpoint folder of a study."""
+    """The scores file behind a file, an eval folder, or a checkpoint folder of a study."""
     if path.is_file():
         return path
     if not path.exists():
         raise CodetuneError(f"scores not found: {path} does not exist")
-    candidates = [path / SCORES_FILE]
-    # A checkpoint folder runs/<run>/checkpoints/<name>/ is evaluated into runs/<run>/eval/<name>/.
-    if parse_checkpoint_name(path.name) and path.parent.name == "checkpoints":
-        candidates.append(eval_dir(path.parent.parent, path.name) / SCORES_FILE)
+    candidates = [layout.scores_path(path)]
+    ck_eval = layout.checkpoint_eval_dir(path)  # runs/<run>/checkpoints/<name> -> runs/<run>/eval/<name>
+    if ck_eval is not None:
+        candidates.append(layout.scores_path(ck_eval))
     for c in candidates:
         if c.is_file():
             return c
     raise CodetuneError(
-        f"{path} is a folder without {SCORES_FILE}; pass a scores file or an evaluated checkpoint "
+        f"{path} is a folder without {layout.SCORES_FILE}; pass a scores file or an evaluated checkpoint "
         f"(looked for {', '.join(str(c) for c in candidates)})"
     )
 
 
-def _problem_pass(entry: object, where: str) -> tuple[str, float]:
-    if not isinstance(entry, dict):
-        raise CodetuneError(
-            f"{where}: expected an object with question_id and graded_list, got {entry!r:.60}"
-        )
-    qid = entry.get("question_id")
-    if not isinstance(qid, str) or not qid:
-        raise CodetuneError(f"{where}: missing or empty 'question_id'")
-    graded = entry.get("graded_list")
-    # graded_list (one bool per sample) is the primary record; pass@1 is derived from it.
-    if isinstance(graded, list) and graded:
-        if not all(isinstance(g, bool | int) for g in graded):
-            raise CodetuneError(f"{where} ({qid}): 'graded_list' must hold booleans")
-        return qid, sum(bool(g) for g in graded) / len(graded)
-    p = entry.get("pass@1")
-    if isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1:
-        return qid, float(p)
-    raise CodetuneError(
-        f"{where} ({qid}): needs a non-empty 'graded_list' or a 'pass@1' between 0 and 1 (got {p!r})"
-    )
-
-
 def load_scores(path: str | Path) -> dict[str, float]:
-    """question_id -> per-problem pass@1 (fraction of samples that passed), from a scores file in
-    LiveCodeBench's eval-all layout (`[{"question_id", "graded_list", "pass@1", ...}]`), an eval folder
-    holding scores.json, or a study checkpoint folder whose eval folder holds one."""
+    """question_id -> per-problem pass@1 (records.problem_pass), from a scores file in LiveCodeBench's
+    eval-all layout (records.ScoreEntry), an eval folder holding one, or a study checkpoint folder
+    whose eval folder holds one."""
     file = _scores_file(Path(path))
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise CodetuneError(f"{file}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise CodetuneError(f"{file}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
-    if not isinstance(data, list):
-        raise CodetuneError(
-            f"{file}: expected a JSON list of per-problem results (LiveCodeBench eval-all layout), "
-            f"got {type(data).__name__}"
-        )
-    if not data:
+    entries = read_list(ScoreEntry, file)
+    if not entries:
         raise CodetuneError(f"{file}: holds no problems")
     out: dict[str, float] = {}
-    for i, entry in enumerate(data):
-        qid, p = _problem_pass(entry, f"{file}: entry [{i}]")
-        if qid in out:
-            raise CodetuneError(f"{file}: entry [{i}]: question_id {qid!r} appears twice")
-        out[qid] = p
+    for i, entry in enumerate(entries):
+        if entry.question_id in out:
+            raise CodetuneError(f"{file}: item [{i}]: question_id {entry.question_id!r} appears twice")
+        out[entry.question_id] = entry.pass_rate
     return out
 
 
@@ -304,7 +266,7 @@ def paired_comparison(
         raise CodetuneError(f"{name_a} and {name_b} share no question_id: nothing to compare")
     xa = np.array([a[q] for q in common], dtype=float)
     xb = np.array([b[q] for q in common], dtype=float)
-    sa, sb = xa >= SOLVED_AT, xb >= SOLVED_AT
+    sa, sb = np.array([is_solved(x) for x in xa]), np.array([is_solved(x) for x in xb])
     both = int(np.sum(sa & sb))
     only_a = int(np.sum(sa & ~sb))
     only_b = int(np.sum(~sa & sb))

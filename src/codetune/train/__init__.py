@@ -2,7 +2,7 @@
 
 run.py       train_run(cfg, run_name, resume=, overwrite=) -> RUN_DIR: the recipe, top to bottom
 trainer.py   Trainer subclass (seeded length grouping, token-weighted eval) and the callbacks that
-             write metrics.jsonl, finish checkpoints atomically and draw the progress bar
+             write the metrics rows, finish checkpoints atomically and draw the progress bar
 collate.py   dynamic padding, padding-free packing, per-row eval loss sums
-summary.py   metrics rows, summary.json, the overfitting signal, loss.png (pure; the report reuses it)
+summary.py   metrics rows, the run summary, the overfitting signal, the loss plot (pure; the report reuses it)
 """

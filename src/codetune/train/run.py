@@ -1,6 +1,6 @@
 """One LoRA run, top to bottom: check the run folder, build data, load the model, wrap it with LoRA, train
 with losses on validation and test every `eval_every` steps and a checkpoint every `save_every` steps, then
-write summary.json and loss.png.
+write the run summary and the loss plot.
 
 Runs unchanged under `accelerate launch` / `torchrun`: Trainer shards the data and reduces gradients, the
 eval loss is gathered across processes, and only process 0 writes files.
@@ -9,96 +9,102 @@ eval loss is gathered across processes, and only process 0 writes files.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from codetune.config import StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_dir, write_error, write_json_atomic, write_text_atomic
-from codetune.locks import LOCK_FILE, folder_lock
-from codetune.study.layout import checkpoints_dir, list_checkpoints, parse_checkpoint_name, run_dir
-from codetune.train.summary import (
-    METRICS_FILE,
-    PLOT_FILE,
-    RUN_CONFIG_FILE,
-    SUMMARY_FILE,
-    plot_losses,
-    read_metrics,
-    summarize,
-    truncate_metrics,
+from codetune.files import check_writable_dir, write_error
+from codetune.fingerprint import StageSpec, record_differences
+from codetune.layout import (
+    LOCK_FILE,
+    checkpoints_dir,
+    list_checkpoints,
+    loss_plot_path,
+    metrics_path,
+    parse_checkpoint_name,
+    run_dir,
+    run_summary_path,
+    tensorboard_dir,
 )
+from codetune.locks import folder_lock
+from codetune.records import RunSummary
+from codetune.train.accel import Acceleration, resolve_acceleration
+from codetune.train.summary import plot_losses, read_metrics, summarize, truncate_metrics
 
 if TYPE_CHECKING:
     import datasets
 
-# Settings that change how a run is watched, not what it computes: a change to them is not a new run.
-_NOT_RESULT_FIELDS = {"report_to", "eval_batch_size"}  # eval loss is token-weighted
-
 Action = Literal["fresh", "resume", "complete", "overwrite"]
+RunState = Literal["empty", "unrecorded", "stale", "unfinished", "complete"]
 
 
-def run_fingerprint(cfg: StudyConfig, run_name: str) -> dict[str, Any]:
-    """Everything that decides a run's results: model, LoRA, training settings and the run's data."""
-    training = {k: v for k, v in cfg.training.model_dump(mode="json").items() if k not in _NOT_RESULT_FIELDS}
-    return {
-        "run": run_name,
-        "model": cfg.model.model_dump(mode="json"),
-        "lora": cfg.lora.model_dump(mode="json"),
-        "training": training,
-        "data": cfg.run(run_name).model_dump(mode="json"),
-    }
+def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
+    """Everything that decides a run's results: the model, LoRA and training settings (codetune.config's
+    NOT_RESULT_KEYS left out), the run's own section, and the content of its data and base model."""
+    from codetune.data.sources import dataset_identity
+    from codetune.models import model_identity
+
+    run = cfg.run(run_name)
+    base_dir = cfg.path.parent if cfg.path else None
+    return StageSpec(
+        stage="train",
+        key=run_name,
+        config=cfg.subset(["model", "lora", "training", f"runs.{run_name}"]),
+        inputs={
+            "dataset": dataset_identity(run.dataset, base_dir, seed=cfg.training.seed),
+            "model": model_identity(cfg.model),
+        },
+    )
 
 
-def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
-    """Key paths whose values differ. Keys only one side has are settings added or removed by another
-    codetune version, not a change the user made, so they do not count."""
-    if isinstance(saved, dict) and isinstance(current, dict):
-        out = []
-        for k in sorted(set(saved) & set(current), key=str):
-            out += config_differences(saved[k], current[k], f"{prefix}.{k}" if prefix else str(k))
-        return out
-    return [] if saved == current else [prefix or "(all)"]
-
-
-def check_run_dir(rdir: Path, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> Action:
-    """What to do with an existing run folder; raises (deleting nothing) when the user must choose."""
+def run_dir_state(output_dir: Path, rdir: Path, spec: StageSpec) -> tuple[RunState, list[str]]:
+    """What an existing run folder holds, judged by its stage record: (state, the keys that differ)."""
     if not rdir.is_dir() or not any(p.name != LOCK_FILE for p in rdir.iterdir()):
+        return "empty", []
+    record = spec.read_record(output_dir)
+    trained = any(p.exists() for p in (metrics_path(rdir), run_summary_path(rdir), checkpoints_dir(rdir)))
+    if record is None:
+        return ("unrecorded" if trained else "empty"), []
+    if record.fingerprint != spec.fingerprint:
+        return "stale", record_differences(record, spec)
+    return ("complete" if run_summary_path(rdir).is_file() else "unfinished"), []
+
+
+def stale_run_message(rdir: Path, differences: list[str], flag: str) -> str:
+    keys = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+    return (
+        f"{rdir} was trained with a different config (differs in: {keys}); pass {flag} to delete it and "
+        "train again, or set another output_dir (nothing deleted)"
+    )
+
+
+def check_run_dir(
+    output_dir: Path, rdir: Path, spec: StageSpec, *, resume: bool, overwrite: bool, flag: str = "--overwrite"
+) -> Action:
+    """What to do with an existing run folder; raises (deleting nothing) when the user must choose."""
+    state, differences = run_dir_state(output_dir, rdir, spec)
+    if state == "empty":
         return "fresh"
     if overwrite:
         return "overwrite"
-    cfg_file = rdir / RUN_CONFIG_FILE
-    trained = any((rdir / f).exists() for f in (METRICS_FILE, SUMMARY_FILE, "checkpoints"))
-    if not cfg_file.is_file():
-        if trained:
-            raise CodetuneError(
-                f"{rdir} holds training files but no {RUN_CONFIG_FILE}, so its config is unknown; "
-                "pass --overwrite to delete it and start over (nothing deleted)"
-            )
-        return "fresh"
-    try:
-        saved = json.loads(cfg_file.read_text(encoding="utf-8")).get("fingerprint")
-    except (json.JSONDecodeError, AttributeError):
+    if state == "unrecorded":
         raise CodetuneError(
-            f"{cfg_file}: not valid JSON; pass --overwrite to start over (nothing deleted)"
-        ) from None
-    differences = config_differences(saved, fingerprint) if isinstance(saved, dict) else ["(unreadable)"]
-    if differences:
-        keys = ", ".join(differences[:6])
-        raise CodetuneError(
-            f"{rdir} was trained with a different config (differs in: {keys}); pass --overwrite to delete "
-            "it and start over, or set another output_dir (nothing deleted)"
+            f"{rdir} holds training files but no stage record ({spec.record_path(output_dir)}), so its config "
+            f"is unknown; pass {flag} to delete it and start over (nothing deleted)"
         )
-    if (rdir / SUMMARY_FILE).is_file():
+    if state == "stale":
+        raise CodetuneError(stale_run_message(rdir, differences, flag))
+    if state == "complete":
         return "complete"
     if resume:
         return "resume"
     ckpts = list_checkpoints(rdir)
     where = f"latest checkpoint {ckpts[-1].name}" if ckpts else "no checkpoint yet"
     raise CodetuneError(
-        f"{rdir} holds an unfinished run ({where}); pass --resume to continue it or --overwrite to "
+        f"{rdir} holds an unfinished run ({where}); pass --resume to continue it or {flag} to "
         "start over (nothing deleted)"
     )
 
@@ -114,8 +120,9 @@ def eval_split(ds: datasets.Dataset, name: str, t: TrainingConfig) -> datasets.D
     return ds.select(sorted(range(len(ds)), key=lambda i: -lengths[i]))
 
 
-def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
-    """transformers TrainingArguments from the study config (eval, save and log cadence; precision)."""
+def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceleration):
+    """transformers TrainingArguments from the study config (eval, save and log cadence; precision; the
+    kernels and checkpointing `accel` chose)."""
     import torch
     from transformers import TrainingArguments
 
@@ -124,7 +131,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
     t = cfg.training
     on_cuda = device.startswith("cuda")
     dtype = resolve_dtype(cfg.model.dtype, device)
-    checkpointing = on_cuda if t.gradient_checkpointing == "auto" else bool(t.gradient_checkpointing)
+    checkpointing = accel.gradient_checkpointing
     extra = [r for r in t.report_to if r != "tensorboard"]  # TensorBoard is wired to RUN_DIR/tb below
     for tracker in extra:
         try:
@@ -158,6 +165,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str):
         fp16=on_cuda and dtype == torch.float16,
         activation_checkpointing=checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
+        use_liger_kernel=accel.liger_kernel,  # Trainer patches the (PEFT-wrapped) model with Liger's kernels
         remove_unused_columns=False,  # our collators pick their columns; `length` feeds the sampler
         label_names=["labels"],
         use_cpu=device == "cpu",
@@ -194,9 +202,10 @@ def wrap_lora(model, cfg: StudyConfig, *, gradient_checkpointing: bool):
 
 
 def _prepare_run_dir(
-    rdir: Path, action: Action, fingerprint: dict[str, Any], resolved_model: str
+    rdir: Path, action: Action, spec: StageSpec, output_dir: Path, config_file: str | None
 ) -> Path | None:
-    """Main process only: create/clean the folder and return the checkpoint to resume from (or None)."""
+    """Main process only: create/clean the folder, record the stage as started and return the checkpoint
+    to resume from (or None)."""
     if action == "overwrite":  # everything but the lock file this process holds
         for p in rdir.iterdir():
             if p.name == LOCK_FILE:
@@ -211,19 +220,28 @@ def _prepare_run_dir(
     for stale in ckdir.iterdir():
         if stale.is_dir() and parse_checkpoint_name(stale.name) is None:
             shutil.rmtree(stale)
-    write_text_atomic(
-        rdir / RUN_CONFIG_FILE,
-        json.dumps({"fingerprint": fingerprint, "resolved_model": resolved_model}, indent=2),
-    )
+    if action != "resume":
+        spec.write_record(output_dir, finished=False, config_file=config_file)
     ckpts = list_checkpoints(rdir) if action == "resume" else []
     last = ckpts[-1] if ckpts else None
     # Eval rows after the checkpoint are recomputed by the resumed run: drop them, so none is duplicated.
-    truncate_metrics(rdir / METRICS_FILE, parse_checkpoint_name(last.name)[0] if last else 0)
+    truncate_metrics(metrics_path(rdir), parse_checkpoint_name(last.name)[0] if last else 0)
     return last
 
 
-def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrite: bool = False) -> Path:
-    """Train one LoRA run of the study; returns RUN_DIR. A complete run (summary.json) is left as it is.
+def train_run(
+    cfg: StudyConfig,
+    run_name: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    flag: str = "--overwrite",
+    spec: StageSpec | None = None,
+    config_file: str | None = None,
+) -> Path:
+    """Train one LoRA run of the study; returns RUN_DIR. A complete run with the same stage fingerprint is
+    left as it is; a run made from other settings is refused (naming `flag`, the option that overwrites).
+    `spec` and `config_file` (the study's configs/ history file, for the stage record) come from a study.
 
     The run folder is locked for the whole run (a second `train` of the same run is refused, naming this
     process); under a launcher only process 0 takes the lock, the others follow its decisions."""
@@ -237,7 +255,15 @@ def train_run(cfg: StudyConfig, run_name: str, *, resume: bool = False, overwrit
         lock = folder_lock(rdir, "run folder")
     with lock:
         try:
-            return _train_run(cfg, run_name, rdir, resume=resume, overwrite=overwrite)
+            return _train_run(
+                cfg,
+                run_name,
+                resume=resume,
+                overwrite=overwrite,
+                flag=flag,
+                spec=spec,
+                config_file=config_file,
+            )
         except OSError as e:
             _remove_unused(made)
             if e.filename is None:  # e.g. a failed write in a library: the run folder is where it went
@@ -261,11 +287,27 @@ def _remove_unused(folders: list[Path]) -> None:
             return
 
 
-def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, overwrite: bool) -> Path:
+def _train_run(
+    cfg: StudyConfig,
+    run_name: str,
+    *,
+    resume: bool,
+    overwrite: bool,
+    flag: str,
+    spec: StageSpec | None,
+    config_file: str | None,
+) -> Path:
     import transformers
+    from transformers import AutoConfig
 
     from codetune.data.prepare import prepare_run_data
-    from codetune.models import load_model, load_tokenizer, resolve_device, resolve_model_source
+    from codetune.models import (
+        load_model,
+        load_tokenizer,
+        resolve_device,
+        resolve_dtype,
+        resolve_model_source,
+    )
     from codetune.train.collate import PackingCollator, PadCollator
     from codetune.train.trainer import (
         CheckpointCallback,
@@ -277,16 +319,21 @@ def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, ove
     )
 
     t = cfg.training
-    fingerprint = run_fingerprint(cfg, run_name)
-    action = check_run_dir(rdir, fingerprint, resume=resume, overwrite=overwrite)
+    cfg.run(run_name)  # an unknown run name is an error naming the known ones
+    out = cfg.output_path
+    rdir = run_dir(out, run_name)
+    spec = spec or train_spec(cfg, run_name)
+    action = check_run_dir(out, rdir, spec, resume=resume, overwrite=overwrite, flag=flag)
     if action == "complete":
+        record = spec.read_record(out)
+        if record is not None and not record.finished:  # killed between the summary and the record
+            spec.finish_record(out)
         return rdir
     device = resolve_device(cfg.model.device)
     if cfg.lora.quantize == "4bit" and not device.startswith("cuda"):
         raise CodetuneError(
             f"lora.quantize: 4bit (QLoRA) needs a CUDA GPU; model.device resolves to {device!r}"
         )
-    resolved_model = resolve_model_source(cfg.model.source)
     # Data before the run folder is touched: a data error leaves no half-made run behind.
     tokenizer = load_tokenizer(cfg.model)
     data = prepare_run_data(cfg, run_name, tokenizer)
@@ -294,23 +341,36 @@ def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, ove
         raise CodetuneError(f"run {run_name}: the train split is empty")
     evals = {"val": eval_split(data.valid, "validation", t), "test": eval_split(data.test, "test", t)}
 
-    args = training_arguments(cfg, rdir, device)  # also sets up the process group under a launcher
+    accel = resolve_acceleration(
+        t,
+        cfg.lora,
+        device,
+        AutoConfig.from_pretrained(
+            resolve_model_source(cfg.model.source),
+            revision=cfg.model.revision,
+            trust_remote_code=cfg.model.trust_remote_code,
+        ),
+        dtype_bytes=resolve_dtype(cfg.model.dtype, device).itemsize,
+    )
+    args = training_arguments(cfg, rdir, device, accel)  # also sets up the process group under a launcher
     dist = args.distributed_state
     with args.main_process_first(desc="prepare run folder"):
         last = None
         if dist.is_main_process:
-            last = _prepare_run_dir(rdir, action, fingerprint, resolved_model)
+            last = _prepare_run_dir(rdir, action, spec, out, config_file)
     if not dist.is_main_process and action == "resume":
         ckpts = list_checkpoints(rdir)
         last = ckpts[-1] if ckpts else None
 
     transformers.set_seed(t.seed)  # LoRA's initial weights depend on it
-    model = load_model(cfg.model, quantize_4bit=cfg.lora.quantize == "4bit")
+    model = load_model(
+        cfg.model, quantize_4bit=cfg.lora.quantize == "4bit", attn_implementation=accel.attention
+    )
     model = wrap_lora(model, cfg, gradient_checkpointing=bool(args.activation_checkpointing))
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     pad = PadCollator(pad_id, pad_to_multiple_of=8 if device.startswith("cuda") else None)
-    metrics_cb = MetricsCallback(rdir / METRICS_FILE, resumed=read_checkpoint_state(last) if last else None)
+    metrics_cb = MetricsCallback(metrics_path(rdir), resumed=read_checkpoint_state(last) if last else None)
     progress = ProgressCallback(f"train {run_name}")
     trainer = CodetuneTrainer(
         model=model,
@@ -324,7 +384,7 @@ def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, ove
     )
     trainer.remove_callback(transformers.trainer_callback.PrinterCallback)  # the rich bar shows progress
     if "tensorboard" in t.report_to:
-        tb_dir = rdir / "tb"
+        tb_dir = tensorboard_dir(rdir)
         # Resuming recomputes the steps after the checkpoint: TensorBoard drops what was logged from there on.
         purge = (parse_checkpoint_name(last.name)[0] + 1 if last else 0) if tb_dir.is_dir() else None
         trainer.add_callback(RunTensorBoard(tb_dir, purge_step=purge))
@@ -337,8 +397,14 @@ def _train_run(cfg: StudyConfig, run_name: str, rdir: Path, *, resume: bool, ove
         transformers.utils.logging.enable_progress_bar()
     if dist.is_main_process:
         write_results(
-            rdir, run_name, t.overfit_patience, wall_time=metrics_cb.wall_time(), data_stats=data.stats
+            rdir,
+            run_name,
+            t.overfit_patience,
+            wall_time=metrics_cb.wall_time(),
+            data_stats=data.stats,
+            acceleration=accel.record(),
         )
+        spec.finish_record(out)
     dist.wait_for_everyone()
     return rdir
 
@@ -350,15 +416,21 @@ def write_results(
     *,
     wall_time: float | None = None,
     data_stats: dict | None = None,
-) -> dict[str, Any]:
-    """loss.png, then summary.json (written last: its presence marks the run complete)."""
-    rows = read_metrics(rdir / METRICS_FILE)
-    summary = {"run": run_name, **summarize(rows, patience=patience, wall_time=wall_time)}
-    summary["checkpoints"] = [p.name for p in list_checkpoints(rdir)]
-    if data_stats:
-        summary["data"] = {k: v for k, v in data_stats.items() if k in ("train", "valid", "test")}
-    plot_losses(
-        rows, rdir / PLOT_FILE, title=f"{run_name}: loss per step", overfit_step=summary["overfitting_step"]
+    acceleration: dict | None = None,
+) -> RunSummary:
+    """The loss plot, then the run summary (written last: its presence marks the run complete)."""
+    rows = read_metrics(metrics_path(rdir))
+    summary = summarize(
+        rows,
+        run=run_name,
+        patience=patience,
+        wall_time=wall_time,
+        checkpoints=[p.name for p in list_checkpoints(rdir)],
+        data={k: v for k, v in (data_stats or {}).items() if k in ("train", "valid", "test")},
+        acceleration=acceleration,
     )
-    write_json_atomic(rdir / SUMMARY_FILE, summary)
+    plot_losses(
+        rows, loss_plot_path(rdir), title=f"{run_name}: loss per step", overfit_step=summary.overfitting_step
+    )
+    summary.write(run_summary_path(rdir))
     return summary

@@ -1,6 +1,6 @@
 """A run's metrics rows and what they sum up to: best val/test step, final losses, the overfitting signal.
 
-Pure functions over `metrics.jsonl` rows (no torch), shared by the trainer and the report.
+Pure functions over a run's metrics rows (no torch), shared by the trainer and the report.
 """
 
 from __future__ import annotations
@@ -8,38 +8,17 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from codetune.errors import CodetuneError
 from codetune.files import write_bytes_atomic, write_text_atomic
-
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
-PLOT_FILE = "loss.png"
-RUN_CONFIG_FILE = "run_config.json"
-
-
-@dataclass
-class MetricsRow:
-    """One eval step: losses are token-weighted means over label tokens; train_loss over the interval."""
-
-    step: int
-    epoch: float
-    train_loss: float | None
-    val_loss: float
-    test_loss: float
-    learning_rate: float | None
-    tokens_seen: int  # non-padding input tokens trained on so far, all ranks
-    wall_time: float  # seconds of training so far, across resumed sessions
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+from codetune.records import FinalLosses, LossAt, MetricsRow, RunSummary
 
 
 def read_metrics(path: Path) -> list[MetricsRow]:
-    """Rows of a metrics.jsonl; a torn last line (a kill mid-write) is ignored, a bad line elsewhere is an error."""
+    """Rows of a metrics file; a torn last line (a kill mid-write) is ignored, a bad line elsewhere is an error."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -49,18 +28,20 @@ def read_metrics(path: Path) -> list[MetricsRow]:
         if not line.strip():
             continue
         try:
-            rows.append(MetricsRow(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError) as e:
+            rows.append(MetricsRow.parse(json.loads(line), f"{path}: line {i}"))
+        except (json.JSONDecodeError, CodetuneError) as e:
             if i == len(lines):
                 break
-            raise CodetuneError(f"{path}: line {i} is not a metrics row ({e})") from None
+            if isinstance(e, CodetuneError):
+                raise
+            raise CodetuneError(f"{path}: line {i} is not JSON ({e.msg})") from None
     return rows
 
 
 def truncate_metrics(path: Path, last_step: int) -> list[MetricsRow]:
     """Keep the rows up to `last_step` (the checkpoint a run resumes from); rewrite the file; return them."""
     kept = [r for r in read_metrics(path) if r.step <= last_step]
-    write_text_atomic(path, "".join(r.to_json() + "\n" for r in kept))
+    write_text_atomic(path, "".join(r.line() + "\n" for r in kept))
     return kept
 
 
@@ -81,43 +62,53 @@ def overfitting_step(steps: list[int], val_losses: list[float], patience: int) -
     return None
 
 
-def _best(rows: list[MetricsRow], key: str) -> dict[str, Any] | None:
+def _best(rows: list[MetricsRow], key: str) -> LossAt | None:
     finite = [r for r in rows if math.isfinite(getattr(r, key))]
     if not finite:
         return None
     r = min(finite, key=lambda r: getattr(r, key))  # earliest step wins a tie
-    return {"step": r.step, "loss": getattr(r, key)}
+    return LossAt(step=r.step, loss=getattr(r, key))
 
 
-def summarize(rows: list[MetricsRow], *, patience: int, wall_time: float | None = None) -> dict[str, Any]:
-    """summary.json: best val and test (step, loss), final losses, the overfitting signal, wall time."""
+def summarize(
+    rows: list[MetricsRow],
+    *,
+    run: str,
+    patience: int,
+    wall_time: float | None = None,
+    checkpoints: Sequence[str] = (),
+    data: dict[str, dict[str, Any]] | None = None,
+    acceleration: dict[str, Any] | None = None,
+) -> RunSummary:
+    """The run summary: best val and test (step, loss), final losses, the overfitting signal, wall time."""
     if not rows:
         raise CodetuneError("no metrics rows to summarize: the run has not reached its first eval step")
     rows = sorted(rows, key=lambda r: r.step)
     last = rows[-1]
-    return {
-        "steps": last.step,
-        "epochs": last.epoch,
-        "evals": len(rows),
-        "best_val": _best(rows, "val_loss"),
-        "best_test": _best(rows, "test_loss"),
-        "final": {
-            "step": last.step,
-            "train_loss": last.train_loss,
-            "val_loss": last.val_loss,
-            "test_loss": last.test_loss,
-        },
-        "overfitting_step": overfitting_step([r.step for r in rows], [r.val_loss for r in rows], patience),
-        "overfit_patience": patience,
-        "tokens_seen": last.tokens_seen,
-        "wall_time": round(wall_time if wall_time is not None else last.wall_time, 2),
-    }
+    return RunSummary(
+        run=run,
+        steps=last.step,
+        epochs=last.epoch,
+        evals=len(rows),
+        best_val=_best(rows, "val_loss"),
+        best_test=_best(rows, "test_loss"),
+        final=FinalLosses(
+            step=last.step, train_loss=last.train_loss, val_loss=last.val_loss, test_loss=last.test_loss
+        ),
+        overfitting_step=overfitting_step([r.step for r in rows], [r.val_loss for r in rows], patience),
+        overfit_patience=patience,
+        tokens_seen=last.tokens_seen,
+        wall_time=round(wall_time if wall_time is not None else last.wall_time, 2),
+        checkpoints=list(checkpoints),
+        data=data or {},
+        acceleration=acceleration or {},
+    )
 
 
 def plot_losses(
-    rows: list[MetricsRow], out: Path, *, title: str = "", overfit_step: int | None = None
+    rows: list[MetricsRow], out: Path | BinaryIO, *, title: str = "", overfit_step: int | None = None
 ) -> Path:
-    """loss.png: train / val / test loss against step, the minimum test loss marked with its step and value."""
+    """The loss plot: train / val / test loss against step, the minimum test loss marked with its step and value."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display; safe in worker threads and on servers
@@ -133,10 +124,10 @@ def plot_losses(
     ax.plot(steps, [r.test_loss for r in rows], marker="o", ms=3, label="test")
     best = _best(rows, "test_loss")
     if best is not None:
-        ax.scatter([best["step"]], [best["loss"]], s=80, facecolors="none", edgecolors="red", zorder=5)
+        ax.scatter([best.step], [best.loss], s=80, facecolors="none", edgecolors="red", zorder=5)
         ax.annotate(
-            f"min test {best['loss']:.4f} @ step {best['step']}",
-            (best["step"], best["loss"]),
+            f"min test {best.loss:.4f} @ step {best.step}",
+            (best.step, best.loss),
             textcoords="offset points",
             xytext=(0, -16),
             ha="center",

@@ -3,7 +3,7 @@
 - `CodetuneTrainer`: length-grouped batches whose order depends only on (seed, epoch), so a resumed run
   sees the same batches; evaluation as a token-weighted mean loss over label tokens, summed per row and
   gathered across processes (the same number on 1 or N GPUs, whatever the eval batch size).
-- `MetricsCallback`: one metrics.jsonl row per eval step (train loss = mean over the interval), rank 0 only.
+- `MetricsCallback`: one metrics row per eval step (train loss = mean over the interval), rank 0 only.
 - `CheckpointCallback`: Trainer writes `checkpoint-S` (a name list_checkpoints ignores); once every process
   has written its part, rank 0 adds codetune's state and renames it to `checkpoint-step-S-epoch-E`.
 - `ProgressCallback`: a rich progress bar with loss, tokens/s and ETA.
@@ -24,11 +24,11 @@ from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from codetune.files import replace_dir, write_error, write_json_atomic
-from codetune.study.layout import checkpoint_name
+from codetune.layout import checkpoint_name, checkpoint_state_path
+from codetune.progress import progress_bar
+from codetune.records import MetricsRow
 from codetune.train.collate import label_loss_sums
-from codetune.train.summary import MetricsRow
 
-STATE_FILE = "codetune_state.json"  # in each checkpoint: what resuming needs beyond Trainer's own state
 EVAL_SETS = ("val", "test")
 
 
@@ -134,7 +134,7 @@ class CodetuneTrainer(Trainer):
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends one row per eval step to metrics.jsonl (process 0 only)."""
+    """Appends one row per eval step to the run's metrics file (process 0 only)."""
 
     def __init__(self, path: Path, *, resumed: dict[str, Any] | None = None):
         self.path = Path(path)
@@ -177,7 +177,7 @@ class MetricsCallback(TrainerCallback):
         if state.is_world_process_zero:
             try:
                 with self.path.open("a", encoding="utf-8") as f:
-                    f.write(row.to_json() + "\n")
+                    f.write(row.line() + "\n")
             except OSError as e:  # a write error names no file
                 raise write_error(e, self.path) from e
 
@@ -203,7 +203,7 @@ class CheckpointCallback(TrainerCallback):
             tmp = self.dir / f"checkpoint-{state.global_step}"
             final = self.dir / checkpoint_name(state.global_step, checkpoint_epoch(state.epoch or 0.0))
             try:
-                write_json_atomic(tmp / STATE_FILE, self.metrics.checkpoint_state(), indent=None)
+                write_json_atomic(checkpoint_state_path(tmp), self.metrics.checkpoint_state(), indent=None)
                 replace_dir(tmp, final)  # a checkpoint is either complete under its name or absent
             except OSError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -227,7 +227,7 @@ class RunTensorBoard(TensorBoardCallback):
 
 
 def read_checkpoint_state(checkpoint: Path) -> dict[str, Any]:
-    f = Path(checkpoint) / STATE_FILE
+    f = checkpoint_state_path(checkpoint)
     return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
 
 
@@ -244,18 +244,8 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_local_process_zero:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tps]} tok/s"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
+        self.progress = progress_bar(
+            None, texts=("loss {task.fields[loss]}", "{task.fields[tps]} tok/s", "ETA"), eta=True
         )
         self.progress.start()
         self.task = self.progress.add_task(

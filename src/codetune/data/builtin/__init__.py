@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from codetune.config import DEFAULT_SEED
 from codetune.errors import CodetuneError
 
-from .build import build, cache_dir, generate, read_jsonl
+from .build import DATA_VERSION, build, cache_dir, generate, read_jsonl, source_hash
 from .verify import BuiltinDataError
 
 VARIANTS = ("deep", "diverse")
@@ -30,6 +31,7 @@ __all__ = [
     "builtin_benchmark_rows",
     "builtin_instruction_rows",
     "builtin_split_sizes",
+    "builtin_version",
 ]
 
 
@@ -42,19 +44,19 @@ def _variant(source: str) -> str:
     return name
 
 
-def builtin_instruction_rows(variant: Literal["deep", "diverse"], seed: int = 0) -> list[dict]:
+def builtin_instruction_rows(variant: Literal["deep", "diverse"], seed: int = DEFAULT_SEED) -> list[dict]:
     """Training rows in the Naholav CodeGen schema (id, input, output, solution, split, difficulty, source,
     license, dataset, family, problem_id); splits are by problem."""
     name = _variant(variant)
     return read_jsonl(build(seed) / f"{name}.jsonl")
 
 
-def builtin_benchmark_rows(seed: int = 0) -> list[dict]:
+def builtin_benchmark_rows(seed: int = DEFAULT_SEED) -> list[dict]:
     """Benchmark rows with exactly the fields of LiveCodeBench's code_generation_lite."""
     return read_jsonl(build(seed) / "benchmark.jsonl")
 
 
-def builtin_split_sizes(source: str, seed: int = 0) -> dict[str, int]:
+def builtin_split_sizes(source: str, seed: int = DEFAULT_SEED) -> dict[str, int]:
     """Rows per split of `builtin:deep` / `builtin:diverse`, without running any solution."""
     name = _variant(source)
     meta = cache_dir(seed) / "meta.json"
@@ -64,3 +66,8 @@ def builtin_split_sizes(source: str, seed: int = 0) -> dict[str, int]:
 
     problems = generate(seed)
     return split_sizes(deep_rows(problems, seed) if name == "deep" else diverse_rows(problems, seed))
+
+
+def builtin_version() -> str:
+    """The generator's version and source hash: with the seed, it decides every built-in row."""
+    return f"{DATA_VERSION}.{source_hash()}"

@@ -103,7 +103,7 @@ def normalise_statement(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def generate(seed: int = 0) -> list[Problem]:
+def generate(seed: int) -> list[Problem]:
     """All problems for a seed, splits assigned, without running anything (cheap: tens of milliseconds)."""
     seen: set[str] = set()
     pool: list[Problem] = []
@@ -181,7 +181,7 @@ def _unwritable(target: Path, e: OSError) -> CodetuneError:
     )
 
 
-def build(seed: int = 0, *, progress: bool = True) -> Path:
+def build(seed: int, *, progress: bool = True) -> Path:
     """Generate, verify and cache the data for a seed (no-op when cached); return the cache folder."""
     from .rows import benchmark_rows, deep_rows, diverse_rows, split_sizes
 

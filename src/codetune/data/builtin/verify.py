@@ -85,13 +85,14 @@ def run_jobs(
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     results: list[list[dict]] = [[] for _ in chunks]
     from rich.errors import LiveError
-    from rich.progress import Progress
 
-    bar = Progress(transient=True, disable=not progress)
+    from codetune.progress import progress_bar
+
+    bar = progress_bar("solutions", transient=True, disable=not progress)
     try:
         bar.start()
     except LiveError:  # inside another live display (a study's own progress): stay quiet
-        bar = Progress(disable=True)
+        bar = progress_bar(disable=True)
     try:
         task = bar.add_task("verifying built-in solutions", total=len(jobs))
         with ThreadPoolExecutor(workers) as pool:

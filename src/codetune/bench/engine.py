@@ -1,0 +1,111 @@
+"""The loaded model that answers evaluation requests: one base model, every checkpoint as a LoRA adapter.
+
+An engine answers `generate(requests, ...)` where each request is (adapter name or None for the base
+model, prompt text), with `generate_texts`' keywords and `on_result` callback. `HFEngine` wraps one
+PeftModel (requests of one adapter: that adapter set, the batched path of `generate_texts`; requests of
+several: PEFT's mixed-adapter batches); `vllm_backend.VLLMGenerator` is the vLLM engine with the same method.
+
+`engine_mode` decides how a study's evaluations use it (`benchmark.generation.engine`, a speed setting: the
+files are the same either way; codetune.study.evaluate applies it): `per_checkpoint` sends one checkpoint's
+requests at a time (`engine.for_adapter` -> codetune.bench.evaluate.evaluate_model), `one_engine` every
+pending checkpoint's at once (codetune.bench.sweep). PEFT's mixed-adapter batches run each LoRA layer once per adapter present in a batch, so they save the
+base model's passes but not the adapters': measured on CPU (benchmarks/engine_speed.py) one engine was
+1.02x per-checkpoint speed on SmolLM2-135M and 0.85x on a tiny model, so `auto` keeps per-checkpoint
+batching on the hf backend (benchmarks/gpu_suite.py measures it on a GPU) and uses one engine on vLLM,
+whose kernels batch adapters. transformers' continuous batching (`generate_batch`,
+`init_continuous_batching`, 5.24) serves no adapter per request: `add_request` takes none, and requests are
+packed into one flattened row, which PEFT's per-row `adapter_names` cannot route; it also captures CUDA
+graphs, which would keep replaying the adapter active at capture. So it is not used here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from codetune.bench import generate as gen
+
+if TYPE_CHECKING:
+    from codetune.config import GenerationConfig, ModelConfig
+
+Request = tuple[str | None, str]  # (adapter name, or None for the base model; the prompt text)
+EngineMode = Literal["per_checkpoint", "one_engine"]
+
+
+class Engine(Protocol):
+    backend: str  # "hf" | "vllm"
+    tokenizer: object
+
+    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]: ...
+
+    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]: ...
+
+
+class HFEngine:
+    """A transformers model (a PeftModel when adapters are attached) behind the engine interface."""
+
+    backend = "hf"
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
+        from codetune.models import use_adapter
+
+        prompts = [prompt for _, prompt in requests]
+        adapters = {adapter for adapter, _ in requests}
+        if len(adapters) <= 1:  # one checkpoint: its adapter set, the plain batched path
+            with use_adapter(self.model, next(iter(adapters), None)) as model:
+                return gen.generate_texts(model, self.tokenizer, prompts, **kwargs)
+        return gen.generate_texts(
+            self.model, self.tokenizer, prompts, adapters=[a for a, _ in requests], **kwargs
+        )
+
+    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
+        """`generate_texts` for one checkpoint's prompt texts."""
+
+        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], **kwargs)
+
+        return generate
+
+
+def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
+    """`benchmark.generation.engine`, with `auto` resolved for this engine (see the module docstring)."""
+    if generation.engine != "auto":
+        return generation.engine
+    return "one_engine" if engine.backend == "vllm" else "per_checkpoint"
+
+
+def load_engine(
+    model: ModelConfig,
+    generation: GenerationConfig,
+    adapters: dict[str, str | Path],
+    *,
+    max_lora_rank: int,
+    seed: int,
+) -> Engine:
+    """The base model loaded once with every adapter in `adapters` (name -> checkpoint folder), on the
+    backend `generation.backend` names."""
+    from codetune.models import (
+        attach_adapters,
+        load_model_and_tokenizer,
+        load_tokenizer,
+        resolve_model_source,
+    )
+
+    if generation.backend == "vllm":
+        from codetune.bench.vllm_backend import VLLMGenerator
+
+        return VLLMGenerator(
+            resolve_model_source(model.source),
+            load_tokenizer(model),
+            adapters,
+            max_lora_rank=max_lora_rank,
+            tensor_parallel_size=generation.tensor_parallel_size,
+            dtype=model.dtype,
+            seed=seed,
+        )
+    base, tokenizer = load_model_and_tokenizer(model)
+    return HFEngine(attach_adapters(base, adapters) if adapters else base, tokenizer)

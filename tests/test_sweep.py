@@ -1,0 +1,277 @@
+"""A study's evaluations through one engine (benchmark.generation.engine: one_engine) write the same files
+as one checkpoint at a time, resume after a kill, record each stage, and score while generating. The tiny
+model carries three random LoRA checkpoints of run r1; the base model is evaluated too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from codetune.bench.engine import HFEngine, engine_mode
+from codetune.bench.evaluate import EvalFolder, EvalLabel
+from codetune.bench.lcb import load_benchmark
+from codetune.bench.sweep import evaluate_folders
+from codetune.layout import (
+    base_eval_dir,
+    checkpoint_name,
+    eval_dir,
+    eval_key,
+    eval_summary_path,
+    generations_partial_path,
+    generations_path,
+    prompts_path,
+    run_dir,
+    scores_path,
+    stage_record_path,
+)
+from codetune.records import EvalSummary, StageRecord
+from codetune.sandbox import get_runner
+from codetune.study import evaluate as ev
+from test_bench_eval import _config
+
+TIMING = {"wall_time_s", "generation_time_s", "scoring_time_s", "problems_per_s", "engine"}
+STEPS = (2, 4, 6)
+
+
+def _adapter(model_dir: Path, out: Path, seed: int) -> Path:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    peft = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False),
+    )
+    peft.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory, tiny_model_dir) -> dict[int, Path]:
+    root = tmp_path_factory.mktemp("adapters")
+    return {s: _adapter(tiny_model_dir, root / f"ck{s}", seed=s) for s in STEPS}
+
+
+def _study(tmp_path: Path, tiny_model_dir, shared_benchmark, adapters, engine: str):
+    cfg = _config(
+        tmp_path,
+        tiny_model_dir,
+        shared_benchmark,
+        max_problems=3,
+        generation={"max_new_tokens": 12, "batch_size": 4, "engine": engine},
+    )
+    cfg.lora.r = 4
+    for step, src in adapters.items():
+        shutil.copytree(src, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0))
+    return cfg
+
+
+def _folders(cfg) -> dict[str, Path]:
+    out = {"base": base_eval_dir(cfg.output_path)}
+    for step in STEPS:
+        name = checkpoint_name(step, 0)
+        out[f"r1_{name}"] = eval_dir(run_dir(cfg.output_path, "r1"), name)
+    return out
+
+
+def _files(folder: Path) -> dict:
+    out = {
+        p.name: p.read_text() for p in (prompts_path(folder), generations_path(folder), scores_path(folder))
+    }
+    summary = json.loads(eval_summary_path(folder).read_text())
+    out["summary"] = {k: v for k, v in summary.items() if k not in TIMING}
+    return out
+
+
+def _records(cfg, summaries: list[EvalSummary]) -> list[StageRecord]:
+    return [
+        StageRecord.read(stage_record_path(cfg.output_path, "eval", eval_key(s.run, s.checkpoint)))
+        for s in summaries
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, adapters, tiny_model_dir, shared_benchmark):
+    """Every model evaluated one checkpoint at a time: the files one engine must reproduce."""
+    cfg = _study(tmp_path_factory.mktemp("per"), tiny_model_dir, shared_benchmark, adapters, "per_checkpoint")
+    summaries = ev.evaluate_study(cfg, include_base=True)
+    return cfg, {m: _files(f) for m, f in _folders(cfg).items()}, summaries
+
+
+def _count_generate_calls(monkeypatch) -> list[tuple[int, int]]:
+    """(prompts, distinct adapters) of each generate_texts call."""
+    import codetune.bench.generate as gen
+
+    calls, real = [], gen.generate_texts
+
+    def counting(*a, **k):
+        calls.append((len(a[2]), len(set(k.get("adapters") or [None]))))
+        return real(*a, **k)
+
+    monkeypatch.setattr(gen, "generate_texts", counting)
+    return calls
+
+
+def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
+    reference, adapters, tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    ref_cfg, ref, ref_summaries = reference
+    # The adapters answer differently, so a request routed to the wrong adapter would show.
+    assert len({r[generations_path(Path()).name] for r in ref.values()}) == 4
+    assert all(r.finished for r in _records(ref_cfg, ref_summaries))
+    assert all(s.engine is None for s in ref_summaries)
+
+    cfg = _study(tmp_path, tiny_model_dir, shared_benchmark, adapters, "one_engine")
+    calls = _count_generate_calls(monkeypatch)
+    summaries = ev.evaluate_study(cfg, include_base=True)
+    assert calls == [(12, 4)]  # one generate call for 4 models x 3 problems, adapters mixed in its batches
+    for model, folder in _folders(cfg).items():
+        assert _files(folder) == ref[model], model
+        assert not list(folder.glob("*.partial.jsonl"))
+    assert [s.pass_at_1 for s in summaries] == [s.pass_at_1 for s in ref_summaries]
+    # Each stage is recorded as its evaluation's, with the same fingerprint as one at a time gives.
+    records = _records(cfg, summaries)
+    assert all(r.finished for r in records)
+    assert [r.fingerprint for r in records] == [r.fingerprint for r in _records(ref_cfg, ref_summaries)]
+    shared = summaries[1].engine
+    assert shared.mode == "one_engine" and shared.models == 4 and shared.requests == 12
+    # Each model is charged a quarter of the shared generation time, so the times still add up.
+    assert sum(s.generation_time_s for s in summaries) == pytest.approx(shared.generation_s, abs=0.05)
+
+
+def test_engine_is_a_speed_setting_so_switching_it_redoes_nothing(reference, monkeypatch):
+    cfg, _, summaries = reference
+    cfg = cfg.model_copy(deep=True)
+    cfg.benchmark.generation.engine = "one_engine"
+
+    def no_load(*a, **k):
+        raise AssertionError("a complete evaluation must not load the model")
+
+    monkeypatch.setattr("codetune.models.load_model_and_tokenizer", no_load)
+    assert ev.evaluate_study(cfg, include_base=True) == summaries
+
+
+def test_one_engine_resumes_after_a_kill(
+    reference, adapters, tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    _, ref, _ = reference
+    cfg = _study(tmp_path, tiny_model_dir, shared_benchmark, adapters, "one_engine")
+    import codetune.bench.generate as gen
+
+    real, asked = gen.generate_texts, []
+
+    def killed_after_five(model, tok, prompts, **kw):
+        asked.append(len(prompts))
+        on_result, seen = kw.pop("on_result"), []
+
+        def counting(i, answers):
+            on_result(i, answers)
+            seen.append(i)
+            if len(seen) == 5:
+                raise KeyboardInterrupt
+
+        return real(model, tok, prompts, on_result=counting, **kw)
+
+    monkeypatch.setattr(gen, "generate_texts", killed_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate_study(cfg, include_base=True)
+    folders = _folders(cfg)
+    partial = [generations_partial_path(f) for f in folders.values() if generations_partial_path(f).exists()]
+    assert sum(len(p.read_text().splitlines()) for p in partial) == 5
+    assert not any(eval_summary_path(f).exists() for f in folders.values())
+    # Every stage was recorded started, none finished.
+    keys = ["base"] + [f"r1/{checkpoint_name(s, 0)}" for s in STEPS]
+    started = [StageRecord.read(stage_record_path(cfg.output_path, "eval", k)) for k in keys]
+    assert all(r is not None and not r.finished for r in started)
+
+    monkeypatch.setattr(gen, "generate_texts", lambda *a, **k: (asked.append(len(a[2])), real(*a, **k))[1])
+    summaries = ev.evaluate_study(cfg, include_base=True)
+    assert asked == [12, 7]  # the second sweep asked only for the answers the first did not write
+    assert sum(s.resumed for s in summaries) >= 1
+    assert all(r.finished for r in _records(cfg, summaries))
+    for model, folder in folders.items():
+        files = _files(folder)
+        files["summary"].pop("resumed")
+        expected = {
+            **ref[model],
+            "summary": {k: v for k, v in ref[model]["summary"].items() if k != "resumed"},
+        }
+        assert files == expected, model
+
+
+class _ScriptedEngine:
+    """Answers with a correct-looking program; after the first answer it waits until that answer is scored."""
+
+    backend = "hf"
+
+    def __init__(self, tokenizer, scored: threading.Event):
+        self.tokenizer, self.scored = tokenizer, scored
+
+    def generate(self, requests, *, on_result, **kw):
+        answers = []
+        for i, _ in enumerate(requests):
+            answers.append(["```python\nprint(input())\n```"])
+            on_result(i, answers[-1])
+            if i == 0:
+                assert self.scored.wait(60), "the first answer was not scored while generation went on"
+        return answers
+
+
+def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark):
+    from transformers import AutoTokenizer
+
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "one_engine"})
+    bench = cfg.benchmark
+    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
+    scored = threading.Event()
+    with get_runner(workers=1) as real_runner:
+
+        class Runner:
+            def run(self, jobs, progress=None):
+                out = real_runner.run(jobs, progress)
+                scored.set()
+                return out
+
+        engine = _ScriptedEngine(AutoTokenizer.from_pretrained(tiny_model_dir), scored)
+        label = EvalLabel("base", None, "base", None, None)
+        folder = EvalFolder(
+            tmp_path / "base", problems, bench=bench, system_prompt=None, label=label, base_model="t"
+        )
+        finished = []
+        (summary,) = evaluate_folders(
+            engine, [(None, folder)], runner=Runner(), on_finished=lambda k, s: finished.append(k)
+        )
+    assert summary.total == 3 and summary.engine.mode == "one_engine" and finished == [0]
+    assert len(json.loads(scores_path(tmp_path / "base").read_text())) == 3
+
+
+def test_engine_mode_auto_per_backend(tiny_model_dir, shared_benchmark, tmp_path):
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "auto"})
+    hf = HFEngine(model=None, tokenizer=None)
+    assert engine_mode(cfg.benchmark.generation, hf) == "per_checkpoint"
+    vllm_like = type("V", (), {"backend": "vllm"})()
+    assert engine_mode(cfg.benchmark.generation, vllm_like) == "one_engine"
+    cfg.benchmark.generation.engine = "one_engine"
+    assert engine_mode(cfg.benchmark.generation, hf) == "one_engine"
+
+
+def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codetune.bench.generate import generate_chat
+    from codetune.errors import CodetuneError
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    conv = [{"role": "user", "content": "Input"}]
+    with pytest.raises(CodetuneError, match="needs a PEFT model"):
+        generate_chat(model, tok, [conv], max_new_tokens=2, adapters=["a"], show_progress=False)
+    # Base-model rows on a plain model are plain generation.
+    assert generate_chat(model, tok, [conv], max_new_tokens=2, adapters=[None], show_progress=False) == (
+        generate_chat(model, tok, [conv], max_new_tokens=2, show_progress=False)
+    )
