@@ -29,7 +29,7 @@ _STARTED_IN_PIDNS = os.environ.get("CODETUNE_SANDBOX_PIDNS") == "1"  # read befo
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
-_STOP_SIGNALS = {signal.SIGTERM}
+STOP_FD_ENV = "CODETUNE_SANDBOX_STOP_FD"
 try:  # resolved once, in the server: loading it in every forked job costs about a millisecond
     _libc = ctypes.CDLL(None, use_errno=True)
     _prctl = _libc.prctl
@@ -113,12 +113,11 @@ def prepare_process(workdir: str) -> None:
     """Make this process (the server, before any fork) look to a program like a fresh interpreter would.
 
     Signals as CPython sets them, except SIGXFSZ: CPython ignores it, we let it kill a program at the file
-    size limit (a program that catches the write error would otherwise spin to the time limit), and SIGTERM,
-    which stops the server (`become_server`; each job resets it to the default); a clean
+    size limit (a program that catches the write error would otherwise spin to the time limit); a clean
     environment with HOME and TMPDIR the job's work dir (the same path for every job); standard streams on
     fds 0-2, which each job gets as its own files; no exit hooks.
     """
-    for sig in (signal.SIGXFSZ, signal.SIGXCPU):
+    for sig in (signal.SIGXFSZ, signal.SIGXCPU, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -135,18 +134,12 @@ def prepare_process(workdir: str) -> None:
 
 
 class Stop(BaseException):
-    """Raised in the server by SIGTERM (the runner closing, or its process gone): stop the job, exit."""
+    """The stop pipe became readable in the server (the runner closed its end, or its process died and the
+    kernel closed it): the job is killed, the server cleans up and exits."""
 
 
-_server_pid = 0
+stop_fd: int | None = None  # the server's end of the stop pipe (no job inherits it: closerange)
 _fork_parent = 0
-
-
-def _on_stop(signum: int, frame: object) -> None:
-    if os.getpid() != _server_pid:  # a job forked an instant before it reset the handler: die as it would
-        os._exit(128 + signum)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the cleanup this starts runs to its end
-    raise Stop
 
 
 def _before_fork() -> None:
@@ -164,18 +157,19 @@ def tie_to_parent() -> None:
         os._exit(137)
 
 
-def become_server(parent_env: str | None) -> None:
-    """Server start-up: SIGTERM stops it cleanly (its job killed first); and when the runner that started it
-    is gone (`parent_env`: that process's pid, set outside bubblewrap, whose --die-with-parent does the
-    same) it gets that SIGTERM by itself."""
-    global _server_pid
-    _server_pid = os.getpid()
-    if parent_env and _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if str(os.getppid()) != parent_env:  # the runner died before the line above
-            os._exit(0)
-    signal.signal(signal.SIGTERM, _on_stop)
+def become_server() -> None:
+    """Server start-up: the stop pipe the runner passed (its fd in STOP_FD_ENV), and the fork hook that ties
+    every job, and what a job forks through os.fork, to its parent's life."""
+    global stop_fd
+    fd = os.environ.get(STOP_FD_ENV)
+    stop_fd = int(fd) if fd and fd.isdigit() else None
     os.register_at_fork(before=_before_fork, after_in_child=tie_to_parent)
+
+
+def check_stop(timeout: float | None = 0) -> None:
+    """Raise Stop when the runner's end of the stop pipe is closed (waiting up to `timeout` seconds)."""
+    if stop_fd is not None and select.select([stop_fd], [], [], timeout)[0]:
+        raise Stop
 
 
 def become_program(
@@ -187,8 +181,6 @@ def become_program(
     would copy-on-write a few hundred pages per job."""
     status = 1
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the server's own handler is not the program's
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         # Its own session and process group, to kill it whole. (Measured: a job that stays in the server's
         # session costs about twice the CPU here, the scheduler's autogroups keeping it next to the server.)
         os.setsid()
@@ -208,7 +200,8 @@ def become_program(
 
 
 def supervise(pid: int, wall_s: float) -> dict:
-    """Wait for `pid` (a session leader); SIGKILL its group at the wall ceiling. Returns its raw outcome."""
+    """Wait for `pid` (a session leader); SIGKILL its group at the wall ceiling. Returns its raw outcome.
+    Raises Stop (the job still running) when the runner's stop pipe closes meanwhile."""
     start = time.monotonic()
     timed_out = False
     try:
@@ -217,7 +210,9 @@ def supervise(pid: int, wall_s: float) -> dict:
         pidfd = None
     if pidfd is not None:
         try:
-            ready, _, _ = select.select([pidfd], [], [], wall_s)
+            ready, _, _ = select.select([pidfd] if stop_fd is None else [pidfd, stop_fd], [], [], wall_s)
+            if ready == [stop_fd]:
+                raise Stop
             timed_out = not ready
         finally:
             os.close(pidfd)
@@ -225,7 +220,7 @@ def supervise(pid: int, wall_s: float) -> dict:
         while time.monotonic() - start < wall_s:
             if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 break
-            time.sleep(0.002)
+            check_stop(0.002)
         else:
             timed_out = True
     if timed_out:
@@ -448,17 +443,10 @@ def run_job(workdir: str, job: dict, iodir: str | None = None) -> dict:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-        # SIGTERM waits until the job's pid is known here, so that stopping always stops the job too.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
-            pid = os.fork()
-        except BaseException:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-            raise
+        pid = os.fork()
         if pid == 0:
             become_program(workdir, job["program"], stdio, limits, uid)
         try:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             raw = supervise(pid, float(limits["wall_time_s"]))
             kill_leftovers(uid)
         except BaseException:  # stopped mid-job: the job and all it started go first

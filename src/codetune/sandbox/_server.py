@@ -92,7 +92,7 @@ def _clear_scratch_dirs() -> None:
 
 
 def serve(once: bool) -> None:
-    _child.become_server(os.environ.get("CODETUNE_SANDBOX_PARENT"))
+    _child.become_server()
     _child.isolate_from_env()
     if not once:
         for name in WARM_MODULES.split():
@@ -171,5 +171,5 @@ def _handle(req: dict, workdir: str, iodir: str, job_tmpfs: bool) -> dict:
 if __name__ == "__main__":
     try:
         serve(once="--once" in sys.argv[1:])
-    except _child.Stop:  # SIGTERM: the job (if one ran) is dead and its dirs are removed; exit quietly
+    except _child.Stop:  # the stop pipe closed: the job (if one ran) is dead, its dirs removed; exit quietly
         pass

@@ -155,14 +155,12 @@ def unshare_env(extra_keep: list[str] = ()) -> dict[str, str]:
 def confine(argv: list[str], iso: Isolation, workdir: str | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that run `argv` (the server or launcher) confined as far as allowed."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-    if iso.bwrap:  # --die-with-parent: the sandbox dies with this process
+    if iso.bwrap:
         binds = [(workdir, workdir)] if workdir else []
         argv = [iso.bwrap, *bwrap_args(is_root=iso.is_root, binds=binds, caps=iso.is_root), *argv]
         env["CODETUNE_SANDBOX_PIDNS"] = "1"
-    else:  # the server ties itself to this process's death (see `_child.become_server`)
-        env["CODETUNE_SANDBOX_PARENT"] = str(os.getpid())
-        if iso.unshare:
-            env.update(unshare_env([workdir] if workdir else []))
+    elif iso.unshare:
+        env.update(unshare_env([workdir] if workdir else []))
     return argv, env
 
 

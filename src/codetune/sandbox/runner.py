@@ -232,15 +232,26 @@ class _Server:
         # A file, not a pipe: a pipe nobody reads would block the server once 64 kB of warnings piled up.
         self.log = tempfile.TemporaryFile()
         self._close_lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,  # silent unless it fails to start; then it says why
-            start_new_session=True,
-            cwd="/",
-        )
+        # The stop pipe: the server watches its end while a job runs. Closing ours (or this process dying,
+        # which closes it) makes it kill the job's whole session and exit; no signal handler in the server,
+        # so jobs inherit none.
+        stop_r, self._stop_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                env={**env, _child.STOP_FD_ENV: str(stop_r)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log,  # silent unless it fails to start; then it says why
+                start_new_session=True,
+                cwd="/",
+                pass_fds=(stop_r,),
+            )
+        except BaseException:
+            os.close(self._stop_w)
+            raise
+        finally:
+            os.close(stop_r)
         try:
             if self._read(1, SERVER_START_TIMEOUT_S) == b"R":
                 return
@@ -279,14 +290,11 @@ class _Server:
         return json.loads(self._read(size, timeout))
 
     def begin_stop(self) -> None:
-        """Ask it to stop: end of input (between jobs it exits on that), and SIGTERM (in a job, it kills the
-        job's whole session and what escaped it, removes its dirs and exits; bubblewrap dies at once, and its
-        namespace with everything in it)."""
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        if self.proc.poll() is None:
+        """Ask it to stop: end of input (between jobs it exits on that) and the stop pipe closed (in a job,
+        it kills the job's whole session and what escaped it, removes its dirs and exits)."""
+        for close in (self.proc.stdin.close, lambda: os.close(self._stop_w)):
             with contextlib.suppress(OSError):
-                self.proc.send_signal(signal.SIGTERM)
+                close()
 
     def finish_stop(self, deadline: float) -> bool:
         """Wait for it until `deadline`, then SIGKILL its group. True when it stopped by itself."""
@@ -316,7 +324,7 @@ class _Server:
         time) may have left its job's escaped processes behind (bubblewrap's namespace takes them with it):
         kill every process of its job uid, or (jobs sharing our uid) every process whose HOME is one of its
         job dirs."""
-        if self.proc.returncode in (None, 0, -signal.SIGTERM):
+        if self.proc.returncode in (None, 0):
             return
         if self.uid is not None:
             _kill_uid(self.uid)
