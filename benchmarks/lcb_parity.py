@@ -75,10 +75,19 @@ for g in job["generations"]:
     else:
         codes.append([c or "" for c in g["code_list"]])
     samples.append(sample(rows[g["question_id"]]))
+# codegen_metrics needs the same number of answers for every problem: one call per answer count.
+by_count = {}
+for i, c in enumerate(codes):
+    by_count.setdefault(len(c), []).append(i)
+results, meta = {}, {}
 t0 = time.perf_counter()
-metrics, results, meta = codegen_metrics(
-    samples, codes, k_list=[1], num_process_evaluate=job["workers"], timeout=job["timeout"]
-)
+for idx in by_count.values():
+    _, res, met = codegen_metrics(
+        [samples[i] for i in idx], [codes[i] for i in idx], k_list=[1],
+        num_process_evaluate=job["workers"], timeout=job["timeout"],
+    )
+    for j, i in enumerate(idx):
+        results[i], meta[i] = res[j], met[j]
 seconds = time.perf_counter() - t0
 out = []
 for i, g in enumerate(job["generations"]):
