@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import resource
+import shutil
 import struct
 import sys
 
@@ -21,10 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _child  # noqa: E402
 
 # What solutions import: LiveCodeBench's prelude (which codetune.bench puts in front of every program) and a
-# few more. Loaded once here, inherited by every forked job.
+# few more, plus what bench/harness.py's driver imports in every job (ast, traceback, types, and shutil and
+# subprocess for LiveCodeBench's reliability guard): ~15 ms a job otherwise. Loaded once here, inherited by
+# every forked job.
 WARM_MODULES = (
     "array bisect collections copy datetime decimal enum fractions functools heapq io itertools json math "
-    "operator random re statistics string sys time typing unicodedata"
+    "operator random re statistics string sys time typing unicodedata ast traceback types shutil subprocess"
 )
 
 
@@ -47,8 +50,6 @@ def _remove_workdir(path: str) -> None:
         os.unlink(os.path.join(path, _child.PROGRAM_FILE))
         os.rmdir(path)
     except OSError:
-        import shutil  # not warm: it pulls in compression modules every forked job would carry
-
         for root, dirs, _ in os.walk(path):  # a job may have made its own dirs unreadable or unwritable
             for d in dirs:
                 try:
