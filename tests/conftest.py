@@ -55,6 +55,14 @@ def codetune_home() -> Path:
     return Path(os.environ["CODETUNE_HOME"])
 
 
+@pytest.fixture(scope="session")
+def smollm2_dir(codetune_home) -> Path:
+    """The embedded SmolLM2-135M-Instruct converted into this session's cache (once, ~45 s on 2 cores)."""
+    from codetune.models import convert_builtin
+
+    return convert_builtin("smollm2-135m-instruct")
+
+
 def sleeper_program(mark: str) -> str:
     """A program that names itself `mark` (its comm, inherited by its children), starts a child that leaves
     its session with setsid(), and sleeps for an hour: what must not outlive an interrupted codetune."""

@@ -11,7 +11,6 @@ from codetune.config import parse_config
 from codetune.data.formatting import IGNORE_INDEX, assistant_text, encode_conversations, fenced_code
 from codetune.data.prepare import prepare_run_data
 from codetune.errors import CodetuneError
-from codetune.models import builtin_cache_dir
 from test_data import naholav_row, shaped_rows, write_jsonl
 
 SYSTEM = "You are an expert Python programmer."
@@ -81,16 +80,13 @@ def test_instruction_answer_is_fenced_python():
     assert fenced_code("```python\nprint(1)\n```\n") == "```python\nprint(1)\n```"
 
 
-@pytest.mark.skipif(
-    not (builtin_cache_dir("smollm2-135m-instruct") / "tokenizer.json").is_file(),
-    reason="the embedded SmolLM2 tokenizer has not been converted into the cache on this machine",
-)
+@pytest.mark.slow  # converts the embedded model once per session
 @pytest.mark.parametrize("mode", ["instruction", "think"])
-def test_labels_with_real_smollm2_tokenizer(tmp_path, mode):
+def test_labels_with_real_smollm2_tokenizer(tmp_path, mode, smollm2_dir):
     """SmolLM2 uses eos as pad and inserts a default system prompt: labels must still be exact."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(builtin_cache_dir("smollm2-135m-instruct"))
+    tok = AutoTokenizer.from_pretrained(smollm2_dir)
     tok.pad_token = tok.eos_token  # as codetune.models.load_tokenizer does
     rows = shaped_rows(SPLIT_OF)
     for system in (SYSTEM, None):

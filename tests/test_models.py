@@ -55,10 +55,9 @@ def test_alias_without_package_says_how_to_install(monkeypatch):
 
 
 @pytest.mark.slow
-def test_real_alias_conversion_and_cache(codetune_home, monkeypatch):
+def test_real_alias_conversion_and_cache(codetune_home, smollm2_dir):
     """The embedded default: GGUF -> transformers folder once (~35 s), then a fast cached load."""
-    monkeypatch.setenv("CODETUNE_HOME", str(codetune_home))
-    path = models.convert_builtin("smollm2-135m-instruct")
+    path = smollm2_dir
     assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
     assert path.is_relative_to(codetune_home)
     # De-quantized weights: nothing may still call the model quantized, or training refuses it.
