@@ -68,18 +68,6 @@ def folder_sha256(folder: Path) -> str:
     return files_sha256(files, root=folder)
 
 
-def hub_revision(repo_id: str, repo_type: str, revision: str | None = None) -> str | None:
-    """The commit a hub repository (or branch/tag `revision`) resolves to in the local Hugging Face cache,
-    without the network; None when it is not cached (then its content cannot be told apart)."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        path = snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_files_only=True)
-    except Exception:  # not cached, offline, or no huggingface_hub: the revision is unknown
-        return None
-    return Path(path).name
-
-
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

@@ -7,12 +7,12 @@ and the file and saying how to pre-download it; hub errors online are one line t
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from codetune import fingerprint
 from codetune.errors import CodetuneError
 
 RepoType = Literal["model", "dataset"]
@@ -63,11 +63,19 @@ def file_sha256(path: Path) -> str:
     blob = Path(path).resolve()
     if _SHA256.match(blob.name):
         return blob.name
-    h = hashlib.sha256()
-    with blob.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return fingerprint.file_sha256(blob)
+
+
+def cached_revision(repo_id: str, repo_type: RepoType, revision: str | None = None) -> str | None:
+    """The commit a hub repository (or branch/tag `revision`) resolves to in the local cache, without the
+    network; None when it is not cached (then its content cannot be told apart)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_files_only=True)
+    except Exception:  # not cached, or offline: the revision is unknown
+        return None
+    return _snapshot_revision(Path(path))
 
 
 def not_cached(

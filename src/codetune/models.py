@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from codetune import hub, layout
 from codetune.errors import CodetuneError
 from codetune.files import atomic_dir
-from codetune.fingerprint import folder_sha256, hub_revision
+from codetune.fingerprint import folder_sha256
 
 if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -197,7 +197,7 @@ def model_identity(cfg: ModelConfig) -> dict[str, object]:
     path = Path(source).expanduser()
     if path.is_dir():
         return {"sha256": folder_sha256(path)}
-    return {"hub": source, "revision": hub_revision(source, "model", cfg.revision)}
+    return {"hub": source, "revision": hub.cached_revision(source, "model", cfg.revision)}
 
 
 def resolve_device(device: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 from codetune import hub
 from codetune.config import DEFAULT_SEED, DatasetConfig
 from codetune.errors import CodetuneError
-from codetune.fingerprint import file_sha256, folder_sha256, hub_revision
+from codetune.fingerprint import file_sha256, folder_sha256
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_VARIANTS = ("deep", "diverse")
@@ -85,7 +85,7 @@ def dataset_identity(ds_cfg: DatasetConfig, base_dir: Path | None = None, *, see
         return {"builtin": source, "seed": seed, "version": builtin_version()}
     path = resolve_local(source, base_dir)
     if path is None:
-        return {"hub": source, "revision": hub_revision(source, "dataset", ds_cfg.revision)}
+        return {"hub": source, "revision": hub.cached_revision(source, "dataset", ds_cfg.revision)}
     return {"sha256": folder_sha256(path) if path.is_dir() else file_sha256(path)}
 
 
