@@ -238,34 +238,14 @@ class EvalFolder:
 
 
 def evaluate_model(
-    generate: Callable[..., list[list[str]]],
-    tokenizer,
-    problems: Sequence[Problem],
-    out_dir: Path,
-    *,
-    bench: BenchmarkConfig,
-    runner,
-    system_prompt: str | None,
-    label: EvalLabel,
-    base_model: str,
-    provenance: dict | None = None,
+    generate: Callable[..., list[list[str]]], tokenizer, folder: EvalFolder, *, runner
 ) -> EvalSummary:
-    """Generate, score and summarise one model into `out_dir`, continuing any work in progress there.
+    """Generate, score and summarise one model into its EvalFolder, continuing any work in progress there.
 
     `generate(prompt_texts, *, max_new_tokens, ..., on_result)` is `generate_texts` bound to a model with its
     adapter active, or an engine's generator for one adapter (codetune.bench.engine.for_adapter): both write
-    the same files. `provenance` (BenchmarkSelection.provenance: a hub benchmark's commit and file hashes)
-    goes into the summary.
+    the same files.
     """
-    folder = EvalFolder(
-        out_dir,
-        problems,
-        bench=bench,
-        system_prompt=system_prompt,
-        label=label,
-        base_model=base_model,
-        provenance=provenance,
-    )
     folder.open(tokenizer)
 
     # Generation: only the problems not already in the partial file.
@@ -274,7 +254,7 @@ def evaluate_model(
     if todo:
         generate(
             [folder.texts[i] for i in todo],
-            **generation_kwargs(bench),
+            **generation_kwargs(folder.bench),
             desc=f"generate {folder.name}",
             on_result=lambda j, answers: folder.save_generation(todo[j], answers),
         )

@@ -83,40 +83,29 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
         cfg.model, bench.generation, adapters, max_lora_rank=cfg.lora.r, seed=cfg.training.seed
     )
     provenance = ctx.benchmark.provenance()
+    folders = [
+        EvalFolder(
+            t.out_dir,
+            ctx.problems,
+            bench=bench,
+            system_prompt=t.system_prompt,
+            label=t.label,
+            base_model=cfg.model.source,
+            provenance=provenance,
+        )
+        for t in targets
+    ]
     with get_runner(workers=bench.workers) as runner:
         if engine_mode(bench.generation, engine) == "per_checkpoint":
-            for stage, target in zip(stages, targets, strict=True):
+            for stage, target, folder in zip(stages, targets, folders, strict=True):
                 with computing(ctx, stage):
                     evaluate_model(
-                        engine.for_adapter(target.adapter),
-                        engine.tokenizer,
-                        ctx.problems,
-                        target.out_dir,
-                        bench=bench,
-                        runner=runner,
-                        system_prompt=target.system_prompt,
-                        label=target.label,
-                        base_model=cfg.model.source,
-                        provenance=provenance,
+                        engine.for_adapter(target.adapter), engine.tokenizer, folder, runner=runner
                     )
             return
         for stage in stages:
             start_computing(ctx, stage)
-        jobs = [
-            (
-                t.adapter,
-                EvalFolder(
-                    t.out_dir,
-                    ctx.problems,
-                    bench=bench,
-                    system_prompt=t.system_prompt,
-                    label=t.label,
-                    base_model=cfg.model.source,
-                    provenance=provenance,
-                ),
-            )
-            for t in targets
-        ]
+        jobs = [(t.adapter, f) for t, f in zip(targets, folders, strict=True)]
         evaluate_folders(
             engine, jobs, runner=runner, on_finished=lambda k, _: finish_computing(ctx, stages[k])
         )
