@@ -35,10 +35,10 @@ SYSTEM = (
 
 def conversations(problems: int) -> list[list[dict]]:
     from codetune.bench.lcb import load_benchmark_file
-    from codetune.bench.prompts import build_messages
+    from codetune.bench.prompts import build_prompt
 
     if SHARED.is_file():
-        return [build_messages(p, SYSTEM) for p in load_benchmark_file(SHARED)[:problems]]
+        return [build_prompt(p, "generic", SYSTEM).messages for p in load_benchmark_file(SHARED)[:problems]]
     words = "read the integers n and k then print the number of pairs whose sum is divisible by k".split()
     return [
         [

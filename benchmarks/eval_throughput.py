@@ -16,7 +16,7 @@ from pathlib import Path
 
 from codetune.bench.generate import generate_chat
 from codetune.bench.lcb import load_benchmark_file
-from codetune.bench.prompts import build_messages
+from codetune.bench.prompts import build_prompt
 from codetune.config import ModelConfig
 from codetune.models import load_model_and_tokenizer
 
@@ -72,7 +72,7 @@ def main() -> None:
 
     model, tok = load_model_and_tokenizer(ModelConfig(source=args.model))
     problems = load_benchmark_file(args.benchmark)[: args.problems]
-    convs = [build_messages(p, SYSTEM) for p in problems]
+    convs = [build_prompt(p, "generic", SYSTEM).messages for p in problems]
     print(f"model {args.model} on {model.device}, {torch.get_num_threads()} threads; {len(convs)} problems")
     generate_chat(model, tok, convs[:1], max_new_tokens=4, show_progress=False)  # warm-up, not measured
 

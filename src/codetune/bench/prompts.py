@@ -125,8 +125,3 @@ def build_prompt(problem: Problem, style: PromptStyle, system_prompt: str | None
         )
         return Prompt(style, [{"role": "system", "content": system}, {"role": "user", "content": user}], text)
     raise ValueError(f"unknown prompt style {style!r}")
-
-
-def build_messages(problem: Problem, system_prompt: str | None = None) -> list[dict]:
-    """The generic chat prompt's messages (for callers that only speak chat, e.g. throughput benchmarks)."""
-    return build_prompt(problem, "generic", system_prompt).messages
