@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from random import Random
 
 from codetune.errors import CodetuneError
+from codetune.files import atomic_dir
 
 from . import render
 from .families import FAMILIES, Family
@@ -216,21 +215,10 @@ def build(seed: int, *, progress: bool = True) -> Path:
     }
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        tmp.chmod(0o755)
+        with atomic_dir(target) as tmp:  # a killed build leaves only a temporary sibling, never trusted
+            for name, rows in files.items():
+                _write_jsonl(tmp / name, rows)
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: marks it complete
     except OSError as e:
         raise _unwritable(target, e) from None
-    try:
-        for name, rows in files.items():
-            _write_jsonl(tmp / name, rows)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: marks the folder complete
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _unwritable(target, e) from None
-    if target.exists() and not (target / "meta.json").is_file():
-        shutil.rmtree(target, ignore_errors=True)  # left by something else: never trusted
-    try:
-        tmp.rename(target)
-    except OSError:  # another process finished the same build first: its copy is identical
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
