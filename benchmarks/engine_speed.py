@@ -22,12 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "benchmarks"
-    / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
-)
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 SYSTEM = (
     "You are an expert Python programmer. Please read the problem carefully before writing any Python code."
 )

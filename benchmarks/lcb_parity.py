@@ -32,7 +32,7 @@ from codetune.bench.extract import extract_code
 from codetune.bench.lcb import load_benchmark_file
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BENCHMARK = REPO.parent / "shared" / "benchmarks" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
+DEFAULT_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 
 # Runs in a fresh interpreter with the LiveCodeBench checkout first on sys.path.
 _LCB_SIDE = r"""

@@ -28,7 +28,7 @@ from sandbox_programs import CORRECT, WRONG, load_public_tests, same_output  # n
 from codetune.sandbox import Job, Limits, get_runner, protections
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BENCHMARK = REPO.parent / "shared" / "benchmarks" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
+DEFAULT_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 WRONG_KINDS = ("yes", "echo", "crash_on_parse")
 
 

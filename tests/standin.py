@@ -1,6 +1,6 @@
 """The repositories the seed study reads from the hub, built at test time in a temporary folder and laid out
 as on the real hub, for the stand-in hub server (tests/hubserver.py). Nothing here is third-party data: the
-benchmark rows are the shared folder's 41 problems (read from ../shared, never copied into the repo) plus
+benchmark rows are the 41 real problems of tests/data/ (see its README) plus
 synthetic rows; the datasets and the model are generated.
 
 - `Qwen/Qwen2.5-Coder-1.5B-Instruct`: a tiny random Qwen2ForCausalLM with the real vocabulary size (151,936),

@@ -3,7 +3,7 @@
 The expected texts below quote lcb_runner/prompts/code_generation.py at LiveCodeBench commit
 28fef95ea8c9f7a547c8329f2cd3d32b92c1fa24 (get_codeqwen_question_template_answer with
 SYSTEM_MESSAGE_CODEQWEN, and get_generic_question_template_answer with SYSTEM_MESSAGE_GENERIC), with the
-question left as a placeholder (the problem statements are third-party data, read from ../shared). With
+question left as a placeholder (the problem statements are read from tests/data/). With
 CODETUNE_LCB_CHECKOUT pointing at a checkout, the same cases are also checked against its own functions.
 """
 
