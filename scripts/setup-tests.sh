@@ -5,7 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CODETUNE_EXTRAS=test source scripts/install.sh
-scripts/install-system-packages.sh || echo "warning: could not install system packages; tests that need them will skip" >&2
+# Under CI a missing system package is a failure (the sandbox and report tests need them); elsewhere a warning.
+if ! scripts/install-system-packages.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "error: could not install bubblewrap/chromium (scripts/install-system-packages.sh)" >&2
+    exit 1
+  fi
+  echo "warning: could not install system packages; the tests that need them will skip" >&2
+fi
 ruff check src tests benchmarks
 set +e
 python -m pytest "$@"

@@ -116,7 +116,7 @@ def _fill(folder: Path) -> None:
 @pytest.mark.parametrize("where", ["a folder", "under a file", "a read-only file system"])
 def test_unwritable_score_output_fails_at_once_in_one_line(tmp_path, bench2, where):
     # Programs that would each take the whole timeout: the error must come before any of them runs.
-    gens = _generations(tmp_path / "gens.json", bench2, "import time\ntime.sleep(60)")
+    gens = _generations(tmp_path / "gens.json", bench2, "import time\ntime.sleep(3600)")
     if where == "a folder":
         out = tmp_path / "s.json"
         out.mkdir()
@@ -131,9 +131,20 @@ def test_unwritable_score_output_fails_at_once_in_one_line(tmp_path, bench2, whe
         else contextlib.nullcontext()
     ):
         t0 = time.monotonic()
-        res = _codetune("score", "--benchmark", str(bench2), "--generations", str(gens), "--out", str(out))
+        # Each program would hold a worker for the 600 s limit: far above any start-up on a loaded machine.
+        res = _codetune(
+            "score",
+            "--benchmark",
+            str(bench2),
+            "--generations",
+            str(gens),
+            "--out",
+            str(out),
+            "--timeout",
+            "600",
+        )
         line = _one_error_line(res)
-        assert time.monotonic() - t0 < 30, "the output path was checked after scoring"
+        assert time.monotonic() - t0 < 300, "the output path was checked after scoring"
     assert line.startswith(f"codetune: error: {out}: "), line
     assert {"a folder": "is a folder", "under a file": "is a file, not a folder"}.get(
         where, "Read-only"

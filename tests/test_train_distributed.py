@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +23,15 @@ ACCELERATE_CONFIGS = REPO / "configs" / "accelerate"
 
 
 @pytest.mark.slow
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_two_gloo_processes_match_one_process(tmp_path, tiny_model_dir):
     from codetune.train.run import train_run
 
-    if shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists():
-        pytest.skip("torchrun not installed")
     # Dropout 0: each process draws its own dropout masks, which one process would draw differently.
     common = {"max_steps": 6, "eval_every": 2, "save_every": 3}
     single_cfg = write_config(tmp_path / "single", tiny_model_dir, batch_size=4, **common)
@@ -39,7 +44,8 @@ def test_two_gloo_processes_match_one_process(tmp_path, tiny_model_dir):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     res = subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "--master_port", "29533", "-m", "codetune"]
+        # A port the kernel hands out free now, not a fixed one another run may hold.
+        [torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "codetune"]
         + ["train", str(ddp_cfg), "--run-name", "a"],
         env=env,
         capture_output=True,
