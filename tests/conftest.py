@@ -105,3 +105,33 @@ def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
             return False
         time.sleep(interval)
     return True
+
+
+class TrainingSteps:
+    """Counts the optimizer steps transformers' Trainer runs in this process (one `training_step` per step at
+    gradient_accumulation 1), by the global step each one starts from; `interrupt_at(k)` raises
+    KeyboardInterrupt as the k-th counted step starts, as Ctrl-C mid-run would."""
+
+    def __init__(self, monkeypatch):
+        import transformers
+
+        self.started: list[int] = []
+        self._stop_at: int | None = None
+        real = transformers.Trainer.training_step
+
+        def counted(trainer, *a, **k):
+            self.started.append(trainer.state.global_step)
+            if self._stop_at is not None and len(self.started) == self._stop_at:
+                raise KeyboardInterrupt
+            return real(trainer, *a, **k)
+
+        monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+
+    def interrupt_at(self, k: int | None) -> None:
+        self.started.clear()
+        self._stop_at = k
+
+
+@pytest.fixture
+def training_steps(monkeypatch) -> TrainingSteps:
+    return TrainingSteps(monkeypatch)

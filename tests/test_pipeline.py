@@ -28,6 +28,7 @@ from codetune.records import (
 )
 from codetune.study.pipeline import dry_run_status, run_study
 from codetune.study.results import load_records
+from codetune.train.summary import read_metrics
 
 CHECKPOINTS = ["checkpoint-step-1-epoch-0", "checkpoint-step-2-epoch-0"]
 MODELS = ["base", *(f"deep/{c}" for c in CHECKPOINTS)]
@@ -134,6 +135,29 @@ def test_every_stage_writes_its_output_and_record(base_study):
     md = layout.report_md_path(out).read_text()
     assert "What is missing" not in md and "No behaviour comparison yet" not in md
     assert "config.yaml (as every stage above ran it)" in md and "ran with settings other than" not in md
+
+
+def test_an_interrupted_study_resumes_training_where_its_checkpoint_left_it(
+    base_study, tmp_path, tiny_model_dir, training_steps
+):
+    """Ctrl-C during step 2 (checkpoint at step 1): the rerun trains step 2 only, then every later stage,
+    and its metrics equal the uninterrupted study's."""
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    shutil.copy(base_study / "bench.jsonl", folder / "bench.jsonl")
+    (folder / "study.yaml").write_text(yaml.safe_dump(study_doc(tiny_model_dir)))
+    training_steps.interrupt_at(2)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(load_config(folder / "study.yaml"))
+    training_steps.interrupt_at(None)
+    run_study(load_config(folder / "study.yaml"))
+    assert training_steps.started == [1]
+    metrics = layout.METRICS_FILE
+    got = read_metrics(layout.run_dir(out_of(folder), "deep") / metrics)
+    want = read_metrics(layout.run_dir(out_of(base_study), "deep") / metrics)
+    assert [r.step for r in got] == [r.step for r in want] == [1, 2]
+    assert [r.val_loss for r in got] == pytest.approx([r.val_loss for r in want], rel=1e-4)
+    assert all(r.finished for r in load_records(out_of(folder)).values())
 
 
 def test_a_rerun_keeps_every_stage(study):

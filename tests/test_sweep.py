@@ -204,6 +204,45 @@ def test_one_engine_resumes_after_a_kill(
         assert files == expected, model
 
 
+def test_per_checkpoint_resumes_after_a_kill(
+    reference, adapters, tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    """Killed after its fifth answer (base done, step 2 at 2 of 3): the rerun asks for step 2's last problem
+    and the other checkpoints, nothing the first run wrote."""
+    _, ref, _ = reference
+    cfg = _study(tmp_path, tiny_model_dir, shared_benchmark, adapters, "per_checkpoint")
+    import codetune.bench.generate as gen
+
+    real, asked, seen = gen.generate_texts, [], []
+
+    def killed_after_five(model, tok, prompts, **kw):
+        asked.append(len(prompts))
+        on_result = kw.pop("on_result")
+
+        def counting(i, answers):
+            on_result(i, answers)
+            seen.append(i)
+            if len(seen) == 5:
+                raise KeyboardInterrupt
+
+        return real(model, tok, prompts, on_result=counting, **kw)
+
+    monkeypatch.setattr(gen, "generate_texts", killed_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate_study(cfg, include_base=True)
+    assert asked == [3, 3]
+    asked.clear()
+    monkeypatch.setattr(gen, "generate_texts", lambda *a, **k: (asked.append(len(a[2])), real(*a, **k))[1])
+    summaries = ev.evaluate_study(cfg, include_base=True)
+    assert asked == [1, 3, 3]
+    assert [s.resumed for s in summaries] == [False, True, False, False]
+    for model, folder in _folders(cfg).items():
+        files = _files(folder)
+        files["summary"].pop("resumed")
+        expected = {**ref[model], "summary": {k: v for k, v in ref[model]["summary"].items() if k != "resumed"}}
+        assert files == expected, model
+
+
 class _ScriptedEngine:
     """Answers with a correct-looking program; after the first answer it waits until that answer is scored."""
 

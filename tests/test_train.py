@@ -241,6 +241,27 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(tmp_path, tiny_model
     assert {p.name for p in (rdir / "checkpoints").iterdir()} == {p.name for p in list_checkpoints(rdir)}
 
 
+def test_resume_runs_only_the_steps_after_its_checkpoint(tmp_path, tiny_model_dir, training_steps):
+    """Interrupted during step 5 (checkpoint at step 4): --resume runs steps 5 and 6 only, not 1-4 again, and
+    ends where an uninterrupted run ends."""
+    from codetune.train.run import train_run
+
+    straight = train_run(load_config(write_config(tmp_path / "straight", tiny_model_dir)), "a")
+    assert training_steps.started == [0, 1, 2, 3, 4, 5]
+    cfg = load_config(write_config(tmp_path / "cut", tiny_model_dir))
+    training_steps.interrupt_at(5)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, "a")
+    rdir = run_dir(cfg.output_path, "a")
+    assert [p.name for p in list_checkpoints(rdir)][-1] == "checkpoint-step-4-epoch-0"
+    training_steps.interrupt_at(None)
+    train_run(cfg, "a", resume=True)
+    assert training_steps.started == [4, 5]
+    got, expected = read_metrics(rdir / METRICS_FILE), read_metrics(straight / METRICS_FILE)
+    assert [r.step for r in got] == [2, 4, 6]
+    assert got[-1].val_loss == pytest.approx(expected[-1].val_loss, rel=1e-4)
+
+
 def test_resume_without_checkpoint_starts_over_and_drops_stale_rows(tmp_path, tiny_model_dir):
     """A run killed before its first checkpoint: --resume starts at step 0 and keeps no stale metrics row."""
     from codetune.train.run import train_run, train_spec
