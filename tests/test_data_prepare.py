@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from codetune.config import parse_config
-from codetune.data.formatting import IGNORE_INDEX, assistant_text, encode_conversations, fenced_code
+from codetune.data.formatting import IGNORE_INDEX, encode_conversations, fenced_code
 from codetune.data.prepare import prepare_run_data
 from codetune.errors import CodetuneError
 from test_data import naholav_row, shaped_rows, write_jsonl
@@ -41,13 +42,20 @@ def answer_tokens(tok, row) -> str:
     return tok.decode([t for t in row["labels"] if t != IGNORE_INDEX])
 
 
+def expected_answer(row_id: str, mode: str) -> str:
+    """What the model must learn for test_data.naholav_row's row `p{problem}-s{solution}`, written out by
+    hand (not by codetune's formatting): the fenced solution, after the reasoning in think mode."""
+    problem, solution = re.fullmatch(r"p(\d+)-s(\d+)", row_id).groups()
+    code = f"```python\nn = int(input())\nprint(n * {problem} + {solution})\n```"
+    return f"<think>\nMultiply by {problem}.\n</think>\n{code}" if mode == "think" else code
+
+
 def check_labels(tok, data, mode: str, source_rows: list[dict]) -> None:
     """Every train row: the unmasked labels decode to exactly the assistant answer plus the end token."""
     train_rows = [r for r in source_rows if r["split"] == "train"]
     assert len(data.train) == len(train_rows)
     for row, src in zip(data.train, train_rows, strict=True):
-        norm = {"answer": src["solution"], "reasoning": src["output"]}
-        assert answer_tokens(tok, row) == assistant_text(norm, mode) + tok.eos_token
+        assert answer_tokens(tok, row) == expected_answer(src["id"], mode) + tok.eos_token
         assert len(row["input_ids"]) == len(row["labels"]) == len(row["attention_mask"]) == row["length"]
         # Everything before the answer is masked, the answer is one contiguous span at the end.
         first = next(i for i, t in enumerate(row["labels"]) if t != IGNORE_INDEX)

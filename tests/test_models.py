@@ -8,12 +8,28 @@ from codetune.config import ModelConfig
 from codetune.errors import CodetuneError
 
 
-def test_local_dir_loads(tiny_model_dir):
-    model, tok = models.load_model_and_tokenizer(ModelConfig(source=str(tiny_model_dir), device="cpu"))
+def test_local_dir_loads_the_weights_on_disk_in_the_asked_dtype(tiny_model_dir):
+    """The loaded model is the folder's model: its tensors equal the safetensors file's, its logits equal
+    transformers' own load, the dtype is the one asked for, and a tokenizer without a pad token pads with EOS."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tok = models.load_model_and_tokenizer(
+        ModelConfig(source=str(tiny_model_dir), device="cpu", dtype="float32")
+    )
+    on_disk = load_file(tiny_model_dir / "model.safetensors")
+    params = dict(model.named_parameters())
+    assert on_disk and all(torch.equal(params[k], v.float()) for k, v in on_disk.items() if k in params)
+    assert len([k for k in on_disk if k in params]) >= len(on_disk) - 1  # tied lm_head may be absent
     ids = tok("def solve():", return_tensors="pt")
-    out = model(**ids)
-    assert out.logits.shape[-1] == model.config.vocab_size
-    assert tok.pad_token is not None
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, reference(**ids).logits)
+    raw = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert tok.pad_token == (raw.pad_token or raw.eos_token) is not None
+    half = models.load_model(ModelConfig(source=str(tiny_model_dir), device="cpu", dtype="bfloat16"))
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
 
 
 def test_dir_without_config_json(tmp_path):
