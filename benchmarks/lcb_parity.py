@@ -1,25 +1,35 @@
-"""Side by side: LiveCodeBench's own grader and `codetune score` on the same generations.
+"""Side by side: LiveCodeBench's own grader and `codetune score` on the same answers.
 
-    python benchmarks/lcb_parity.py --lcb /path/to/LiveCodeBench \\
-        --generations study/eval/base/generations.json [more generations.json ...] [--adversarial]
+    python benchmarks/lcb_parity.py --lcb /path/to/LiveCodeBench --cases [--write-fixture]
+    python benchmarks/lcb_parity.py --lcb /path/to/LiveCodeBench --generations study/eval/base/generations.json
 
-For each generations file (LiveCodeBench's layout: [{"question_id", "code_list", "output_list"?}]) the code
-is taken from each raw answer (`output_list`) by both extractors, LiveCodeBench's `extract_code` and
-codetune's default (`lcb`) rule, or from `code_list` when there are no raw answers. LiveCodeBench's
-`codegen_metrics` scores its extractions in a subprocess with the checkout on sys.path (its evaluation
-needs only numpy and tqdm; the package __init__ files, which pull in pandas and datasets, are skipped), and
-`codetune score` scores codetune's in another. `--adversarial` adds hand-written answers that stress
-extraction (no fence, one fence, unclosed, nested, ```py, ~~~, fences inside strings, </think> before and
-after, a draft then a corrected block, CRLF, indentation) on one benchmark problem.
+`--cases` runs the answer sets of tests/parity_cases.py (extraction, grader, known): hand-written answers
+that stress LiveCodeBench's fence rule and execution model, on real problems of tests/data and an A+B
+problem. `--generations` adds generations files (LiveCodeBench's layout: [{"question_id", "code_list",
+"output_list"?}]). For each answer the code is taken from the raw answer (`output_list`) by both extractors,
+LiveCodeBench's `extract_code` and codetune's default (`lcb`) rule, or from `code_list`. LiveCodeBench's
+`codegen_metrics` scores its extractions in a subprocess with the checkout on sys.path (its evaluation needs
+only numpy and tqdm; the package __init__ files, which pull in pandas and datasets, are skipped), and
+`codetune score` scores codetune's in another.
 
-Prints per sample file: extraction agreement, verdict agreement, every disagreement with its documented
-reason (bench/scoring.py's table) or UNEXPLAINED, and both graders' wall times; the last line is one JSON
-object with the numbers. Exit status 1 when a disagreement is unexplained.
+`--write-fixture` (with `--cases`) writes what LiveCodeBench decided, per sample, and its prompts for one
+problem, to tests/data/livecodebench_verdicts.json, which tests/test_lcb_parity.py holds codetune to in CI
+without LiveCodeBench. Regenerate it after changing tests/parity_cases.py, with a checkout at the commit
+codetune follows (codetune.bench.prompts.LCB_COMMIT):
+
+    git clone https://github.com/LiveCodeBench/LiveCodeBench /tmp/lcb && git -C /tmp/lcb checkout 28fef95
+    python benchmarks/lcb_parity.py --lcb /tmp/lcb --cases --write-fixture
+
+Prints per set: extraction agreement, verdict agreement, failure-kind agreement (wrong answer / time limit /
+runtime error), every difference with its documented reason (parity_cases.DIFFERENCES, bench/scoring.py's
+table) or UNEXPLAINED, and both graders' wall times; the last line is one JSON object with the numbers. Exit
+status 1 when a difference is unexplained.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -30,9 +40,14 @@ from pathlib import Path
 
 from codetune.bench.extract import extract_code
 from codetune.bench.lcb import load_benchmark_file
+from codetune.bench.prompts import LCB_COMMIT
+from codetune.bench.scoring import RUNTIME_ERROR, TIMEOUT, WRONG_ANSWER
+from codetune.records import PASSED
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
+CASES_FILE = REPO / "tests" / "parity_cases.py"
+FIXTURE = REPO / "tests" / "data" / "livecodebench_verdicts.json"
 
 # Runs in a fresh interpreter with the LiveCodeBench checkout first on sys.path.
 _LCB_SIDE = r"""
@@ -42,7 +57,8 @@ from pathlib import Path
 lcb, job_path, out_path = sys.argv[1:4]
 sys.path.insert(0, lcb)
 # Import the submodules without the package __init__ files (they import pandas and datasets).
-for pkg in ("lcb_runner", "lcb_runner.evaluation", "lcb_runner.utils", "lcb_runner.benchmarks"):
+for pkg in ("lcb_runner", "lcb_runner.evaluation", "lcb_runner.utils", "lcb_runner.benchmarks",
+            "lcb_runner.prompts"):
     m = types.ModuleType(pkg)
     m.__path__ = [str(Path(lcb, *pkg.split(".")))]
     sys.modules[pkg] = m
@@ -97,58 +113,102 @@ for i, g in enumerate(job["generations"]):
         "results": results[i],
         "metadata": [json.loads(m) for m in meta[i]],
     })
-Path(out_path).write_text(json.dumps({"loader": loader, "seconds": seconds, "problems": out}))
+prompts = None
+if job.get("prompt_row"):  # LiveCodeBench's prompts for one problem, in both styles codetune builds
+    from lcb_runner.prompts.code_generation import format_prompt_generation
+
+    p = CodeGenerationProblem(**job["prompt_row"])
+    prompts = {
+        "codeqwen": format_prompt_generation(p, LMStyle.CodeQwenInstruct),
+        "generic": format_prompt_generation(p, LMStyle.OpenAIChat),
+    }
+Path(out_path).write_text(
+    json.dumps({"loader": loader, "seconds": seconds, "problems": out, "prompts": prompts})
+)
 """
 
-ADVERSARIAL_PROBLEM = "abc365_a"  # Leap Year: Y -> 365 or 366
-_GOOD = "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)"
-_BAD = "print(365)"
-ADVERSARIAL = {
-    "no_fence": _GOOD + "\n",
-    "one_fence_unclosed": "Here is the code:\n```python\n" + _GOOD + "\n",
-    "one_block": "```python\n" + _GOOD + "\n```\n",
-    "untagged_block": "```\n" + _GOOD + "\n```",
-    "py_tag": "```py\n" + _GOOD + "\n```\n",
-    "tilde_fence": "~~~python\n" + _GOOD + "\n~~~\n",
-    "draft_then_corrected": "Draft:\n```python\n"
-    + _BAD
-    + "\n```\nOops, leap years:\n```python\n"
-    + _GOOD
-    + "\n```\n",
-    "corrected_then_draft": "```python\n"
-    + _GOOD
-    + "\n```\nA shorter wrong one:\n```python\n"
-    + _BAD
-    + "\n```\n",
-    "nested_fences": "````markdown\n```python\n" + _GOOD + "\n```\n````\n",
-    "fence_inside_string": "```python\nfence = '```'\n" + _GOOD + "\n```\n",
-    "fence_in_comment_after": "```python\n" + _GOOD + "\n# end of ``` block\n```\n",
-    "inline_backticks_before": "Use ```input()``` to read.\n```python\n" + _GOOD + "\n```\n",
-    "think_then_block": "<think>\nmaybe ```print(1)``` no\n</think>\n```python\n" + _GOOD + "\n```\n",
-    "block_in_think_only": "<think>\n```python\n" + _GOOD + "\n```\n</think>\nThe answer is above.",
-    "think_block_then_answer_block": "<think>\n```python\n"
-    + _BAD
-    + "\n```\n</think>\n```python\n"
-    + _GOOD
-    + "\n```",
-    "crlf": ("```python\r\n" + _GOOD.replace("\n", "\r\n") + "\r\n```\r\n"),
-    "indented_fences": "  ```python\n  " + _GOOD.replace("\n", "\n  ") + "\n  ```\n",
-    "indented_code_in_block": "```python\nif True:\n    " + _GOOD.replace("\n", "\n    ") + "\n```\n",
-    "text_on_fence_lines": "Code: ```python\n" + _GOOD + "\n``` done.\n",
-    "empty_block": "```python\n```\n",
-    "three_fences": "```python\n" + _GOOD + "\n```\n```\n",
-    "main_guard_block": "```python\ndef main():\n    "
-    + _GOOD.replace("\n", "\n    ")
-    + "\nif __name__ == '__main__':\n    main()\n```\n",
-    "empty_answer": "",
-}
+
+def load_cases():
+    """tests/parity_cases.py, read as a plain module (it imports nothing from the tests)."""
+    spec = importlib.util.spec_from_file_location("parity_cases", CASES_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _lcb_job(lcb: Path, rows: list[dict], gens: list[dict], timeout: int, workers: int) -> tuple[dict, float]:
+def case_sets(cases, benchmark_rows: list[dict]) -> list[dict]:
+    """The sets of parity_cases as {name, rows, generations, names}: `names[i]` names sample i in order."""
+    by_id = {r["question_id"]: r for r in benchmark_rows}
+    extraction = {**cases.ADVERSARIAL, **{f"lcb_{k}": a for k, (a, _) in cases.EXTRACTION_CASES.items()}}
+    grader = list(cases.GRADER_CASES)
+    known_gens, known_names = [], []
+    for qid, answers in cases.known_answers().items():
+        known_gens.append({"question_id": qid, "code_list": list(answers.values())})
+        known_names += [f"{qid}:{k}" for k in answers]
+    return [
+        {
+            "name": "extraction",
+            "rows": [by_id[cases.ADVERSARIAL_PROBLEM]],
+            "generations": [
+                {"question_id": cases.ADVERSARIAL_PROBLEM, "output_list": list(extraction.values())}
+            ],
+            "names": list(extraction),
+        },
+        {
+            "name": "grader",
+            "rows": [cases.APB_ROW],
+            "generations": [
+                {
+                    "question_id": cases.APB_ROW["question_id"],
+                    "code_list": [cases.GRADER_CASES[n][0] for n in grader],
+                }
+            ],
+            "names": grader,
+        },
+        {
+            "name": "known",
+            "rows": [by_id[g["question_id"]] for g in known_gens],
+            "generations": known_gens,
+            "names": known_names,
+        },
+    ]
+
+
+def codetune_generations(gens: list[dict]) -> tuple[dict[str, list[str | None]], list[dict]]:
+    """codetune's extraction of each answer (None: no code) and the generations file `codetune score` reads."""
+    codes: dict[str, list[str | None]] = {}
+    out = []
+    for g in gens:
+        if g.get("output_list") is not None:
+            got = [extract_code(o, "lcb") for o in g["output_list"]]
+        else:
+            got = list(g["code_list"])
+        codes[g["question_id"]] = got
+        out.append(
+            {
+                "question_id": g["question_id"],
+                "code_list": [c or "" for c in got],
+                "extraction_failed": [c is None for c in got],
+            }
+        )
+    return codes, out
+
+
+def _lcb_job(
+    lcb: Path, rows: list[dict], gens: list[dict], timeout: int, workers: int, prompt_row: dict | None = None
+) -> tuple[dict, float]:
     with tempfile.TemporaryDirectory() as tmp:
         job, out = Path(tmp, "job.json"), Path(tmp, "out.json")
         job.write_text(
-            json.dumps({"rows": rows, "generations": gens, "timeout": timeout, "workers": workers})
+            json.dumps(
+                {
+                    "rows": rows,
+                    "generations": gens,
+                    "timeout": timeout,
+                    "workers": workers,
+                    "prompt_row": prompt_row,
+                }
+            )
         )
         t0 = time.perf_counter()
         proc = subprocess.run(
@@ -163,9 +223,30 @@ def _lcb_job(lcb: Path, rows: list[dict], gens: list[dict], timeout: int, worker
         return json.loads(out.read_text()), wall
 
 
-def _codetune_score(
-    benchmark: Path, gens: list[dict], timeout: int, workers: int
-) -> tuple[list[dict], float]:
+def lcb_samples(lcb_out: dict, names: list[str] | None) -> list[dict]:
+    """LiveCodeBench's decision on each sample, flat, as the fixture stores it."""
+    out = []
+    for lp in lcb_out["problems"]:
+        for i, res in enumerate(lp["results"]):
+            meta = lp["metadata"][i]
+            out.append(
+                {
+                    "name": names[len(out)] if names else f"{lp['question_id']}[{i}]",
+                    "question_id": lp["question_id"],
+                    "sample": i,
+                    "code": lp["codes"][i],
+                    "passed": bool(res) and all(r is True for r in res),
+                    "results": res,
+                    "error_code": meta.get("error_code"),
+                    "error_message": meta.get("error_message"),
+                    "output": str(meta.get("output", ""))[:200],
+                }
+            )
+    return out
+
+
+def codetune_score(benchmark: Path, gens: list[dict], timeout: int, workers: int) -> tuple[list[dict], float]:
+    """`codetune score` on a generations file, as a user runs it: (its scores, the command's wall time)."""
     with tempfile.TemporaryDirectory() as tmp:
         g, out = Path(tmp, "generations.json"), Path(tmp, "scores.json")
         g.write_text(json.dumps(gens))
@@ -188,81 +269,100 @@ def _codetune_score(
         return json.loads(out.read_text()), wall
 
 
-def _reason(lcb_res: list, lcb_meta: dict, verdicts: list[str]) -> str:
-    """The documented difference (bench/scoring.py's table) a disagreement falls under, or UNEXPLAINED."""
+def _heuristic_reason(lcb: dict, verdicts: list[str]) -> str:
+    """For answers outside parity_cases: the documented difference (bench/scoring.py's table) a disagreement
+    falls under, or UNEXPLAINED."""
     last = verdicts[-1] if verdicts else ""
     if last == "memory_limit":
         return "memory cap: codetune bounds memory (benchmark.memory_mb), LiveCodeBench sets none"
-    if last == "timeout" and "timeout occured" in str(lcb_meta.get("output", "")):
+    if last == "timeout" and "timeout occured" in lcb.get("output", ""):
         return "time limit swallowed by the program: both fail, with different verdicts"
-    if lcb_res and lcb_res[-1] == -1:
+    if lcb["results"] and lcb["results"][-1] == -1:
         return "LiveCodeBench's whole-sample global timeout"
     return "UNEXPLAINED"
 
 
-def _failure_code(meta: dict, passed: bool) -> int:
-    """0 for a pass, else LiveCodeBench's error code (-2 wrong answer, -3 time limit, -4 runtime error);
-    codetune's extraction failure (-1, never run) counts as -4, what LiveCodeBench's run of "" gives."""
-    if passed:
-        return 0
-    code = int(meta.get("error_code", -4))
-    return -4 if code == -1 else code
+# LiveCodeBench's error codes (testing_util.py) as the failure kinds codetune's verdicts name. -1 is a
+# compile error and -5 (TestRunnerError) a worker that died: the solution ended its own process (os._exit,
+# an uncaught KeyboardInterrupt); both are the program's runtime errors to a reader.
+LCB_KINDS = {-1: RUNTIME_ERROR, -2: WRONG_ANSWER, -3: TIMEOUT, -4: RUNTIME_ERROR, -5: RUNTIME_ERROR}
 
 
-def compare(name: str, gens: list[dict], lcb_out: dict, scores: list[dict], ours_codes: dict) -> dict:
+def lcb_kind(error_code: int | None, passed: bool) -> str:
+    return PASSED if passed else LCB_KINDS.get(error_code, RUNTIME_ERROR)
+
+
+def codetune_kind(verdicts: list[str], extraction_failed: bool) -> str:
+    """The last verdict; no extracted code counts as a runtime error, what LiveCodeBench's run of "" gives."""
+    if extraction_failed:
+        return RUNTIME_ERROR
+    return verdicts[-1] if verdicts else RUNTIME_ERROR
+
+
+def compare(
+    name: str,
+    lcb: list[dict],
+    scores: list[dict],
+    ours_codes: dict,
+    differences: dict[str, str] | None = None,
+) -> dict:
+    """Sample by sample: LiveCodeBench's decisions (lcb_samples) against codetune's scores. A difference is
+    explained by `differences` (sample name -> reason) or, for answers outside the cases, by a heuristic."""
     by_q = {s["question_id"]: s for s in scores}
-    n = agree = ext_agree = code_agree = 0
+    agree = ext_agree = kind_agree = 0
     disagreements, per_sample = [], []
-    for lp in lcb_out["problems"]:
-        q = lp["question_id"]
-        s = by_q[q]
-        for i, res in enumerate(lp["results"]):
-            n += 1
-            lcb_pass = bool(res) and all(r is True for r in res)
-            ours_pass = bool(s["graded_list"][i])
-            ours_code = ours_codes[q][i]
-            same_code = (ours_code or "") == lp["codes"][i]
-            ext_agree += same_code
-            same_kind = _failure_code(lp["metadata"][i], lcb_pass) == _failure_code(
-                s["metadata"][i], ours_pass
-            )
-            code_agree += same_kind
-            per_sample.append(
-                {
-                    "question_id": q,
-                    "sample": i,
-                    "livecodebench_passed": lcb_pass,
-                    "codetune_passed": ours_pass,
-                    "extraction_same": same_code,
-                    "failure_kind_same": same_kind,
-                }
-            )
-            if lcb_pass == ours_pass:
-                agree += 1
-                continue
-            disagreements.append(
-                {
-                    "model": name,
-                    "question_id": q,
-                    "sample": i,
-                    "livecodebench": {"passed": lcb_pass, "results": res, "metadata": lp["metadata"][i]},
-                    "codetune": {
-                        "passed": ours_pass,
-                        "verdicts": s["verdicts"][i],
-                        "metadata": s["metadata"][i],
-                    },
-                    "reason": _reason(res, lp["metadata"][i], s["verdicts"][i]),
-                }
-            )
+    for ls in lcb:
+        s, i = by_q[ls["question_id"]], ls["sample"]
+        lcb_pass, ours_pass = ls["passed"], bool(s["graded_list"][i])
+        same_code = (ours_codes[ls["question_id"]][i] or "") == ls["code"]
+        theirs = lcb_kind(ls["error_code"], lcb_pass)
+        ours = codetune_kind(s["verdicts"][i], s["extraction_failed"][i])
+        agree += lcb_pass == ours_pass
+        ext_agree += same_code
+        kind_agree += theirs == ours
+        row = {
+            "name": ls["name"],
+            "question_id": ls["question_id"],
+            "sample": i,
+            "livecodebench_passed": lcb_pass,
+            "codetune_passed": ours_pass,
+            "extraction_same": same_code,
+            "livecodebench_kind": theirs,
+            "codetune_kind": ours,
+        }
+        per_sample.append(row)
+        if lcb_pass == ours_pass and theirs == ours and same_code:
+            continue
+        if differences is not None:
+            reason = differences.get(ls["name"], "UNEXPLAINED")
+        else:
+            reason = _heuristic_reason(ls, s["verdicts"][i])
+        disagreements.append(
+            row
+            | {
+                "livecodebench": {k: ls[k] for k in ("error_code", "error_message", "output")},
+                "codetune": {"verdicts": s["verdicts"][i], "metadata": s["metadata"][i]},
+                "reason": reason,
+            }
+        )
     return {
         "model": name,
-        "samples": n,
+        "samples": len(lcb),
         "agree": agree,
         "extraction_agree": ext_agree,
-        "failure_kind_agree": code_agree,
+        "failure_kind_agree": kind_agree,
         "disagreements": disagreements,
         "per_sample": per_sample,
     }
+
+
+def _benchmark_file(rows: list[dict], tmp: Path, default: Path, default_ids: set[str]) -> Path:
+    """The benchmark `codetune score` reads for `rows`: the benchmark file itself when they come from it."""
+    if all(r["question_id"] in default_ids for r in rows):
+        return default
+    path = tmp / f"bench-{len(list(tmp.iterdir()))}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
 
 
 def main() -> None:
@@ -270,81 +370,125 @@ def main() -> None:
     ap.add_argument("--lcb", type=Path, required=True, help="a LiveCodeBench checkout (never committed here)")
     ap.add_argument("--benchmark", type=Path, default=DEFAULT_BENCHMARK)
     ap.add_argument("--generations", type=Path, nargs="*", default=[], help="generations.json files")
-    ap.add_argument("--adversarial", action="store_true", help="add the hand-written extraction cases")
-    ap.add_argument("--timeout", type=int, default=6, help="seconds per test, both graders")
+    ap.add_argument("--cases", action="store_true", help="run the answer sets of tests/parity_cases.py")
+    ap.add_argument(
+        "--write-fixture",
+        nargs="?",
+        type=Path,
+        const=FIXTURE,
+        help=f"with --cases: write LiveCodeBench's decisions to this file (default {FIXTURE.relative_to(REPO)})",
+    )
+    ap.add_argument(
+        "--timeout",
+        type=int,
+        help="seconds per test, both graders (default: parity_cases.TIMEOUT_S with --cases, else 6)",
+    )
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--details", type=Path, help="write every sample's comparison here (JSON)")
     args = ap.parse_args()
     if not (args.lcb / "lcb_runner" / "evaluation" / "testing_util.py").is_file():
         sys.exit(f"{args.lcb}: not a LiveCodeBench checkout (no lcb_runner/evaluation/testing_util.py)")
-    if not args.generations and not args.adversarial:
-        sys.exit("nothing to compare: give --generations FILE ... and/or --adversarial")
-    raw_rows = {}
-    for line in args.benchmark.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            raw_rows[row["question_id"]] = row
-    problems = {p.question_id: p for p in load_benchmark_file(args.benchmark)}
-    for q, p in problems.items():  # the tests as codetune reads them, for when LCB's loader is unavailable
-        raw_rows[q]["_tests"] = {
-            "inputs": [t.input for t in p.tests],
-            "outputs": [t.output for t in p.tests],
-            "fn_name": p.fn_name,
-        }
+    if not args.generations and not args.cases:
+        sys.exit("nothing to compare: give --cases and/or --generations FILE ...")
+    if args.write_fixture and not args.cases:
+        sys.exit("--write-fixture records the answer sets of --cases: add --cases")
+    head = subprocess.run(["git", "-C", str(args.lcb), "rev-parse", "HEAD"], capture_output=True, text=True)
+    commit = head.stdout.strip() or None
+    if args.write_fixture and commit != LCB_COMMIT:
+        sys.exit(
+            f"{args.lcb} is at {commit}; the fixture records LiveCodeBench at {LCB_COMMIT} (git checkout it)"
+        )
+    benchmark_rows = [
+        json.loads(line) for line in args.benchmark.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    default_ids = {r["question_id"] for r in benchmark_rows}
 
-    sets: list[tuple[str, list[dict]]] = []
+    sets: list[dict] = []
+    cases = load_cases() if args.cases else None
+    if args.timeout is None:
+        args.timeout = cases.TIMEOUT_S if cases else 6
+    if cases is not None:
+        sets += case_sets(cases, benchmark_rows)
     for path in args.generations:
-        sets.append((str(path), json.loads(path.read_text(encoding="utf-8"))))
-    if args.adversarial:
+        gens = json.loads(path.read_text(encoding="utf-8"))
+        by_id = {r["question_id"]: r for r in benchmark_rows}
         sets.append(
-            ("adversarial", [{"question_id": ADVERSARIAL_PROBLEM, "output_list": list(ADVERSARIAL.values())}])
+            {
+                "name": str(path),
+                "rows": [by_id[g["question_id"]] for g in gens],
+                "generations": gens,
+                "names": None,
+            }
         )
 
-    reports = []
+    reports, fixture_sets, prompts = [], {}, None
     totals = {"lcb_seconds": 0.0, "lcb_process_seconds": 0.0, "codetune_seconds": 0.0}
-    for name, gens in sets:
-        ours_codes: dict[str, list[str | None]] = {}
-        ours_gens = []
-        for g in gens:
-            if g.get("output_list") is not None:
-                codes = [extract_code(o, "lcb") for o in g["output_list"]]
-            else:
-                codes = list(g["code_list"])
-            ours_codes[g["question_id"]] = codes
-            ours_gens.append(
-                {
-                    "question_id": g["question_id"],
-                    "code_list": [c or "" for c in codes],
-                    "extraction_failed": [c is None for c in codes],
+    with tempfile.TemporaryDirectory() as tmp:
+        for st in sets:
+            bench = _benchmark_file(st["rows"], Path(tmp), args.benchmark, default_ids)
+            rows = [dict(r) for r in st["rows"]]
+            tests = {p.question_id: p for p in load_benchmark_file(bench)}
+            for r in rows:  # the tests as codetune reads them, for when LCB's loader is unavailable
+                p = tests[r["question_id"]]
+                r["_tests"] = {
+                    "inputs": [t.input for t in p.tests],
+                    "outputs": [t.output for t in p.tests],
+                    "fn_name": p.fn_name,
                 }
+            prompt_row = None
+            if st["name"] == "extraction":
+                prompt_row = {k: v for k, v in st["rows"][0].items()}
+                # The shared file has a null date and "" for no private tests; LCB's loader needs both.
+                prompt_row.update(contest_date="2024-08-03T00:00:00", private_test_cases="[]")
+            lcb_out, lcb_wall = _lcb_job(
+                args.lcb, rows, st["generations"], args.timeout, args.workers, prompt_row
             )
-        rows = [raw_rows[g["question_id"]] for g in gens]
-        lcb_out, lcb_wall = _lcb_job(args.lcb, rows, gens, args.timeout, args.workers)
-        scores, ours_wall = _codetune_score(args.benchmark, ours_gens, args.timeout, args.workers)
-        r = compare(name, gens, lcb_out, scores, ours_codes)
-        r.update(lcb_seconds=round(lcb_out["seconds"], 2), lcb_process_seconds=round(lcb_wall, 2))
-        r.update(codetune_seconds=round(ours_wall, 2), lcb_loader=lcb_out["loader"])
-        totals["lcb_seconds"] += lcb_out["seconds"]
-        totals["lcb_process_seconds"] += lcb_wall
-        totals["codetune_seconds"] += ours_wall
-        reports.append(r)
-        print(
-            f"{name}: verdicts agree on {r['agree']}/{r['samples']} samples, extraction on "
-            f"{r['extraction_agree']}/{r['samples']}, failure kind (WA/TLE/RE) on "
-            f"{r['failure_kind_agree']}/{r['samples']}; LiveCodeBench codegen_metrics {r['lcb_seconds']:.1f}s "
-            f"({r['lcb_process_seconds']:.1f}s with start-up), codetune score {r['codetune_seconds']:.1f}s "
-            "(whole command)"
-        )
-        for d in r["disagreements"]:
-            lm = d["livecodebench"]["metadata"]
+            prompts = lcb_out.get("prompts") or prompts
+            ours_codes, ours_gens = codetune_generations(st["generations"])
+            scores, ours_wall = codetune_score(bench, ours_gens, args.timeout, args.workers)
+            decided = lcb_samples(lcb_out, st["names"])
+            fixture_sets[st["name"]] = decided
+            r = compare(st["name"], decided, scores, ours_codes, cases.DIFFERENCES if st["names"] else None)
+            r.update(lcb_seconds=round(lcb_out["seconds"], 2), lcb_process_seconds=round(lcb_wall, 2))
+            r.update(codetune_seconds=round(ours_wall, 2), lcb_loader=lcb_out["loader"])
+            totals["lcb_seconds"] += lcb_out["seconds"]
+            totals["lcb_process_seconds"] += lcb_wall
+            totals["codetune_seconds"] += ours_wall
+            reports.append(r)
             print(
-                f"  {d['question_id']}[{d['sample']}]: LiveCodeBench {'pass' if d['livecodebench']['passed'] else 'fail'}"
-                f" ({lm.get('error_message', 'all passed')}), codetune "
-                f"{'pass' if d['codetune']['passed'] else 'fail'} ({(d['codetune']['verdicts'] or ['-'])[-1]}): "
-                f"{d['reason']}"
+                f"{st['name']}: verdicts agree on {r['agree']}/{r['samples']} samples, extraction on "
+                f"{r['extraction_agree']}/{r['samples']}, failure kind (WA/TLE/RE) on "
+                f"{r['failure_kind_agree']}/{r['samples']}; LiveCodeBench codegen_metrics {r['lcb_seconds']:.1f}s "
+                f"({r['lcb_process_seconds']:.1f}s with start-up), codetune score {r['codetune_seconds']:.1f}s "
+                "(whole command)"
             )
+            for d in r["disagreements"]:
+                print(
+                    f"  {d['name']}: LiveCodeBench {'pass' if d['livecodebench_passed'] else 'fail'} "
+                    f"({d['livecodebench']['error_message'] or 'all passed'}, kind {d['livecodebench_kind']}), "
+                    f"codetune {'pass' if d['codetune_passed'] else 'fail'} "
+                    f"({(d['codetune']['verdicts'] or ['-'])[-1]}, kind {d['codetune_kind']}), extraction "
+                    f"{'same' if d['extraction_same'] else 'DIFFERS'}: {d['reason']}"
+                )
     if args.details:
         args.details.write_text(json.dumps(reports, indent=1))
+    if args.write_fixture:
+        fixture = {
+            "about": "LiveCodeBench's own decisions on the answer sets of tests/parity_cases.py; "
+            "regenerate with the command below (benchmarks/lcb_parity.py's docstring)",
+            "regenerate": "python benchmarks/lcb_parity.py --lcb LIVECODEBENCH_CHECKOUT --cases --write-fixture",
+            "livecodebench_commit": commit,
+            "loader": reports[0]["lcb_loader"],
+            "timeout_s": args.timeout,
+            "prompts": {"question_id": cases.ADVERSARIAL_PROBLEM, **(prompts or {})},
+            "sets": {
+                k: [{f: v for f, v in s.items() if f != "output"} | {"output": s["output"]} for s in v]
+                for k, v in fixture_sets.items()
+                if not k.endswith(".json")
+            },
+        }
+        args.write_fixture.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {args.write_fixture}")
     unexplained = sum(d["reason"] == "UNEXPLAINED" for r in reports for d in r["disagreements"])
     summary = {
         "sets": [
@@ -353,11 +497,7 @@ def main() -> None:
                 for k in ("model", "samples", "agree", "extraction_agree", "failure_kind_agree")
                 + ("lcb_seconds", "codetune_seconds")
             }
-            | {
-                "disagreements": [
-                    {k: d[k] for k in ("question_id", "sample", "reason")} for d in r["disagreements"]
-                ]
-            }
+            | {"disagreements": [{k: d[k] for k in ("name", "reason")} for d in r["disagreements"]]}
             for r in reports
         ],
         "samples": sum(r["samples"] for r in reports),

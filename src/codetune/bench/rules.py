@@ -47,4 +47,11 @@ def describe_rules(rules: dict) -> str:
             "answers are scored on their first block, where LiveCodeBench scores the last)"
         )
     commit = rules.get("livecodebench_commit")
-    return text + (f"; LiveCodeBench rules of commit {commit[:12]}" if commit else "")
+    if not commit:
+        return text
+    # The three places codetune decides otherwise (bench/scoring.py's table, tests/test_lcb_parity.py).
+    memory = f"a {rules['memory_mb']} MB memory cap" if rules.get("memory_mb") else "a memory cap"
+    return text + (
+        f"; LiveCodeBench rules of commit {commit[:12]}, except {memory}, a fresh process per test and a time "
+        "limit the program cannot catch"
+    )

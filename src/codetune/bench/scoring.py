@@ -10,8 +10,9 @@ called on the test's JSON arguments (one per line) and its result compared with 
 JSON value inside the sandbox (a returned tuple counts as a list). A sample fails at its first failing test.
 Tests run in waves (test 0 of every sample in parallel, then test 1 of the samples still passing, ...).
 
-Where the two graders could differ, probed with small programs on an A+B problem through both (each row
-has a test in tests/test_lcb_grader.py):
+Where the two graders could differ, probed with small programs on an A+B problem through both (the cases
+of tests/parity_cases.py; tests/test_lcb_grader.py checks codetune's decision on each, and
+tests/test_lcb_parity.py checks each against LiveCodeBench's own recorded decision, failure kind included):
 
 | case                                        | LiveCodeBench                           | codetune / decision      |
 |---------------------------------------------|-----------------------------------------|--------------------------|
@@ -51,8 +52,19 @@ has a test in tests/test_lcb_grader.py):
 | deep recursion                              | the prelude sets the limit to 50000     | same (match)             |
 | `os.getcwd()`, `subprocess.run`, `os.system`| disabled (None): runtime error          | same (match)             |
 | an int of more than 4300 digits printed     | the grader raises the limit to 50000    | same (match)             |
-| `os._exit(0)` after printing                | the worker dies: fails                  | nothing is emitted:      |
-|                                             |                                         | wrong answer (match)     |
+| `os._exit(n)` after printing, an uncaught   | the worker dies: TestRunnerError (-5),  | runtime error (match:    |
+| `KeyboardInterrupt` after printing          | fails                                   | os._exit is wrapped)     |
+| `sys.stdout.close()`, `.reconfigure()`,     | its StringIO's close takes an argument, | same (match)             |
+| `.fileno()`                                 | no reconfigure, no fileno: runtime error|                          |
+| `os.close(1)` or `os.close(0)` (the         | test 1 passes; test 2 runs in the same  | KEPT: a fresh process per|
+| program's own standard descriptors)         | process, where close fails: runtime err | test: passes (as below)  |
+| `sys.stdout = open(1, "w")`                 | fd 1 is not captured: wrong answer      | same (match)             |
+| `os.dup2(devnull, 1)`, sys.stdout swapped   | the captured sys.stdout is what counts: | same (match)             |
+| and restored, writes to stderr              | passes                                  |                          |
+| `sys.exit()` before printing                | nothing printed: wrong answer           | same (match)             |
+| `atexit.register(print, x)`                 | never runs in the grader: wrong answer  | same (match)             |
+| a daemon thread printing after main ends,   | output taken when main returns: passes  | same (match)             |
+| an exception in a joined thread             |                                         |                          |
 | `from __future__ import ...`                | placed after the prelude: SyntaxError   | same (match)             |
 | empty code (extraction found < 2 fences)    | "" is run and fails to compile          | not run, recorded as an  |
 |                                             |                                         | extraction failure: fails|
@@ -97,7 +109,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
 
 # Bump when extraction or judging changes what a program scores, so studies re-score their checkpoints.
-SCORING_VERSION = 2
+SCORING_VERSION = 3  # 3: os._exit in a solution is a runtime error (LiveCodeBench: TestRunnerError)
 WRONG_ANSWER = "wrong_answer"
 RUNTIME_ERROR = "runtime_error"
 TIMEOUT = "timeout"
