@@ -19,30 +19,12 @@ import pytest
 from codetune.layout import checkpoint_name, run_dir, scores_path
 from codetune.study import evaluate as ev
 from codetune.study.select import select_study
+from parity_cases import SOLVED, WRONG
 from test_bench_eval import _config
 from test_sweep import _adapter
 
-# Correct programs for some of the first eight problems of tests/data (release_v5, AtCoder easy, in file order).
-SOLVED = {
-    "abc365_a": "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)",
-    "abc365_b": "input()\na = list(map(int, input().split()))\nprint(a.index(sorted(a)[-2]) + 1)",
-    "abc366_a": "n, t, a = map(int, input().split())\nprint('Yes' if max(t, a) > n // 2 else 'No')",
-    "abc367_a": (
-        "a, b, c = map(int, input().split())\n"
-        "asleep = b <= a < c if b < c else (a >= b or a < c)\n"
-        "print('No' if asleep else 'Yes')"
-    ),
-    "abc367_b": "x = input().strip()\nprint(x.rstrip('0').rstrip('.') if '.' in x else x)",
-    "abc368_a": (
-        "n, k = map(int, input().split())\na = input().split()\nprint(' '.join(a[n - k:] + a[:n - k]))"
-    ),
-}
-# How each wrong answer fails, as codetune's verdicts name it.
-WRONG = {
-    "wrong_answer": "print(0)",
-    "runtime_error": "n = len(input())\nprint(n // 0)",
-    "timeout": "while True:\n    pass",
-}
+# SOLVED: correct programs for some of the first eight problems of tests/data; WRONG: programs that fail
+# in each way codetune's verdicts name (both also held to LiveCodeBench's own verdicts, tests/test_lcb_parity).
 PROBLEMS = ["abc365_a", "abc365_b", "abc366_a", "abc366_b", "abc367_a", "abc367_b", "abc368_a", "abc368_b"]
 
 # model -> question_id -> what it answers: a problem id (that problem's correct program), a WRONG kind, or
