@@ -306,3 +306,78 @@ def test_report_says_which_results_ran_with_other_settings(study):
     assert "as every stage above ran it" not in md
     assert "| overlap deep |" in md and "benchmark.max_problems" in md
     assert "the settings eval base ran with (from its stage record)" in md
+
+
+# --- issue 20: every number the report states is one its stage computed under the stated settings ------------
+
+
+def test_a_deleted_checkpoint_stops_the_study_in_one_line_and_its_old_evaluation_is_never_used(study):
+    """The selected checkpoint deleted to save disk, then a scoring setting changed: the study stops before
+    any work, naming the checkpoint and the three ways on; --overwrite-stale retrains and every evaluation
+    is made under the new setting."""
+    out = out_of(study)
+    best = Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint
+    shutil.rmtree(layout.checkpoints_dir(layout.run_dir(out, "deep")) / best)
+    before = records(study)
+    cfg = load_config(edit(study, "benchmark.timeout_s", 3.0))
+    with pytest.raises(CodetuneError) as err:
+        run_study(cfg)
+    msg = str(err.value)
+    assert "\n" not in msg and f"{best} is missing" in msg
+    assert "restore" in msg and "--overwrite-stale" in msg and "removing it from `runs`" in msg
+    assert records(study) == before  # nothing computed, nothing deleted
+    # What is left on disk is not a result: the old evaluation of the deleted checkpoint is left out, said.
+    from codetune.study.select import select_study
+
+    sel = select_study(out, cfg=cfg)
+    assert best not in [r.checkpoint for r in sel.runs["deep"].rows]
+    assert any(f"{best} was evaluated but its checkpoint is no longer on disk" in g for g in sel.runs["deep"].missing)
+    run_study(cfg, overwrite_stale=True)
+    for key in MODELS:
+        assert EvalSummary.read(layout.stage_output(out, "eval", key)).scoring["timeout_s"] == 3.0
+    assert Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint in CHECKPOINTS
+
+
+def test_a_changed_checkpoint_counts_as_damaged_training(study):
+    out = out_of(study)
+    adapter = layout.adapter_paths(layout.checkpoints_dir(layout.run_dir(out, "deep")) / CHECKPOINTS[0])
+    weights = next(p for p in adapter if p.suffix == ".safetensors")
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
+    assert status["train deep"].state == "stale"
+    assert f"{CHECKPOINTS[0]} changed since training" in status["train deep"].why
+
+
+def test_a_run_taken_out_of_the_config_is_out_of_the_results(study):
+    from codetune.study.select import select_study
+
+    out = out_of(study)
+    shutil.copytree(layout.run_dir(out, "deep"), layout.run_dir(out, "old"))
+    sel = select_study(out, cfg=load_config(study / "study.yaml"))
+    assert list(sel.runs) == ["deep"]
+    assert any("runs/old is not a run of the config" in g for g in sel.gaps)
+
+
+def test_an_evaluation_redone_with_other_numbers_redoes_what_reads_it(study):
+    """Same fingerprint, other numbers (as a resumed or sampled re-evaluation gives): the selection and the
+    report chain on the evaluation's content, so they are redone and state the new numbers."""
+    out = out_of(study)
+    key = f"deep/{CHECKPOINTS[1]}"
+    folder = layout.eval_dir(layout.run_dir(out, "deep"), CHECKPOINTS[1])
+    scores = json.loads(layout.scores_path(folder).read_text())
+    summary = json.loads(layout.eval_summary_path(folder).read_text())
+    assert summary["solved"] < 3
+    for s in scores:  # every problem solved now
+        s["graded_list"] = [True] * len(s["graded_list"])
+        s["pass@1"] = 1.0
+    summary.update({"solved": 3, "solved_public": 3, "pass@1": 1.0, "pass@k": {"pass@1": 1.0}})
+    summary["sample_verdicts"] = {"passed": 3}
+    layout.scores_path(folder).write_text(json.dumps(scores))
+    layout.eval_summary_path(folder).write_text(json.dumps(summary))
+    status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
+    assert status[f"eval {key}"].state == "done"  # the evaluation itself is what its record says
+    assert status["selection"].state == "stale" and status["report"].state == "stale"
+    run_study(load_config(study / "study.yaml"))
+    best = Selection.read(layout.selection_path(out)).runs["deep"].best
+    assert best.checkpoint == CHECKPOINTS[1] and best.pass1 == 1.0 and best.solved == 3
+    assert "100.0%" in layout.report_md_path(out).read_text()

@@ -58,6 +58,11 @@ def files_sha256(paths: Iterable[Path], root: Path | None = None) -> str:
     return digest(named)
 
 
+def adapter_sha256(checkpoint: Path) -> str:
+    """A checkpoint's identity: one hash over its adapter files (weights and adapter config)."""
+    return files_sha256(layout.adapter_paths(checkpoint))
+
+
 def folder_sha256(folder: Path) -> str:
     """One hash over every file of a folder, hidden files and folders left out."""
     folder = Path(folder)

@@ -188,6 +188,9 @@ class RunSummary(Record):
     tokens_seen: int
     wall_time: float
     checkpoints: list[str]
+    # Each checkpoint's adapter hash as training left it (fingerprint.adapter_sha256): training counts as done
+    # only while every one is there unchanged. Empty in summaries written before it was recorded.
+    checkpoint_sha256: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}  # per split: rows, kept, dropped_overlong, truncated, tokens, ...
     # how the run used the hardware (train.accel.Acceleration): attention, Liger kernels, checkpointing and why
     acceleration: dict[str, Any] = {}

@@ -149,6 +149,16 @@ COMPUTE: dict[str, Callable[[StudyContext, list[Stage]], None]] = {
 
 
 def stale_training_message(stale: list[tuple[Stage, object]]) -> str:
+    from codetune.train.run import damaged_run_message
+
+    # A run whose checkpoints are gone or changed says so in its own words.
+    damaged = [
+        st.why
+        for s, st in stale
+        if st.why == damaged_run_message(s.key, list(st.differences), OVERWRITE_STALE)
+    ]
+    if damaged:
+        return "; ".join(damaged)
     runs = "; ".join(f"run {s.key}: {st.why}" for s, st in stale)
     return (
         f"training in this output_dir was done with a different config ({runs}); pass {OVERWRITE_STALE} to "

@@ -187,6 +187,10 @@ def load_run(study_dir: Path, name: str) -> RunState:
     for ck in sorted(names, key=lambda n: layout.parse_checkpoint_name(n) or (0, 0)):
         folder = layout.eval_dir(d, ck)
         res = read_eval(folder, model=f"{name}_{ck}", run=name, checkpoint=ck)
+        if res is not None and ck not in ckpts:
+            # Its checkpoint is gone: the evaluation is of a model the study no longer has, so it is no result.
+            gaps.append(f"run {name}: {ck} was evaluated but its checkpoint is no longer on disk: left out")
+            continue
         if res is None:
             state = "evaluation incomplete" if folder.is_dir() else "not evaluated"
             gaps.append(f"run {name}: {ck} {state}")
@@ -211,7 +215,11 @@ def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResu
     names: list[str] = list(cfg.runs) if cfg is not None else []
     runs_root = layout.runs_dir(study_dir)
     if runs_root.is_dir():
-        names += sorted(p.name for p in runs_root.iterdir() if p.is_dir() and p.name not in names)
+        others = sorted(p.name for p in runs_root.iterdir() if p.is_dir() and p.name not in names)
+        if cfg is None:
+            names += others
+        else:  # a run taken out of the config is out of the study's results, said once
+            gaps += [f"run folder {layout.RUNS_DIR}/{n} is not a run of the config: left out" for n in others]
     if not names:
         raise CodetuneError(
             f"{study_dir}: no {layout.CONFIG_FILE} with runs and no {layout.RUNS_DIR}/ folder: not a study folder"

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 from codetune import __version__, layout
 from codetune.config import NOT_RESULT_KEYS, StudyConfig
 from codetune.errors import CodetuneError
-from codetune.fingerprint import StageSpec, StageStatus, file_sha256, files_sha256, stage_status
+from codetune.fingerprint import (
+    StageSpec,
+    StageStatus,
+    adapter_sha256,
+    file_sha256,
+    files_sha256,
+    stage_status,
+)
 from codetune.records import Selection
 
 if TYPE_CHECKING:
@@ -132,6 +139,10 @@ def status(ctx: StudyContext, stage: Stage) -> StageStatus:
             return StageStatus("stale", "differs in: " + ", ".join(diffs[:8]), tuple(diffs))
         if state == "unrecorded":
             return StageStatus("stale", "training files without a stage record: their config is unknown")
+        if state == "damaged":
+            from codetune.train.run import damaged_run_message
+
+            return StageStatus("stale", damaged_run_message(stage.key, diffs, "--overwrite-stale"), tuple(diffs))
         if state == "unfinished":
             ckpts = layout.list_checkpoints(layout.run_dir(ctx.out, stage.key))
             return StageStatus("todo", "unfinished: resumes from " + (ckpts[-1].name if ckpts else "step 0"))
@@ -174,6 +185,24 @@ def computing(ctx: StudyContext, stage: Stage) -> Iterator[None]:
 
 def _not_done(ctx: StudyContext, stages: list[Stage]) -> list[Stage]:
     return [s for s in stages if status(ctx, s).state != "done"]
+
+
+def output_content(ctx: StudyContext, stage: Stage) -> str | None:
+    """One hash over what a done stage wrote that later stages read (an evaluation's summary and scores, a
+    run's summary and losses, ...): a stage redone under the same fingerprint with other numbers (a deleted
+    summary, a resumed run, sampling) changes it, so what reads it is redone too. None while missing."""
+    files = [p for p in stage.outputs if p.is_file()]
+    if stage.kind == "eval":
+        files.append(layout.scores_path(stage.detail.out_dir))
+    elif stage.kind == "train":
+        files.append(layout.metrics_path(layout.run_dir(ctx.out, stage.key)))
+    files = [p for p in files if p.is_file()]
+    return files_sha256(files, root=ctx.out) if files else None
+
+
+def _chained(ctx: StudyContext, stages: list[Stage]) -> dict[str, dict[str, str | None]]:
+    """The upstream stages a stage reads, by label: fingerprint and output content."""
+    return {s.label: {"fingerprint": s.spec.fingerprint, "content": output_content(ctx, s)} for s in stages}
 
 
 # ------------------------------------------------------------------------------------------------ plans
@@ -249,7 +278,7 @@ def plan_training(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list
 
 
 def checkpoint_identity(checkpoint: Path) -> dict[str, str]:
-    return {"name": checkpoint.name, "sha256": files_sha256(layout.adapter_paths(checkpoint))}
+    return {"name": checkpoint.name, "sha256": adapter_sha256(checkpoint)}
 
 
 def eval_targets(
@@ -339,8 +368,8 @@ def plan_selection(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> lis
         None,
         config=ctx.cfg.subset(["benchmark.selection"]),
         inputs={
-            "training": {s.key: s.spec.fingerprint for s in planned["train"]},  # validation losses
-            "evals": {s.key: s.spec.fingerprint for s in planned["eval"]},
+            "training": _chained(ctx, planned["train"]),  # validation losses
+            "evals": _chained(ctx, planned["eval"]),
             "version": SELECTION_VERSION,
         },
     )
@@ -362,14 +391,17 @@ def plan_compare(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[
         for n, r in sel.runs.items()
         if r.best is not None and r.best.checkpoint is not None
     }
-    best = {n: p for n, p in best.items() if p.is_dir()}
-    if not best:
-        return [Stage("compare", None, None, outputs, (folder,), waiting="no selected checkpoint on disk")]
+    gone = [f"{n} ({p.name})" for n, p in best.items() if not p.is_dir()]
+    if gone or not best:
+        # Never a comparison that silently leaves a run out.
+        why = f"the selected checkpoint of {', '.join(gone)} is not on disk" if gone else "no run has a selection"
+        return [Stage("compare", None, None, outputs, (folder,), waiting=why)]
     spec = StageSpec(
         "compare",
         None,
         config=ctx.cfg.subset(["compare", "model"]),
         inputs={
+            "selection": output_content(ctx, selection),
             "checkpoints": {n: checkpoint_identity(p) for n, p in best.items()},
             "model": ctx.model_identity,
             "system_prompt": ctx.cfg.shared_system_prompt(),
@@ -389,7 +421,11 @@ def plan_report(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[S
         config={},
         inputs={
             "stages": {
-                s.label: s.spec.fingerprint if s.spec and status(ctx, s).state == "done" else None
+                s.label: (
+                    {"fingerprint": s.spec.fingerprint, "content": output_content(ctx, s)}
+                    if s.spec and status(ctx, s).state == "done"
+                    else None
+                )
                 for s in upstream
             },
             "config_yaml": file_sha256(config_file) if config_file.is_file() else None,

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Literal
 from codetune.config import StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
 from codetune.files import check_writable_dir, write_error
-from codetune.fingerprint import StageSpec, record_differences
+from codetune.fingerprint import StageSpec, adapter_sha256, record_differences
 from codetune.layout import (
     LOCK_FILE,
+    adapter_paths,
     checkpoints_dir,
     list_checkpoints,
     loss_plot_path,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     import datasets
 
 Action = Literal["fresh", "resume", "complete", "overwrite"]
-RunState = Literal["empty", "unrecorded", "stale", "unfinished", "complete"]
+RunState = Literal["empty", "unrecorded", "stale", "unfinished", "complete", "damaged"]
 
 
 def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
@@ -70,7 +71,32 @@ def run_dir_state(output_dir: Path, rdir: Path, spec: StageSpec) -> tuple[RunSta
         return ("unrecorded" if trained else "empty"), []
     if record.fingerprint != spec.fingerprint:
         return "stale", record_differences(record, spec)
-    return ("complete" if run_summary_path(rdir).is_file() else "unfinished"), []
+    summary = RunSummary.read(run_summary_path(rdir))
+    if summary is None:
+        return "unfinished", []
+    damage = checkpoint_damage(rdir, summary)
+    return ("damaged", damage) if damage else ("complete", [])
+
+
+def checkpoint_damage(rdir: Path, summary: RunSummary) -> list[str]:
+    """The checkpoints training wrote that are no longer there as it left them (by the adapter hash its
+    summary holds), in words; empty when all are intact."""
+    out = []
+    for name in summary.checkpoints:
+        ck = checkpoints_dir(rdir) / name
+        if not all(p.is_file() for p in adapter_paths(ck)):
+            out.append(f"{name} is missing")
+        elif name in summary.checkpoint_sha256 and adapter_sha256(ck) != summary.checkpoint_sha256[name]:
+            out.append(f"{name} changed since training (its adapter hash differs)")
+    return out
+
+
+def damaged_run_message(run: str, damage: list[str], flag: str) -> str:
+    shown = ", ".join(damage[:4]) + (f" and {len(damage) - 4} more" if len(damage) > 4 else "")
+    return (
+        f"run {run}: checkpoints its training wrote are not there as it left them ({shown}); restore them, "
+        f"retrain with {flag}, or leave the run out by removing it from `runs` (nothing deleted)"
+    )
 
 
 def stale_run_message(rdir: Path, differences: list[str], flag: str) -> str:
@@ -97,6 +123,8 @@ def check_run_dir(
         )
     if state == "stale":
         raise CodetuneError(stale_run_message(rdir, differences, flag))
+    if state == "damaged":
+        raise CodetuneError(damaged_run_message(rdir.name, differences, flag))
     if state == "complete":
         return "complete"
     if resume:
@@ -420,12 +448,14 @@ def write_results(
 ) -> RunSummary:
     """The loss plot, then the run summary (written last: its presence marks the run complete)."""
     rows = read_metrics(metrics_path(rdir))
+    ckpts = list_checkpoints(rdir)
     summary = summarize(
         rows,
         run=run_name,
         patience=patience,
         wall_time=wall_time,
-        checkpoints=[p.name for p in list_checkpoints(rdir)],
+        checkpoints=[p.name for p in ckpts],
+        checkpoint_sha256={p.name: adapter_sha256(p) for p in ckpts},
         data={k: v for k, v in (data_stats or {}).items() if k in ("train", "valid", "test")},
         acceleration=acceleration,
     )

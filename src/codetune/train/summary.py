@@ -77,6 +77,7 @@ def summarize(
     patience: int,
     wall_time: float | None = None,
     checkpoints: Sequence[str] = (),
+    checkpoint_sha256: dict[str, str] | None = None,
     data: dict[str, dict[str, Any]] | None = None,
     acceleration: dict[str, Any] | None = None,
 ) -> RunSummary:
@@ -100,6 +101,7 @@ def summarize(
         tokens_seen=last.tokens_seen,
         wall_time=round(wall_time if wall_time is not None else last.wall_time, 2),
         checkpoints=list(checkpoints),
+        checkpoint_sha256=checkpoint_sha256 or {},
         data=data or {},
         acceleration=acceleration or {},
     )
