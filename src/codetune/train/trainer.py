@@ -28,6 +28,7 @@ from codetune.layout import checkpoint_name, checkpoint_state_path
 from codetune.progress import progress_bar
 from codetune.records import MetricsRow
 from codetune.train.collate import label_loss_sums
+from codetune.train.distributed import enable_fsdp_on_cpu
 
 EVAL_SETS = ("val", "test")
 
@@ -59,6 +60,13 @@ class CodetuneTrainer(Trainer):
         self.eval_collator = eval_collator
         self.group_by_length = group_by_length
         self._eval_loaders: dict[str, Any] = {}
+
+    def create_accelerator_and_postprocess(self) -> None:
+        """Trainer's Accelerator; on CPU, the FSDP2 that `accelerate launch` asked for instead of the DDP
+        accelerate falls back to (codetune.train.distributed)."""
+        super().create_accelerator_and_postprocess()
+        if enable_fsdp_on_cpu(self.accelerator):
+            self.is_fsdp_enabled = True
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
