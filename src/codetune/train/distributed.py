@@ -24,7 +24,7 @@ def _env_flag(name: str) -> bool:
 
 
 def launcher_engine() -> str | None:
-    """"fsdp" or "deepspeed" when the launcher asked for one, else None (DDP or one process)."""
+    """The engine the launcher asked for: "fsdp", "deepspeed", or None (DDP or one process)."""
     if _env_flag("ACCELERATE_USE_DEEPSPEED"):
         return "deepspeed"
     if _env_flag("ACCELERATE_USE_FSDP"):
@@ -38,7 +38,7 @@ def check_launcher(device: str) -> None:
     if engine == "deepspeed" and not device.startswith("cuda"):
         raise CodetuneError(
             f"distributed_type: DEEPSPEED (the accelerate config) needs a CUDA GPU; this run is on {device} "
-            "(use configs/accelerate/fsdp.yaml or ddp.yaml there)"
+            "(without one, launch with configs/accelerate/fsdp.yaml or ddp.yaml)"
         )
     if engine == "fsdp" and not device.startswith("cuda"):
         version = os.environ.get("FSDP_VERSION", "1").strip()
