@@ -79,7 +79,10 @@ def test_two_gloo_processes_match_one_process(tmp_path, tiny_model_dir):
     assert sorted(p.name for p in (ddp / "checkpoints").iterdir()) == sorted(
         p.name for p in list_checkpoints(ddp)
     )
-    assert json.loads((ddp / "summary.json").read_text())["steps"] == 6
+    summary = json.loads((ddp / "summary.json").read_text())
+    assert summary["steps"] == 6
+    assert summary["acceleration"]["distributed"]["type"] == "MULTI_CPU"  # DDP on gloo
+    assert summary["acceleration"]["distributed"]["processes"] == 2
 
 
 # FSDP2 against one process, measured on this test's 6 steps (2 cores, torch 2.13 CPU, gloo), the same for the
@@ -166,7 +169,15 @@ def test_fsdp_on_two_gloo_processes_matches_one_process_with_checkpoints_and_res
     first = read_metrics(fsdp / METRICS_FILE)
     _assert_same_rows(first, want)
     _assert_same_adapters(fsdp, single, tiny_model_dir)
-    assert json.loads((fsdp / "summary.json").read_text())["steps"] == 6
+    summary = json.loads((fsdp / "summary.json").read_text())
+    assert summary["steps"] == 6
+    assert summary["acceleration"]["distributed"] == {
+        "type": "FSDP",
+        "processes": 2,
+        "fsdp_version": 2,
+        "backend": "gloo",
+        "mixed_precision": "no",
+    }
 
     # Stopped after the step-3 checkpoint: what a killed run leaves (no summary, an unfinished stage record,
     # a metrics row past the checkpoint); --resume loads the sharded model and optimizer from step 3.

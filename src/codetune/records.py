@@ -189,7 +189,8 @@ class RunSummary(Record):
     wall_time: float
     checkpoints: list[str]
     data: dict[str, dict[str, Any]] = {}  # per split: rows, kept, dropped_overlong, truncated, tokens, ...
-    # how the run used the hardware (train.accel.Acceleration): attention, Liger kernels, checkpointing and why
+    # how the run used the hardware (train.accel.Acceleration): attention, Liger kernels, checkpointing and why;
+    # with several processes also `distributed` (train.distributed.distributed_record: DDP or FSDP, how many)
     acceleration: dict[str, Any] = {}
 
 

@@ -69,3 +69,17 @@ def enable_fsdp_on_cpu(accelerator) -> bool:
     state.distributed_type = DistributedType.FSDP  # the state's __dict__ is AcceleratorState's shared state
     PartialState._shared_state["distributed_type"] = DistributedType.FSDP
     return True
+
+
+def distributed_record(accelerator) -> dict:
+    """For the run's summary (under `acceleration`), when more than one process trained: how they shared the
+    work, e.g. {"type": "FSDP", "fsdp_version": 2, "processes": 2, "backend": "gloo", "mixed_precision": "no"}."""
+    state = accelerator.state
+    if state.num_processes <= 1:
+        return {}
+    record = {"type": str(state.distributed_type.value), "processes": state.num_processes}
+    plugin = getattr(state, "fsdp_plugin", None)
+    if plugin is not None:
+        record["fsdp_version"] = plugin.fsdp_version
+    record |= {"backend": state.backend, "mixed_precision": state.mixed_precision}
+    return {"distributed": record}

@@ -32,7 +32,7 @@ from codetune.layout import (
 from codetune.locks import folder_lock
 from codetune.records import RunSummary
 from codetune.train.accel import Acceleration, resolve_acceleration
-from codetune.train.distributed import check_launcher
+from codetune.train.distributed import check_launcher, distributed_record
 from codetune.train.summary import plot_losses, read_metrics, summarize, truncate_metrics
 
 if TYPE_CHECKING:
@@ -410,7 +410,7 @@ def _train_run(
             t.overfit_patience,
             wall_time=metrics_cb.wall_time(),
             data_stats=data.stats,
-            acceleration=accel.record(),
+            acceleration={**accel.record(), **distributed_record(trainer.accelerator)},
         )
         spec.finish_record(out)
     dist.wait_for_everyone()
