@@ -71,7 +71,8 @@ class CodetuneTrainer(Trainer):
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """The adapter of a checkpoint. Under FSDP2 only the trainable (LoRA) weights are gathered from the
         shards onto process 0 (every process takes part), where Trainer would gather the whole model, frozen
-        base included, at every checkpoint; PEFT writes the adapter from them as in one process."""
+        base included, at every checkpoint (and, with SHARDED_STATE_DICT, write no adapter at all); PEFT
+        writes the adapter from them as in one process. FSDP's own resume files are Trainer's, unchanged."""
         from accelerate.utils import is_peft_model
 
         if not (self.is_fsdp_enabled and self.accelerator.is_fsdp2 and is_peft_model(self.model)):
