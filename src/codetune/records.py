@@ -192,7 +192,8 @@ class RunSummary(Record):
     # only while every one is there unchanged. Empty in summaries written before it was recorded.
     checkpoint_sha256: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}  # per split: rows, kept, dropped_overlong, truncated, tokens, ...
-    # how the run used the hardware (train.accel.Acceleration): attention, Liger kernels, checkpointing and why
+    # how the run used the hardware (train.accel.Acceleration): attention, Liger kernels, checkpointing and why;
+    # with several processes also `distributed` (train.distributed.distributed_record: DDP or FSDP, how many)
     acceleration: dict[str, Any] = {}
 
 

@@ -33,6 +33,7 @@ from codetune.layout import (
 from codetune.locks import folder_lock
 from codetune.records import RunSummary
 from codetune.train.accel import Acceleration, resolve_acceleration
+from codetune.train.distributed import check_launcher, distributed_record
 from codetune.train.summary import plot_losses, read_metrics, summarize, truncate_metrics
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceler
             raise CodetuneError(
                 f"training.report_to: {tracker} is not installed (pip install {tracker})"
             ) from None
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=str(checkpoints_dir(rdir)),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
@@ -203,6 +204,12 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceler
         run_name=run_name_for(cfg, rdir),
         disable_tqdm=True,  # codetune's rich bar instead
     )
+    if not on_cuda:
+        # The model's dtype is the precision on CPU, as in one process: the `mixed_precision: bf16` of the
+        # accelerate configs (ACCELERATE_MIXED_PRECISION) is for GPUs, and CPU autocast to bf16 would make a
+        # launched run train differently from `codetune train`.
+        args.mixed_precision = "no"
+    return args
 
 
 def run_name_for(cfg: StudyConfig, rdir: Path) -> str:
@@ -358,6 +365,7 @@ def _train_run(
             spec.finish_record(out)
         return rdir
     device = resolve_device(cfg.model.device)
+    check_launcher(device)  # DeepSpeed (or FSDP1) chosen in the accelerate config, on a machine without CUDA
     if cfg.lora.quantize == "4bit" and not device.startswith("cuda"):
         raise CodetuneError(
             f"lora.quantize: 4bit (QLoRA) needs a CUDA GPU; model.device resolves to {device!r}"
@@ -430,7 +438,7 @@ def _train_run(
             t.overfit_patience,
             wall_time=metrics_cb.wall_time(),
             data_stats=data.stats,
-            acceleration=accel.record(),
+            acceleration={**accel.record(), **distributed_record(trainer.accelerator)},
         )
         spec.finish_record(out)
     dist.wait_for_everyone()

@@ -28,6 +28,7 @@ from codetune.layout import checkpoint_name, checkpoint_state_path
 from codetune.progress import progress_bar
 from codetune.records import MetricsRow
 from codetune.train.collate import label_loss_sums
+from codetune.train.distributed import enable_fsdp_on_cpu
 
 EVAL_SETS = ("val", "test")
 
@@ -59,6 +60,27 @@ class CodetuneTrainer(Trainer):
         self.eval_collator = eval_collator
         self.group_by_length = group_by_length
         self._eval_loaders: dict[str, Any] = {}
+
+    def create_accelerator_and_postprocess(self) -> None:
+        """Trainer's Accelerator; on CPU, the FSDP2 that `accelerate launch` asked for instead of the DDP
+        accelerate falls back to (codetune.train.distributed)."""
+        super().create_accelerator_and_postprocess()
+        if enable_fsdp_on_cpu(self.accelerator):
+            self.is_fsdp_enabled = True
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """The adapter of a checkpoint. Under FSDP2 only the trainable (LoRA) weights are gathered from the
+        shards onto process 0 (every process takes part), where Trainer would gather the whole model, frozen
+        base included, at every checkpoint (and, with SHARDED_STATE_DICT, write no adapter at all); PEFT
+        writes the adapter from them as in one process. FSDP's own resume files are Trainer's, unchanged."""
+        from accelerate.utils import is_peft_model
+
+        if not (self.is_fsdp_enabled and self.accelerator.is_fsdp2 and is_peft_model(self.model)):
+            return super().save_model(output_dir, _internal_call=_internal_call)
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+        self._save(output_dir, state_dict=get_model_state_dict(self.model, options=options))
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
