@@ -269,6 +269,46 @@ def test_answers_are_cut_at_a_stop_string(tiny_model_dir):
     assert cut[0] == full[0][: full[0].find(stop)]
 
 
+def test_sampling_is_seeded_per_answer_whatever_the_batch(tiny_model_dir):
+    """At temperature > 0 an answer depends on its seed only: the same in a batch of three or alone, in any
+    order, on every call; another seed gives another draw; samples of one prompt differ from each other."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codetune.bench.generate import generate_chat, sample_seed
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 5, 2)]
+    seeds = [sample_seed(7, q) for q in ("p1", "p5", "p2")]
+    kw = {"max_new_tokens": 10, "n": 2, "temperature": 1.5, "top_p": 0.95, "show_progress": False}
+    batched = generate_chat(model, tok, convs, batch_size=6, seeds=seeds, **kw)
+    torch.manual_seed(123)  # the global RNG plays no part
+    alone = [
+        generate_chat(model, tok, [c], batch_size=2, seeds=[s], **kw)[0]
+        for c, s in zip(convs, seeds, strict=True)
+    ]
+    reversed_ = generate_chat(model, tok, convs[::-1], batch_size=4, seeds=seeds[::-1], **kw)[::-1]
+    assert batched == alone == reversed_
+    assert any(a[0] != a[1] for a in batched)  # two samples of a prompt are two draws
+    other = generate_chat(model, tok, convs, batch_size=6, seeds=[s + 1 for s in seeds], **kw)
+    assert other != batched
+
+
+def test_a_sampled_evaluation_redone_gives_the_same_answers_and_records_its_seed(study):
+    study.benchmark.generation.temperature = 1.0
+    study.benchmark.generation.n = 2
+    (base,) = ev.evaluate_study(study, run="r1", checkpoints="2", include_base=False)
+    folder = eval_dir(run_dir(study.output_path, "r1"), checkpoint_name(2, 0))
+    first = generations_path(folder).read_text()
+    assert base.scoring["sampling_seed"] == study.training.seed
+    eval_summary_path(folder).unlink()  # redone under the same fingerprint
+    generations_path(folder).unlink()
+    ev.evaluate_study(study, run="r1", checkpoints="2", include_base=False)
+    assert generations_path(folder).read_text() == first
+
+
 def test_decoding_is_what_the_config_says_whatever_the_checkpoints_generation_config(tiny_model_dir):
     """Qwen2.5-Instruct's generation_config.json sets do_sample, temperature 0.7, top_k 20 and a repetition
     penalty of 1.1; transformers fills every unset setting from it. Greedy answers must not change."""

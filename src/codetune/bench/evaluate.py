@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from codetune import layout
 from codetune.bench.extract import extract_code
-from codetune.bench.generate import render_chat
+from codetune.bench.generate import render_chat, sample_seed
 from codetune.bench.lcb import Problem
 from codetune.bench.prompts import build_prompt
 from codetune.bench.rules import describe_rules, scoring_rules
@@ -115,11 +115,17 @@ class EvalFolder:
         label: EvalLabel,
         base_model: str,
         provenance: dict | None = None,
+        seed: int = 0,
     ):
         self.out_dir, self.problems, self.bench = Path(out_dir), list(problems), bench
         self.system_prompt, self.label, self.base_model = system_prompt, label, base_model
         self.provenance = provenance
         self.rules = scoring_rules(bench, base_model, system_prompt)
+        # Each problem's sampling seed (generate.sample_seed), the same for every model: paired comparisons
+        # between checkpoints then differ by the model, not by the draw. Recorded when it matters.
+        self.seeds = [sample_seed(seed, p.question_id) for p in self.problems]
+        if bench.generation.temperature > 0:
+            self.rules["sampling_seed"] = seed
         self.texts: list[str] = []  # each problem's prompt text, set by open()
         self.generated: dict[str, dict] = {}
         self.scored: dict[str, ScoreEntry] = {}
@@ -255,6 +261,7 @@ def evaluate_model(
         generate(
             [folder.texts[i] for i in todo],
             **generation_kwargs(folder.bench),
+            seeds=[folder.seeds[i] for i in todo],
             desc=f"generate {folder.name}",
             on_result=lambda j, answers: folder.save_generation(todo[j], answers),
         )

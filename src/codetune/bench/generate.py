@@ -67,12 +67,43 @@ def end_token_ids(model, tokenizer) -> list[int]:
     return sorted(ids)
 
 
-def decoding_settings(temperature: float, top_p: float) -> dict:
-    """GenerationConfig keywords for greedy decoding (temperature 0) or temperature + top_p sampling, as
-    LiveCodeBench samples: no top-k (transformers' own default would be 50)."""
-    if temperature > 0:
-        return {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0, "num_beams": 1}
-    return {"do_sample": False, "num_beams": 1}
+def sample_seed(seed: int, key: str, sample: int = 0) -> int:
+    """The seed of one answer: a hash of the run's seed, the prompt's key (a problem's question_id) and the
+    sample's index, so an answer is the same whichever batch, engine or rerun produced it."""
+    import hashlib
+
+    return int(hashlib.sha256(f"{seed}\0{key}\0{sample}".encode()).hexdigest()[:15], 16)
+
+
+def seeded_sampler(seeds: Sequence[int], temperature: float, top_p: float):
+    """A LogitsProcessor that samples each row's next token with that row's own generator (transformers'
+    temperature and top-p warpers, then a draw), leaving greedy search only the drawn token: sampling that
+    takes a seed per answer, which `model.generate` (one global RNG for the batch) does not."""
+    import torch
+    from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+
+    class SeededSampler(LogitsProcessor):
+        def __init__(self):
+            self.generators: list[torch.Generator] | None = None
+            self.warpers = [TemperatureLogitsWarper(temperature)]
+            if top_p < 1.0:
+                self.warpers.append(TopPLogitsWarper(top_p))
+
+        def __call__(self, input_ids, scores):
+            if self.generators is None:  # on the device the logits are on
+                self.generators = [torch.Generator(scores.device).manual_seed(s) for s in seeds]
+            warped = scores.float()
+            for w in self.warpers:
+                warped = w(input_ids, warped)
+            probs = torch.softmax(warped, dim=-1)
+            drawn = torch.cat(
+                [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+            )
+            out = torch.full_like(scores, float("-inf"))
+            out.scatter_(1, drawn.unsqueeze(1), 0.0)
+            return out
+
+    return SeededSampler()
 
 
 @contextmanager
@@ -167,8 +198,13 @@ def generate_texts(
     stats: dict | None = None,
     show_progress: bool = True,
     adapters: Sequence[str | None] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[list[str]]:
     """n answers per prompt text (already rendered, ending where the assistant answers), in order.
+
+    At temperature > 0 answer k of prompt i is sampled with its own generator, seeded by
+    `sample_seed(seeds[i], "", k)` (`seeds` default: a hash of the prompt text), so it does not depend on the
+    batch it ran in.
 
     `batch_size` counts sequences (prompts x n samples). `on_result(index, answers)` is called as each
     prompt's answers are ready (for resumable callers); `stats` (when given) receives prompt count, new
@@ -176,11 +212,15 @@ def generate_texts(
     base model); without it the active adapter answers.
     """
     import torch
-    from transformers import GenerationConfig, StoppingCriteriaList
+    from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
     if n > 1 and temperature == 0:
         raise ValueError("n > 1 samples need temperature > 0")
     texts = list(prompts)
+    if seeds is None:
+        seeds = [sample_seed(0, t) for t in texts]
+    elif len(seeds) != len(texts):
+        raise ValueError(f"{len(seeds)} seeds for {len(texts)} prompts")
     stop = [s for s in stop if s]
     if adapters is not None:
         adapters = list(adapters)
@@ -195,13 +235,14 @@ def generate_texts(
     per_batch = max(1, batch_size // n)
     ends = end_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
+    # Greedy search over rows repeated n times; at temperature > 0 a seeded sampler picks each row's token.
     gen_cfg = GenerationConfig(
         max_new_tokens=max_new_tokens,
-        num_return_sequences=n,
         pad_token_id=pad_id,
         eos_token_id=ends,
         use_cache=True,
-        **decoding_settings(temperature, top_p),
+        do_sample=False,
+        num_beams=1,
     )
     stop_ids = set(ends) | {pad_id}
     results: list[list[str] | None] = [None] * len(texts)
@@ -219,7 +260,10 @@ def generate_texts(
         for start in range(0, len(order), per_batch):
             idx = order[start : start + per_batch]
             enc = tokenizer(
-                [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
+                [texts[i] for i in idx for _ in range(n)],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
             )
             enc = {k: v.to(model.device) for k, v in enc.items()}
             prompt_len = enc["input_ids"].shape[1]
@@ -229,12 +273,17 @@ def generate_texts(
             criteria = StoppingCriteriaList(
                 [_answer_criteria(tokenizer, stop, stop_at_code_end)] if use else []
             )
-            routing = {}
+            extra = {}
             if adapters is not None:
                 # One name per generated sequence: generate repeats each prompt n times, consecutively.
-                routing["adapter_names"] = [adapters[i] or BASE_ADAPTER for i in idx for _ in range(n)]
+                extra["adapter_names"] = [adapters[i] or BASE_ADAPTER for i in idx for _ in range(n)]
+            if temperature > 0:
+                row_seeds = [sample_seed(seeds[i], "", k) for i in idx for k in range(n)]
+                extra["logits_processor"] = LogitsProcessorList(
+                    [seeded_sampler(row_seeds, temperature, top_p)]
+                )
             with torch.inference_mode(), checkpoint_defaults_off(model):
-                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria, **routing)
+                out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=criteria, **extra)
             gen = out[:, prompt_len:].tolist()
             for j, i in enumerate(idx):
                 answers = []

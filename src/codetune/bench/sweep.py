@@ -94,11 +94,13 @@ def evaluate_folders(
     bench = folders[0].bench
     requests: list[Request] = []
     owners: list[tuple[int, int]] = []  # request -> (job, problem index)
+    seeds: list[int] = []
     for k, (adapter, folder) in enumerate(jobs):
         folder.open(engine.tokenizer)
         for j in folder.todo():
             requests.append((adapter, folder.texts[j]))
             owners.append((k, j))
+            seeds.append(folder.seeds[j])
     asked = Counter(k for k, _ in owners)
     waiting = Counter(asked)  # answers each folder still waits for
     to_score = sum(len(f.unscored()) for f in folders) + len(requests)
@@ -129,7 +131,12 @@ def evaluate_folders(
 
             if requests:
                 engine.generate(
-                    requests, **generation_kwargs(bench), desc=desc, on_result=on_result, show_progress=False
+                    requests,
+                    **generation_kwargs(bench),
+                    seeds=seeds,
+                    desc=desc,
+                    on_result=on_result,
+                    show_progress=False,
                 )
             gen_time = time.perf_counter() - t0
         except BaseException:

@@ -120,11 +120,14 @@ class VLLMGenerator:
         desc: str | None = None,
         on_result: Callable[[int, list[str]], None] | None = None,
         show_progress: bool = True,
+        seeds: Sequence[int] | None = None,
     ) -> list[list[str]]:
-        """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes."""
+        """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes.
+        At temperature > 0 request i samples with its own seed (`seeds[i]`, default a hash of its prompt), as
+        the HF backend does (codetune.bench.generate.sample_seed)."""
         from vllm import SamplingParams
 
-        from codetune.bench.generate import cut_at_stop
+        from codetune.bench.generate import cut_at_stop, sample_seed
         from codetune.progress import progress_bar
 
         unknown = sorted({a for a, _ in requests if a is not None and a not in self.requests})
@@ -132,7 +135,7 @@ class VLLMGenerator:
             raise CodetuneError(f"adapter {unknown[0]!r} was not loaded into the vLLM engine")
         stop = [s for s in stop if s]
         stops = stop + ([CODE_END_STOP] if stop_at_code_end else [])
-        params = SamplingParams(
+        settings = dict(
             n=n,
             temperature=temperature,
             top_p=top_p if temperature > 0 else 1.0,
@@ -149,7 +152,10 @@ class VLLMGenerator:
             # vLLM's own default for them (and so LiveCodeBench's).
             include_stop_str_in_output=True,
         )
+        params = SamplingParams(**settings)
         ids: dict[str, int] = {}
+        if seeds is None:
+            seeds = [sample_seed(0, prompt) for _, prompt in requests]
         for i, (adapter, prompt) in enumerate(requests):
             rid = f"codetune-{self._next_id}"
             self._next_id += 1
@@ -157,7 +163,7 @@ class VLLMGenerator:
             self.engine.add_request(
                 rid,
                 prompt,
-                params,
+                params if temperature == 0 else SamplingParams(**settings, seed=seeds[i]),
                 lora_request=self.requests[adapter] if adapter is not None else None,
             )
         results: list[list[str] | None] = [None] * len(requests)

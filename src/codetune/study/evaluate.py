@@ -92,6 +92,7 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
             label=t.label,
             base_model=cfg.model.source,
             provenance=provenance,
+            seed=cfg.training.seed,
         )
         for t in targets
     ]
