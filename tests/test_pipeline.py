@@ -381,3 +381,36 @@ def test_an_evaluation_redone_with_other_numbers_redoes_what_reads_it(study):
     best = Selection.read(layout.selection_path(out)).runs["deep"].best
     assert best.checkpoint == CHECKPOINTS[1] and best.pass1 == 1.0 and best.solved == 3
     assert "100.0%" in layout.report_md_path(out).read_text()
+
+
+def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, monkeypatch, tmp_path):
+    """A study on `model.device: auto` / `dtype: auto` moved from a CPU to a bf16 GPU: training and every
+    evaluation name the resolved device and dtype that differ, instead of one claim over fp32 and bf16."""
+    import torch
+
+    from codetune.fingerprint import record_differences
+    from codetune.study.stages import StudyContext, eval_stage, eval_targets
+    from codetune.train.run import train_spec
+
+    doc = study_doc(tiny_model_dir)
+    doc["model"].update(device="auto", dtype="auto")
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    shutil.copy(base_study / "bench.jsonl", tmp_path / "bench.jsonl")
+    cfg = load_config(path)
+
+    def specs():
+        ctx = StudyContext(cfg)
+        return train_spec(cfg, "deep"), eval_stage(ctx, eval_targets(ctx, runs=[])[0]).spec
+
+    on_cpu = specs()
+    assert on_cpu[0].inputs["resolved"]["model"] == {"device": "cpu", "dtype": "float32"}
+    assert on_cpu[0].inputs["resolved"]["training"]["gradient_checkpointing"] is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    on_gpu = specs()
+    assert on_gpu[0].inputs["resolved"]["model"] == {"device": "cuda", "dtype": "bfloat16"}
+    prefixes = ("inputs.resolved.model", "inputs.resolved")  # training's, the evaluation's
+    for cpu, gpu, prefix in zip(on_cpu, on_gpu, prefixes, strict=True):
+        diffs = record_differences(cpu.write_record(tmp_path, finished=True), gpu)
+        assert {f"{prefix}.device", f"{prefix}.dtype"} <= set(diffs), diffs

@@ -224,6 +224,14 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, dtype)
 
 
+def resolved_model(cfg: ModelConfig) -> dict[str, str]:
+    """`model.device` and `model.dtype` as they resolve on this machine (`auto` -> cuda / bfloat16, cpu /
+    float32, ...): what a stage's fingerprint holds, so a study moved to other hardware redoes (or, for
+    training, refuses) what would now run differently instead of mixing fp32 and bf16 results."""
+    device = resolve_device(cfg.device)
+    return {"device": device, "dtype": str(resolve_dtype(cfg.dtype, device)).removeprefix("torch.")}
+
+
 # What a model needs from its hub repository (weights, config, tokenizer, chat template); `codetune fetch`
 # downloads these, so compute nodes can load the model with HF_HUB_OFFLINE=1.
 MODEL_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.jinja"]

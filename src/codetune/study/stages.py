@@ -116,6 +116,13 @@ class StudyContext:
 
         return model_identity(self.cfg.model)
 
+    @cached_property
+    def resolved_model(self) -> dict[str, str]:
+        """model.device and model.dtype as they resolve on this machine (codetune.models.resolved_model)."""
+        from codetune.models import resolved_model
+
+        return resolved_model(self.cfg.model)
+
     def dataset_identity(self, run: str) -> dict:
         from codetune.data.sources import dataset_identity
 
@@ -336,6 +343,7 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
         inputs={
             "benchmark": bench,
             "model": ctx.model_identity,
+            "resolved": ctx.resolved_model,
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),
@@ -404,6 +412,7 @@ def plan_compare(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[
             "selection": output_content(ctx, selection),
             "checkpoints": {n: checkpoint_identity(p) for n, p in best.items()},
             "model": ctx.model_identity,
+            "resolved": ctx.resolved_model,
             "system_prompt": ctx.cfg.shared_system_prompt(),
         },
     )

@@ -145,6 +145,20 @@ def resolve_liger(t: TrainingConfig, device: str) -> bool:
     return True
 
 
+def resolved_training(t: TrainingConfig, device: str) -> dict:
+    """The training choices `auto` leaves to the machine, as they resolve here (for the train fingerprint).
+    Gradient checkpointing on CUDA under `auto` is decided by free GPU memory when training starts: it
+    recomputes the same activations, so it is recorded as that rule rather than guessed here."""
+    gc = t.gradient_checkpointing
+    if gc == "auto":
+        gc = False if not device.startswith("cuda") else "auto (by free GPU memory; the same gradients)"
+    return {
+        "attention": resolve_attention(t, device) or "sdpa",  # None: transformers' default, sdpa
+        "liger_kernel": resolve_liger(t, device),
+        "gradient_checkpointing": gc,
+    }
+
+
 def resolve_acceleration(
     t: TrainingConfig,
     lora: LoraConfig,

@@ -47,10 +47,12 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
     """Everything that decides a run's results: the model, LoRA and training settings (codetune.config's
     NOT_RESULT_KEYS left out), the run's own section, and the content of its data and base model."""
     from codetune.data.sources import dataset_identity
-    from codetune.models import model_identity
+    from codetune.models import model_identity, resolved_model
+    from codetune.train.accel import resolved_training
 
     run = cfg.run(run_name)
     base_dir = cfg.path.parent if cfg.path else None
+    model = resolved_model(cfg.model)
     return StageSpec(
         stage="train",
         key=run_name,
@@ -58,6 +60,7 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
         inputs={
             "dataset": dataset_identity(run.dataset, base_dir, seed=cfg.training.seed),
             "model": model_identity(cfg.model),
+            "resolved": {"model": model, "training": resolved_training(cfg.training, model["device"])},
         },
     )
 
