@@ -239,7 +239,10 @@ def test_per_checkpoint_resumes_after_a_kill(
     for model, folder in _folders(cfg).items():
         files = _files(folder)
         files["summary"].pop("resumed")
-        expected = {**ref[model], "summary": {k: v for k, v in ref[model]["summary"].items() if k != "resumed"}}
+        expected = {
+            **ref[model],
+            "summary": {k: v for k, v in ref[model]["summary"].items() if k != "resumed"},
+        }
         assert files == expected, model
 
 
@@ -314,3 +317,72 @@ def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
     assert generate_chat(model, tok, [conv], max_new_tokens=2, adapters=[None], show_progress=False) == (
         generate_chat(model, tok, [conv], max_new_tokens=2, show_progress=False)
     )
+
+
+class _HoggingEngine:
+    """Answers every request with a correct but CPU-hungry program while `hogs` busy processes load the
+    machine, as generation beside scoring does; it stops them once scoring has hit the time limit once
+    (so the machine quietens while the sweep is still running)."""
+
+    backend = "hf"
+
+    def __init__(self, tokenizer, program: str, hogs: int, limit_hit: threading.Event):
+        self.tokenizer, self.program, self.hogs, self.limit_hit = tokenizer, program, hogs, limit_hit
+
+    def generate(self, requests, *, on_result, **kw):
+        import subprocess
+        import sys
+
+        # Each in its own session: with the kernel's autogroup scheduling a session shares CPU as one, and
+        # each sandbox job is a session of its own.
+        procs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(self.hogs)
+        ]
+        try:
+            answers = [[f"```python\n{self.program}\n```"] for _ in requests]
+            for i, a in enumerate(answers):
+                on_result(i, a)
+            self.limit_hit.wait(120)
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+        return answers
+
+
+def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
+    tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    """Leap Year by a program that burns ~0.6 s of CPU first, under a 2 s limit, scored while 12 busy processes
+    load 2 cores: its first test hits the limit on the wall clock with CPU time to spare; that test runs again
+    alone once the load is gone, passes, and the re-run is counted."""
+    from transformers import AutoTokenizer
+
+    from codetune.bench import scoring
+
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=1, timeout_s=2.0)
+    bench = cfg.benchmark
+    problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
+    program = (
+        "s = 0\nfor i in range(4_000_000):\n    s += i\n"
+        "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)"
+    )
+    limit_hit, real_rerun = threading.Event(), scoring.rerun_alone
+
+    def rerun(*a, **k):
+        limit_hit.set()  # the engine stops its load: the re-run waits for the machine to quieten
+        return real_rerun(*a, **k)
+
+    monkeypatch.setattr(scoring, "rerun_alone", rerun)
+    engine = _HoggingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, 12, limit_hit)
+    label = EvalLabel("base", None, "base", None, None)
+    folder = EvalFolder(
+        tmp_path / "base", problems, bench=bench, system_prompt=None, label=label, base_model="t"
+    )
+    with get_runner(workers=1) as runner:
+        (summary,) = evaluate_folders(engine, [(None, folder)], runner=runner)
+    (entry,) = json.loads(scores_path(tmp_path / "base").read_text())
+    assert limit_hit.is_set(), "the load never made the program hit the limit: the test tested nothing"
+    assert entry["graded_list"] == [True] and summary.solved == 1
+    assert entry["timeouts_rerun"] >= 1 and summary.timeouts_rerun == entry["timeouts_rerun"]

@@ -316,6 +316,9 @@ class ScoreEntry(Record):
     n_public_tests: int | None = None
     n_private_tests: int | None = None
     output_list: list[str] | None = None
+    # Tests that hit the time limit while the machine was oversubscribed and were re-run alone to decide
+    # (bench.scoring); the verdicts above are the re-runs'.
+    timeouts_rerun: int = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoreEntry:
@@ -363,6 +366,7 @@ class ScoreStats(Record):
     n_samples: int
     extraction_failures: int
     sample_verdicts: dict[str, int]  # each sample's last verdict
+    timeouts_rerun: int = 0  # tests re-run alone after a time limit under load (ScoreEntry.timeouts_rerun)
 
 
 class EngineShare(Record):
