@@ -4,7 +4,9 @@ model carries three random LoRA checkpoints of run r1; the base model is evaluat
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -134,26 +136,37 @@ def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
         assert _files(folder) == ref[model], model
         assert not list(folder.glob("*.partial.jsonl"))
     assert [s.pass_at_1 for s in summaries] == [s.pass_at_1 for s in ref_summaries]
-    # Each stage is recorded as its evaluation's, with the same fingerprint as one at a time gives.
+    # Each stage is recorded as its evaluation's; the engine mode is in its fingerprint (in bf16 other batches
+    # can give other answers), resolved, so `auto` records what it ran.
     records = _records(cfg, summaries)
     assert all(r.finished for r in records)
-    assert [r.fingerprint for r in records] == [r.fingerprint for r in _records(ref_cfg, ref_summaries)]
+    assert all(r.inputs["resolved"]["engine"] == "one_engine" for r in records)
+    assert all(r.inputs["resolved"]["engine"] == "per_checkpoint" for r in _records(ref_cfg, ref_summaries))
     shared = summaries[1].engine
     assert shared.mode == "one_engine" and shared.models == 4 and shared.requests == 12
     # Each model is charged a quarter of the shared generation time, so the times still add up.
     assert sum(s.generation_time_s for s in summaries) == pytest.approx(shared.generation_s, abs=0.05)
 
 
-def test_engine_is_a_speed_setting_so_switching_it_redoes_nothing(reference, monkeypatch):
+def test_auto_engine_is_recorded_as_what_it_resolves_to_so_spelling_it_out_redoes_nothing(
+    reference, monkeypatch
+):
     cfg, _, summaries = reference
     cfg = cfg.model_copy(deep=True)
-    cfg.benchmark.generation.engine = "one_engine"
+    cfg.benchmark.generation.engine = "per_checkpoint"  # what auto became on the hf backend
 
     def no_load(*a, **k):
         raise AssertionError("a complete evaluation must not load the model")
 
     monkeypatch.setattr("codetune.models.load_model_and_tokenizer", no_load)
+    from codetune.study.stages import StudyContext, eval_stage, eval_targets, status
+
+    ctx = StudyContext(cfg)
+    assert {status(ctx, eval_stage(ctx, t)).state for t in eval_targets(ctx)} == {"done"}
     assert ev.evaluate_study(cfg, include_base=True) == summaries
+    cfg.benchmark.generation.engine = "one_engine"  # another engine mode: another evaluation
+    ctx = StudyContext(cfg)
+    assert {status(ctx, eval_stage(ctx, t)).state for t in eval_targets(ctx)} == {"stale"}
 
 
 def test_one_engine_resumes_after_a_kill(
@@ -319,44 +332,56 @@ def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
     )
 
 
-class _HoggingEngine:
-    """Answers every request with a correct but CPU-hungry program while `hogs` busy processes load the
-    machine, as generation beside scoring does; it stops them once scoring has hit the time limit once
-    (so the machine quietens while the sweep is still running)."""
+class _StarvingEngine:
+    """Answers every request with a correct but slow program during "generation", and while it generates, the
+    first test process of that program is frozen (SIGSTOP) for longer than the time limit, as a machine
+    oversubscribed by generation beside scoring starves it; it then stops "generating"."""
 
     backend = "hf"
 
-    def __init__(self, tokenizer, program: str, hogs: int, limit_hit: threading.Event):
-        self.tokenizer, self.program, self.hogs, self.limit_hit = tokenizer, program, hogs, limit_hit
+    def __init__(self, tokenizer, program: str, mark: str, freeze_s: float):
+        self.tokenizer, self.program, self.mark, self.freeze_s = tokenizer, program, mark, freeze_s
+        self.loaded = threading.Event()  # set while the machine counts as oversubscribed
 
     def generate(self, requests, *, on_result, **kw):
-        import subprocess
-        import sys
+        import signal
+        import time
 
-        # Each in its own session: with the kernel's autogroup scheduling a session shares CPU as one, and
-        # each sandbox job is a session of its own.
-        procs = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-            for _ in range(self.hogs)
-        ]
+        from conftest import marked_processes, wait_for
+
+        self.loaded.set()
         try:
             answers = [[f"```python\n{self.program}\n```"] for _ in requests]
             for i, a in enumerate(answers):
                 on_result(i, a)
-            self.limit_hit.wait(120)
+            frozen = []
+
+            def freeze() -> bool:
+                for pid in marked_processes(self.mark):
+                    try:
+                        os.kill(pid, signal.SIGSTOP)
+                        frozen.append(pid)
+                    except ProcessLookupError:  # it ended between the listing and the signal
+                        pass
+                return bool(frozen)
+
+            assert wait_for(freeze, 60, interval=0.005), "the test process was never seen running"
+            time.sleep(self.freeze_s)
+            for pid in frozen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+            time.sleep(0.5)  # the limit is hit while generation still runs
         finally:
-            for p in procs:
-                p.kill()
-                p.wait()
+            self.loaded.clear()
         return answers
 
 
 def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
 ):
-    """Leap Year by a program that burns ~0.6 s of CPU first, under a 2 s limit, scored while 12 busy processes
-    load 2 cores: its first test hits the limit on the wall clock with CPU time to spare; that test runs again
-    alone once the load is gone, passes, and the re-run is counted."""
+    """Leap Year by a program that burns ~0.6 s of CPU first, under a 2 s limit, scored while generation goes
+    on: its first test is starved past the limit (wall clock, CPU to spare) while the machine is oversubscribed,
+    so it runs again alone once generation is over, passes, and the re-run is counted."""
     from transformers import AutoTokenizer
 
     from codetune.bench import scoring
@@ -364,18 +389,14 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=1, timeout_s=2.0)
     bench = cfg.benchmark
     problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
+    mark = f"ct-slow-{os.getpid()}"
     program = (
+        f"import ctypes\nctypes.CDLL(None).prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
         "s = 0\nfor i in range(4_000_000):\n    s += i\n"
         "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)"
     )
-    limit_hit, real_rerun = threading.Event(), scoring.rerun_alone
-
-    def rerun(*a, **k):
-        limit_hit.set()  # the engine stops its load: the re-run waits for the machine to quieten
-        return real_rerun(*a, **k)
-
-    monkeypatch.setattr(scoring, "rerun_alone", rerun)
-    engine = _HoggingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, 12, limit_hit)
+    engine = _StarvingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, mark, freeze_s=3.0)
+    monkeypatch.setattr(scoring, "oversubscribed", engine.loaded.is_set)
     label = EvalLabel("base", None, "base", None, None)
     folder = EvalFolder(
         tmp_path / "base", problems, bench=bench, system_prompt=None, label=label, base_model="t"
@@ -383,6 +404,15 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     with get_runner(workers=1) as runner:
         (summary,) = evaluate_folders(engine, [(None, folder)], runner=runner)
     (entry,) = json.loads(scores_path(tmp_path / "base").read_text())
-    assert limit_hit.is_set(), "the load never made the program hit the limit: the test tested nothing"
     assert entry["graded_list"] == [True] and summary.solved == 1
-    assert entry["timeouts_rerun"] >= 1 and summary.timeouts_rerun == entry["timeouts_rerun"]
+    assert entry["timeouts_rerun"] == 1 and summary.timeouts_rerun == 1
+
+    # Without the re-run rule the same starvation is the program's time limit: the rule is what kept it.
+    monkeypatch.setattr(scoring, "oversubscribed", lambda: False)
+    engine.loaded.set()
+    other = EvalFolder(
+        tmp_path / "b2", problems, bench=bench, system_prompt=None, label=label, base_model="t"
+    )
+    with get_runner(workers=1) as runner:
+        (plain,) = evaluate_folders(engine, [(None, other)], runner=runner)
+    assert plain.solved == 0 and plain.sample_verdicts == {"timeout": 1} and plain.timeouts_rerun == 0

@@ -25,14 +25,14 @@ DEFAULT_COMPARE_MAX_NEW_TOKENS = 512
 
 # Settings that change how fast or how visibly a stage runs, not what it computes: no stage fingerprint counts
 # them, so changing one redoes nothing. Every other setting a stage reads counts, new ones included.
+# Each is shown by a test to leave every output unchanged (tests/test_speed_keys.py); a record stores their
+# values apart from its fingerprint (StageSpec.speed). Generation's batch size, engine and tensor parallelism
+# are not here: they change padding, batch composition and reductions, so bf16 answers can change with them.
 NOT_RESULT_KEYS = frozenset(
     {
-        "training.report_to",
+        "training.report_to",  # which trackers receive the metrics
         "training.eval_batch_size",  # the eval loss is token-weighted, whatever the batch
-        "benchmark.workers",
-        "benchmark.generation.batch_size",
-        "benchmark.generation.engine",  # one checkpoint at a time or all through one engine: same answers
-        "benchmark.generation.tensor_parallel_size",
+        "benchmark.workers",  # sandbox processes; a time limit hit under load is re-run alone (bench.scoring)
     }
 )
 
@@ -306,6 +306,12 @@ class StudyConfig(_Section):
         if not self.benchmark.use_system_prompt:
             return None
         return self.shared_system_prompt() if run is None else self.run(run).system_prompt
+
+    def speed_subset(self, paths: Sequence[str], also: Sequence[str] = ()) -> dict[str, Any]:
+        """The NOT_RESULT_KEYS under `paths` (and the keys `also` names), nested like the YAML: settings a
+        stage ran with that are recorded beside, not in, its fingerprint."""
+        wanted = [k for k in sorted(NOT_RESULT_KEYS) if any(k == p or k.startswith(p + ".") for p in paths)]
+        return self.subset([*wanted, *also], exclude=())
 
     def subset(self, paths: Sequence[str], exclude: Iterable[str] = NOT_RESULT_KEYS) -> dict[str, Any]:
         """The values under `paths` (e.g. "training", "runs.deep.dataset") as nested dicts keyed like the

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -85,6 +85,7 @@ class StageSpec:
     key: str | None  # the run or the model, for stages done per run or per model
     config: dict[str, Any]
     inputs: dict[str, Any]
+    speed: dict[str, Any] = field(default_factory=dict)  # speed-only settings used: recorded, not fingerprinted
 
     @property
     def fingerprint(self) -> str:
@@ -124,6 +125,7 @@ class StageSpec:
             format_version=FORMAT_VERSION,
             config=self.config,
             inputs=self.inputs,
+            speed=self.speed,
             config_file=config_file,
             codetune_version=__version__,
             started_at=started_at or now(),
@@ -183,6 +185,24 @@ def config_disagreement(recorded: dict[str, Any], full: dict[str, Any]) -> list[
             if node != value:
                 out.append(path)
     return out
+
+
+def settings_as_run(record: StageRecord) -> dict[str, Any]:
+    """Every config value a stage ran with, its speed settings included (nested like the YAML): what a
+    report sets against config.yaml before it says a stage ran "as config.yaml"."""
+    import copy
+
+    merged = copy.deepcopy(record.config)
+
+    def merge(into: dict, extra: dict) -> None:
+        for k, v in extra.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v)
+            else:
+                into[k] = copy.deepcopy(v)
+
+    merge(merged, record.speed)
+    return merged
 
 
 def record_differences(record: StageRecord, spec: StageSpec) -> list[str]:

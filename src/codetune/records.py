@@ -131,6 +131,7 @@ class StageRecord(Record):
     format_version: int
     config: dict[str, Any]
     inputs: dict[str, Any]
+    speed: dict[str, Any] = {}  # the speed-only settings it used (config.NOT_RESULT_KEYS), not fingerprinted
     config_file: str | None  # the configs/ history file of the config the study ran with, when known
     codetune_version: str
     started_at: str

@@ -71,11 +71,16 @@ class HFEngine:
         return generate
 
 
-def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
-    """`benchmark.generation.engine`, with `auto` resolved for this engine (see the module docstring)."""
+def resolved_engine_mode(generation: GenerationConfig, backend: str | None = None) -> EngineMode:
+    """`benchmark.generation.engine`, with `auto` resolved for the backend (see the module docstring)."""
     if generation.engine != "auto":
         return generation.engine
-    return "one_engine" if engine.backend == "vllm" else "per_checkpoint"
+    return "one_engine" if (backend or generation.backend) == "vllm" else "per_checkpoint"
+
+
+def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
+    """The engine mode for a loaded engine (its backend decides `auto`)."""
+    return resolved_engine_mode(generation, engine.backend)
 
 
 def load_engine(

@@ -335,15 +335,21 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
     bench = ctx.benchmark_identity
     if bench is None:
         return Stage("eval", key, None, outputs, waiting="the hub benchmark is not read in a dry run")
+    from codetune.bench.engine import resolved_engine_mode
+
     keys = ["model", "benchmark", "training.seed"] + ([f"runs.{run}.system_prompt"] if run else [])
+    # The engine mode counts as what it resolves to (inputs.resolved.engine): `auto` and its spelled-out value
+    # are the same evaluation; the setting as written is recorded with the speed settings.
+    engine_key = "benchmark.generation.engine"
     spec = StageSpec(
         "eval",
         key,
-        config=cfg.subset(keys, exclude=NOT_RESULT_KEYS | {"benchmark.selection"}),
+        config=cfg.subset(keys, exclude=NOT_RESULT_KEYS | {"benchmark.selection", engine_key}),
+        speed=cfg.speed_subset(keys, also=[engine_key]),
         inputs={
             "benchmark": bench,
             "model": ctx.model_identity,
-            "resolved": ctx.resolved_model,
+            "resolved": ctx.resolved_model | {"engine": resolved_engine_mode(cfg.benchmark.generation)},
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),

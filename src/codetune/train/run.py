@@ -57,6 +57,7 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
         stage="train",
         key=run_name,
         config=cfg.subset(["model", "lora", "training", f"runs.{run_name}"]),
+        speed=cfg.speed_subset(["model", "lora", "training", f"runs.{run_name}"]),
         inputs={
             "dataset": dataset_identity(run.dataset, base_dir, seed=cfg.training.seed),
             "model": model_identity(cfg.model),
