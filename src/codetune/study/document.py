@@ -67,7 +67,39 @@ class SideBySide:
     columns: list[tuple[str, str]]
 
 
-Block = Heading | Para | Bullets | Note | Table | Image | Code | SideBySide
+@dataclass
+class Cell:
+    """One cell of a Matrix: short text, a CSS class naming its kind, a longer title and an optional link."""
+
+    text: str
+    kind: str = ""
+    title: str = ""
+    href: str = ""  # an anchor in the page ("#ans-..."), HTML only
+
+
+@dataclass
+class Matrix:
+    """A wide grid (problems x models): compact coloured cells, in HTML inside its own horizontal scroll box so
+    the page never grows wider than the screen; row labels stay visible (sticky first columns)."""
+
+    headers: list[str]
+    rows: list[tuple[list[str], list[Cell]]]  # (row label cells, grid cells)
+    label_cols: int = 1
+    caption: str = ""
+    legend: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, short text, meaning)
+    anchor: str = "matrix"
+
+
+@dataclass
+class Details:
+    """A collapsed item (HTML <details>) holding labelled texts shown verbatim (model answers, test data)."""
+
+    summary: str
+    parts: list[tuple[str, str]]  # (label, text)
+    anchor: str = ""
+
+
+Block = Heading | Para | Bullets | Note | Table | Image | Code | SideBySide | Matrix | Details
 
 
 def slug(text: str) -> str:
@@ -99,9 +131,28 @@ pre{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.7em .
 .cols{display:grid;gap:12px;margin:.6em 0 1em}
 .cols h4{margin:.2em 0 .3em;font-size:.95em;color:#223a6b}
 .cols pre{margin:0;max-height:36em;overflow-y:auto}
-nav.toc{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.5em 1.2em;margin:1em 0}
-nav.toc ul{margin:.2em 0;padding-left:1.2em}
+nav.toc{font-size:.85em;margin:.3em 0 .8em;color:#555}
+nav.toc ul{display:inline;margin:0;padding:0}nav.toc li{display:inline;margin-right:.9em}
 details summary{cursor:pointer;color:#223a6b}
+.scroll{overflow-x:auto;max-width:100%;border:1px solid #e2e6ee;border-radius:4px;margin:.6em 0 1.2em}
+table.grid{margin:0;font-size:.78em;border-collapse:separate;border-spacing:0}
+table.grid th,table.grid td{padding:.15em .35em;white-space:nowrap;text-align:center;border-width:0 1px 1px 0}
+table.grid td.lbl,table.grid th.lbl{text-align:left;position:sticky;left:0;background:#fff;z-index:1;
+ max-width:16em;overflow:hidden;text-overflow:ellipsis}
+table.grid thead th{position:sticky;top:0;z-index:2}
+table.grid thead th.lbl{z-index:3;background:#eef2f9}
+table.grid a{color:inherit;text-decoration:none;display:block}
+.k-solved{background:#bfe5c6!important}.k-wrong_answer{background:#f6c4c4!important}
+.k-runtime_error{background:#f7d9b0!important}.k-syntax_error{background:#e9c9ef!important}
+.k-timeout{background:#c9d8f5!important}.k-memory_limit{background:#b9e6ec!important}
+.k-no_code{background:#e2e2e2!important}.k-sandbox_error{background:#333!important;color:#fff}
+.k-unknown{background:#fff!important}
+.legend span{display:inline-block;margin:0 .8em .3em 0;font-size:.85em}
+.legend b{display:inline-block;min-width:2.2em;text-align:center;border:1px solid #ccd;margin-right:.3em}
+.answer pre{max-height:24em;overflow-y:auto;margin:.2em 0 .6em}
+.answer h5{margin:.5em 0 .1em;font-size:.85em;color:#444}
+@media (max-width:600px){main{padding:12px 10px 40px}table{font-size:.8em}
+ table:not(.grid){display:block;overflow-x:auto;max-width:100%}}
 """
 
 
@@ -120,7 +171,8 @@ def to_html(title: str, blocks: list[Block]) -> str:
     for b in blocks:
         if isinstance(b, Heading):
             if b.level == 2 and not toc_done and toc:
-                out.append(f'<nav class="toc"><strong>Contents</strong><ul>{toc_html}</ul></nav>')
+                # One line, so the first screen holds results rather than a table of contents.
+                out.append(f'<nav class="toc">Sections: <ul>{toc_html}</ul></nav>')
                 toc_done = True
             anchor = b.anchor or slug(b.text)
             out.append(f'<h{b.level} id="{anchor}">{html.escape(b.text)}</h{b.level}>')
@@ -159,6 +211,10 @@ def to_html(title: str, blocks: list[Block]) -> str:
             out.append(
                 f'<div class="cols" style="grid-template-columns:repeat({n},minmax(0,1fr))">{cols}</div>'
             )
+        elif isinstance(b, Matrix):
+            out.append(_matrix_html(b))
+        elif isinstance(b, Details):
+            out.append(_details_html(b))
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
@@ -168,8 +224,52 @@ def to_html(title: str, blocks: list[Block]) -> str:
     )
 
 
+def _kind_class(kind: str) -> str:
+    return f" class=k-{re.sub(r'[^a-z_]', '', kind)}" if kind else ""
+
+
+def _matrix_html(m: Matrix) -> str:
+    esc = html.escape
+    n = m.label_cols
+    head = "".join(
+        f"<th{' class=lbl' if i < n else ''}>{esc(h).replace(chr(10), '<br>')}</th>"
+        for i, h in enumerate(m.headers)
+    )
+    body = []
+    for labels, cells in m.rows:
+        tds = "".join(f'<td class=lbl title="{esc(t)}">{esc(t)}</td>' for t in labels)
+        for c in cells:
+            inner = esc(c.text)
+            if c.href:
+                inner = f'<a href="{esc(c.href)}">{inner}</a>'
+            title = f' title="{esc(c.title)}"' if c.title else ""
+            tds += f"<td{_kind_class(c.kind)}{title}>{inner}</td>"
+        body.append(f"<tr>{tds}</tr>")
+    cap = f"<caption>{esc(m.caption)}</caption>" if m.caption else ""
+    legend = "".join(f"<span><b{_kind_class(k)}>{esc(t)}</b>{esc(d)}</span>" for k, t, d in m.legend)
+    legend_html = f'<div class="legend">{legend}</div>' if legend else ""
+    return (
+        f'{legend_html}<div class="scroll" id="{esc(m.anchor)}"><table class="grid">{cap}<thead><tr>{head}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _details_html(d: Details) -> str:
+    esc = html.escape
+    parts = "".join(
+        f"<h5>{esc(label)}</h5><pre><code>{esc(text) or '(empty)'}</code></pre>" for label, text in d.parts
+    )
+    anchor = f' id="{esc(d.anchor)}"' if d.anchor else ""
+    return f'<details class="answer"{anchor}><summary>{esc(d.summary)}</summary>{parts}</details>'
+
+
+def _md_text(text: str) -> str:
+    """Markdown renders inline HTML: a backslash before "<" keeps model text (a title, an error) as text."""
+    return text.replace("<", "\\<")
+
+
 def _md_escape_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _fence(text: str) -> str:
@@ -183,15 +283,15 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
     out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
+            out.append("#" * b.level + " " + _md_text(b.text))
         elif isinstance(b, Para):
-            out.append(b.text)
+            out.append(_md_text(b.text))
         elif isinstance(b, Note):
-            out.append("> **Note:** " + b.text)
+            out.append("> **Note:** " + _md_text(b.text))
         elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {i}" for i in b.items))
+            out.append("\n".join(f"- {_md_text(i)}" for i in b.items))
         elif isinstance(b, Table):
-            lines = [f"**{b.caption}**\n"] if b.caption else []
+            lines = [f"**{_md_text(b.caption)}**\n"] if b.caption else []
             lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
             lines.append(
                 "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
@@ -208,10 +308,30 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
             f = _fence(b.text)
             code = f"{f}{b.lang}\n{b.text.rstrip()}\n{f}"
             out.append(
-                f"<details><summary>{b.summary}</summary>\n\n{code}\n\n</details>" if b.summary else code
+                f"<details><summary>{html.escape(b.summary)}</summary>\n\n{code}\n\n</details>"
+                if b.summary
+                else code
             )
         elif isinstance(b, SideBySide):
             for title, text in b.columns:
                 f = _fence(text)
-                out.append(f"**{title}**\n\n{f}text\n{text.rstrip() or '(empty answer)'}\n{f}")
+                out.append(f"**{_md_text(title)}**\n\n{f}text\n{text.rstrip() or '(empty answer)'}\n{f}")
+        elif isinstance(b, Matrix):
+            if b.legend:
+                out.append("Legend: " + "; ".join(f"{t} {_md_text(d)}" for _, t, d in b.legend) + ".")
+            lines = [f"**{_md_text(b.caption)}**\n"] if b.caption else []
+            lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
+            lines.append("|" + "|".join("---" for _ in b.headers) + "|")
+            for labels, cells in b.rows:
+                lines.append(
+                    "| " + " | ".join(_md_escape_cell(c) for c in [*labels, *(x.text for x in cells)]) + " |"
+                )
+            out.append("\n".join(lines))
+        elif isinstance(b, Details):
+            parts = []
+            for label, text in b.parts:
+                f = _fence(text)
+                parts.append(f"{_md_text(label)}:\n\n{f}text\n{text.rstrip() or '(empty)'}\n{f}")
+            body = "\n\n".join(parts)
+            out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n{body}\n\n</details>")
     return "\n\n".join(out) + "\n"
