@@ -1,0 +1,380 @@
+"""The report at the seed study's scale (2 runs x 18 checkpoints x its 41 problems), from a synthetic study
+written the way the stages write it: answers scored by codetune's own scorer (a stand-in runner decides each
+test's outcome, so every verdict kind and its metadata are real), summaries by its summarizer, the selection
+by select_study, stage records by StageSpec. Checked as files, and in headless Chromium at desktop and phone
+width."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+from codetune import layout
+from codetune.bench.evaluate import EvalLabel
+from codetune.bench.lcb import parse_row
+from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
+from codetune.fingerprint import StageSpec
+from codetune.records import EvalSummary, MetricsRow, ScoreEntry, StageRecord, read_list, write_list
+from codetune.sandbox.limits import Result
+from codetune.study.report import write_report
+from codetune.study.select import select_study, write_selection
+from codetune.train.summary import summarize
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+PROBLEMS = [
+    parse_row(json.loads(line))
+    for line in (REPO / "tests/data/lcb_release_v5_atcoder_easy_2408_2502.jsonl").read_text().splitlines()
+    if line.strip()
+]
+STEPS = list(range(2, 37, 2))  # 18 checkpoints
+RUNS = ("deep", "diverse")
+HOSTILE = "<script>document.title='pwned'</script></pre><b>bold</b>"
+
+CONFIG = """name: scale
+output_dir: .
+model: {{source: smollm2-135m-instruct}}
+training: {{max_steps: 36, eval_every: 2, save_every: 2}}
+runs:
+{runs}
+benchmark:
+  source: builtin
+  selection: {{method: all}}
+"""
+
+# Each outcome the stand-in runner can give a test: (sandbox status, stdout, stderr).
+_MARK = re.compile(r"# fake (\w+) ([a-z_]+)")
+FAILURES = ("wrong_answer", "runtime_error", "syntax_error", "timeout", "memory_limit")
+
+
+class StandInRunner:
+    """Runs nothing: each program carries a marker naming its problem and outcome, and the runner answers as
+    the sandbox would (right output, wrong output, a traceback, a limit)."""
+
+    def __init__(self):
+        self.expected = {(p.question_id, t.input): t.output for p in PROBLEMS for t in p.tests}
+
+    def run(self, jobs):
+        out = []
+        for job in jobs:
+            qid, outcome = _MARK.search(job.program).groups()
+            status, stdout, stderr = "ok", self.expected.get((qid, job.stdin), ""), ""
+            if outcome == "wrong_answer":
+                stdout = "definitely not it\n"
+            elif outcome == "runtime_error":
+                status, stderr = "runtime_error", "Traceback (most recent call last):\nValueError: bad input"
+            elif outcome == "syntax_error":
+                status, stderr = "runtime_error", '  File "prog.py", line 1\nSyntaxError: invalid syntax'
+            elif outcome in ("timeout", "memory_limit"):
+                status, stdout = outcome, ""
+            out.append(Result(status, 0 if status == "ok" else 1, stdout, stderr, False, 0.01, 0.01))
+        return out
+
+
+def _outcome(rng: random.Random, p_solve: float) -> str:
+    if rng.random() < p_solve:
+        return "passed"
+    return rng.choice((*FAILURES, "no_code"))
+
+
+def generations(model: str, p_solve: float, *, hostile: bool = False) -> list[dict]:
+    rng = random.Random(model)
+    gens = []
+    for i, p in enumerate(PROBLEMS):
+        outcome = _outcome(rng, p_solve)
+        answer = (
+            f"Here is my solution for {p.question_title}.\n```python\n# fake {p.question_id} {outcome}\n```"
+        )
+        if hostile and i == 0:
+            answer += "\n" + HOSTILE
+        code = None if outcome == "no_code" else f"# fake {p.question_id} {outcome}\nprint(input())"
+        if hostile and i == 0 and code:
+            code += f"\n# {HOSTILE}"
+        gens.append(
+            {
+                "question_id": p.question_id,
+                "code_list": [code],
+                "output_list": [answer],
+                "extraction_failed": [code is None],
+            }
+        )
+    return gens
+
+
+def write_eval(folder: Path, label: EvalLabel, p_solve: float, *, hostile: bool = False) -> None:
+    entries = score_generations(
+        PROBLEMS,
+        generations(label.model, p_solve, hostile=hostile),
+        limits=grading_limits(),
+        runner=StandInRunner(),
+    )
+    write_list(layout.scores_path(folder), entries)
+    EvalSummary(
+        **summarize_scores(entries).model_dump(),
+        model=label.model,
+        run=label.run,
+        checkpoint=label.checkpoint,
+        step=label.step,
+        epoch=label.epoch,
+        base_model="smollm2-135m-instruct",
+        system_prompt=None,
+        wall_time_s=30.0,
+        generation_time_s=25.0,
+        scoring_time_s=5.0,
+        problems_per_s=1.4,
+        resumed=False,
+    ).write(layout.eval_summary_path(folder))
+
+
+def record(study: Path, stage: str, key: str | None, inputs: dict) -> str:
+    spec = StageSpec(stage, key, config={"benchmark": {"source": "builtin"}}, inputs=inputs)
+    spec.write_record(study, finished=True)
+    return spec.fingerprint
+
+
+def p_solve(run: str, step: int) -> float:
+    """deep improves steadily; diverse peaks mid-way and falls back (so the two runs' curves differ)."""
+    if run == "deep":
+        return 0.15 + 0.35 * step / STEPS[-1]
+    return 0.15 + 0.3 * (1 - abs(step - 18) / 18)
+
+
+def val_loss(run: str, step: int) -> float:
+    return (
+        1.0 - 0.4 * step / STEPS[-1]
+        if run == "deep"
+        else 1.0 - 0.5 * min(step, 20) / 36 + 0.01 * max(0, step - 20)
+    )
+
+
+def write_study(
+    root: Path, *, runs: tuple[str, ...] = RUNS, steps: list[int] = STEPS, hostile: bool = False
+) -> Path:
+    """A study folder as the pipeline leaves it: config, runs with metrics, summaries and checkpoints, every
+    evaluation with its stage record, and the selection with its record chained on theirs."""
+    study = root / "study"
+    study.mkdir(parents=True)
+    (study / "config.yaml").write_text(
+        CONFIG.format(runs="".join(f"  {n}:\n    dataset: {{source: 'builtin:{n}'}}\n" for n in runs))
+    )
+    fps = {}
+    base = EvalLabel("base", None, "base", None, None)
+    write_eval(layout.base_eval_dir(study), base, 0.15, hostile=hostile)
+    fps["base"] = record(study, "eval", "base", {"model": "base"})
+    for run in runs:
+        d = layout.run_dir(study, run)
+        rows = [
+            MetricsRow(
+                step=s,
+                epoch=0,
+                train_loss=1.1 - s / 60,
+                val_loss=val_loss(run, s),
+                test_loss=val_loss(run, s) + 0.05,
+                learning_rate=1e-4,
+                tokens_seen=s * 1000,
+                wall_time=s * 3.0,
+            )
+            for s in steps
+        ]
+        d.mkdir(parents=True)
+        layout.metrics_path(d).write_text("".join(r.line() + "\n" for r in rows))
+        names = [layout.checkpoint_name(s, 0) for s in steps]
+        summarize(rows, run=run, patience=3, checkpoints=names).write(layout.run_summary_path(d))
+        for s, ck in zip(steps, names, strict=True):
+            (layout.checkpoints_dir(d) / ck).mkdir(parents=True)
+            (layout.checkpoints_dir(d) / ck / layout.ADAPTER_CONFIG_FILE).write_text("{}")
+            label = EvalLabel(f"{run}_{ck}", run, ck, s, 0)
+            write_eval(layout.eval_dir(d, ck), label, p_solve(run, s), hostile=hostile)
+            key = layout.eval_key(run, ck)
+            fps[key] = record(study, "eval", key, {"checkpoint": key})
+    select(study, fps)
+    return study
+
+
+def select(study: Path, evals: dict[str, str] | None = None) -> None:
+    """The selection stage: select_study's record written, and its stage record chained on the evaluations'."""
+    if evals is None:
+        recs = [StageRecord.read(p) for p in (layout.stages_dir(study) / "eval").rglob("*.json")]
+        evals = {r.key: r.fingerprint for r in recs}
+    write_selection(study, select_study(study))
+    record(study, "selection", None, {"evals": evals, "version": 1})
+
+
+def best(study: Path, run: str) -> str:
+    return json.loads(layout.selection_path(study).read_text())["runs"][run]["best"]["checkpoint"]
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+
+class _Grid(HTMLParser):
+    """Counts the matrix's rows and cells and the answers' <details>."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_grid = False
+        self.grid_rows = 0
+        self.grid_cols = 0
+        self.details = 0
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("class") == "grid":
+            self.in_grid = True
+        elif tag == "tr" and self.in_grid:
+            self.grid_rows += 1
+            self.grid_cols = 0
+        elif tag in ("td", "th") and self.in_grid:
+            self.grid_cols += 1
+        elif tag == "details":
+            self.details += 1
+        elif tag == "script":
+            self.scripts += 1
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.in_grid = False
+
+
+HTML_LIMIT = 1_500_000  # bytes, at the seed's scale (measured: see test output)
+BUILD_CEILING_S = 60
+
+
+def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
+    study = write_study(tmp_path)
+    t0 = time.perf_counter()
+    html_path, md_path = write_report(study)
+    took = time.perf_counter() - t0
+    size = html_path.stat().st_size
+    with capsys.disabled():
+        print(
+            f"\nseed scale: report.html {size:,} bytes, report.md {md_path.stat().st_size:,} bytes, built in {took:.1f} s"
+        )
+    assert size < HTML_LIMIT and took < BUILD_CEILING_S
+    html = html_path.read_text()
+    md = md_path.read_text()
+    grid = _Grid()
+    grid.feed(html)
+    # 41 problem rows + the header; columns: problem, difficulty, base, 2 x 18 checkpoints.
+    assert grid.grid_rows == 42 and grid.grid_cols == 3 + 2 * 18
+    # Answers of the base model and the two selected checkpoints, one per problem (stated limit: not all 37).
+    assert grid.details == 3 * 41 + 1  # + config.yaml's collapsed block
+    assert grid.scripts == 0
+    # Every kind the scorer records shows in the matrix legend, the failure table and the answers.
+    for label in (
+        "wrong answer",
+        "runtime error",
+        "syntax error",
+        "time limit",
+        "memory limit",
+        "no code extracted",
+    ):
+        assert label in md
+    # The results table comes first, before any other section.
+    assert (
+        md.index("**Results: the base model") < md.index("## Loss against pass@1") < md.index("## Appendix")
+    )
+    for run in RUNS:
+        ck = best(study, run)
+        assert f"| **{run} (selected)** | **{ck}" in md or f"| {run} (selected) | {ck}" in md
+    assert (
+        "Spearman rank correlation between validation loss and pass@1 over its 18 evaluated checkpoints" in md
+    )
+    assert "first failing test (test 0): input" in md
+    assert "Every evaluation on disk is one the selection record" in md
+
+
+def _results_row(md: str, run: str) -> str:
+    return next(line for line in md.splitlines() if f"{run} (selected)" in line and line.startswith("|"))
+
+
+def test_every_number_follows_the_score_files(tmp_path):
+    """A score file changed: until selection is redone the report refuses to show it as a result; after it,
+    the results table, matrix and failure counts follow the file."""
+    study = write_study(tmp_path, steps=[2, 4, 6])
+    _, md_path = write_report(study)
+    before = md_path.read_text()
+    ck = best(study, "deep")
+    folder = layout.eval_dir(layout.run_dir(study, "deep"), ck)
+    entries = read_list(ScoreEntry, layout.scores_path(folder))
+    i = next(i for i, s in enumerate(entries) if s.solved)
+    entries[i] = entries[i].model_copy(
+        update={
+            "graded_list": [False],
+            "pass_at_1": 0.0,
+            "verdicts": [["timeout"]],
+            "metadata": [{"error_code": -3, "error_message": "timeout", "test_index": 0}],
+        }
+    )
+    write_list(layout.scores_path(folder), entries)
+    old = EvalSummary.read(layout.eval_summary_path(folder))
+    EvalSummary(**{**old.model_dump(), **summarize_scores(entries).model_dump()}).write(
+        layout.eval_summary_path(folder)
+    )
+    _, md_path = write_report(study)
+    stale = md_path.read_text()
+    assert "no longer gives the numbers the selection recorded" in stale
+    assert f"deep/{ck}: not shown, its evaluation changed after the selection was made" in stale
+    select(study)
+    _, md_path = write_report(study)
+    after = md_path.read_text()
+    assert "no longer gives the numbers" not in after
+    assert _results_row(after, "deep") != _results_row(before, "deep")
+    new = EvalSummary.read(layout.eval_summary_path(folder))
+    new_best = best(study, "deep")
+    row = _results_row(after, "deep")
+    if new_best == ck:
+        assert f"{new.solved}/{new.total}" in row
+    # diverse's own numbers and its difference against the base stay; against deep they follow deep's.
+    assert _results_row(after, "diverse").split("|")[:7] == _results_row(before, "diverse").split("|")[:7]
+    assert _results_row(after, "diverse") != _results_row(before, "diverse")
+
+
+def test_results_only_through_the_records(tmp_path):
+    """Issue 20 item 3: evaluations of a deleted checkpoint, of a run no longer in the config, or made after
+    the selection are not shown as results; each is named in the appendix."""
+    study = write_study(tmp_path, runs=("deep", "diverse", "gone"), steps=[2, 4, 6])
+    deep_best = best(study, "deep")
+    other = next(layout.checkpoint_name(s, 0) for s in (2, 4, 6) if layout.checkpoint_name(s, 0) != deep_best)
+    shutil.rmtree(layout.checkpoints_dir(layout.run_dir(study, "deep")) / other)
+    shutil.rmtree(layout.checkpoints_dir(layout.run_dir(study, "diverse")) / best(study, "diverse"))
+    cfg = (study / "config.yaml").read_text()
+    (study / "config.yaml").write_text(cfg.replace("  gone:\n    dataset: {source: 'builtin:gone'}\n", ""))
+    # An evaluation made after the selection (a new checkpoint evaluated, selection not redone).
+    d = layout.run_dir(study, "deep")
+    late = layout.checkpoint_name(8, 0)
+    (layout.checkpoints_dir(d) / late).mkdir(parents=True)
+    write_eval(layout.eval_dir(d, late), EvalLabel(f"deep_{late}", "deep", late, 8, 0), 0.9)
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    results = md.split("## Loss against pass@1")[0]
+    matrix = md.split("## Problems")[1].split("## Failure kinds")[0]
+    assert f"deep/{other}: not shown, its checkpoint folder was deleted" in md
+    assert (
+        "run gone: in the selection record but no longer in config.yaml; its 3 evaluations are not shown"
+        in md
+    )
+    assert f"deep/{late}: not shown, not in the selection record" in md
+    assert f"Run diverse: its selected checkpoint {best(study, 'diverse')} is not reported" in results
+    assert "gone" not in results.split("### What is missing")[0] and "gone" not in matrix
+    assert (
+        "deep\n" not in matrix
+        and "| deep 8 |" not in matrix
+        and f"deep {other.split('-')[2]} |" not in matrix
+    )
+    assert "diverse (selected)" not in results and "deep (selected)" in results
+
+
+def test_no_selection_record_no_results(tmp_path):
+    study = write_study(tmp_path, steps=[2, 4])
+    layout.selection_path(study).unlink()
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "No selection record (selection.json): no result is reported" in md
+    assert "(selected)" not in md
