@@ -135,7 +135,7 @@ def test_report_files_state_computed_facts_and_gaps(tmp_path):
     html = html_path.read_text()
     # The selected best, with its interval, and the missing / partial runs said in words.
     assert "Highest pass@1: deep's checkpoint at step 20, 40.0% (4/10)" in md
-    assert "| **deep (selected)** | **checkpoint-step-20-epoch-0 (step 20)** | **40.0%** | **4/10** |" in md
+    assert "| **deep** | **step 20** | **40.0%** | **4/10** | **16.8–68.7%** |" in md
     assert "run absent: not started" in md and "Run absent was not started" in md
     assert "run diverse: training incomplete" in md and "checkpoint-step-20-epoch-0 not evaluated" in md
     assert "Validation loss is lowest at step 20 (0.8000) and is higher at the one evaluation after it" in md

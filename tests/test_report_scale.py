@@ -10,9 +10,12 @@ import json
 import random
 import re
 import shutil
+import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
 
 from codetune import layout
 from codetune.bench.evaluate import EvalLabel
@@ -35,6 +38,7 @@ PROBLEMS = [
 STEPS = list(range(2, 37, 2))  # 18 checkpoints
 RUNS = ("deep", "diverse")
 HOSTILE = "<script>document.title='pwned'</script></pre><b>bold</b>"
+HOSTILE_TITLE = "<img src=x onerror=\"document.title='pwned'\">Leap Year"
 
 CONFIG = """name: scale
 output_dir: .
@@ -113,6 +117,8 @@ def write_eval(folder: Path, label: EvalLabel, p_solve: float, *, hostile: bool 
         limits=grading_limits(),
         runner=StandInRunner(),
     )
+    if hostile:  # a problem title is text from the benchmark: shown everywhere, escaped everywhere
+        entries[0] = entries[0].model_copy(update={"question_title": HOSTILE_TITLE})
     write_list(layout.scores_path(folder), entries)
     EvalSummary(
         **summarize_scores(entries).model_dump(),
@@ -282,7 +288,8 @@ def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
     )
     for run in RUNS:
         ck = best(study, run)
-        assert f"| **{run} (selected)** | **{ck}" in md or f"| {run} (selected) | {ck}" in md
+        step = ck.split("-")[2]
+        assert f"| **{run}** | **step {step}** |" in md or f"| {run} | step {step} |" in md
     assert (
         "Spearman rank correlation between validation loss and pass@1 over its 18 evaluated checkpoints" in md
     )
@@ -291,7 +298,8 @@ def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
 
 
 def _results_row(md: str, run: str) -> str:
-    return next(line for line in md.splitlines() if f"{run} (selected)" in line and line.startswith("|"))
+    results = md.split("**Results:")[1].split("\n\n")[1]
+    return next(line for line in results.splitlines() if line.startswith((f"| {run} |", f"| **{run}** |")))
 
 
 def test_every_number_follows_the_score_files(tmp_path):
@@ -368,7 +376,7 @@ def test_results_only_through_the_records(tmp_path):
         and "| deep 8 |" not in matrix
         and f"deep {other.split('-')[2]} |" not in matrix
     )
-    assert "diverse (selected)" not in results and "deep (selected)" in results
+    assert "| diverse |" not in results and "| **deep** |" in results
 
 
 def test_no_selection_record_no_results(tmp_path):
@@ -378,3 +386,158 @@ def test_no_selection_record_no_results(tmp_path):
     md = md_path.read_text()
     assert "No selection record (selection.json): no result is reported" in md
     assert "(selected)" not in md
+
+
+# ---------------------------------------------------------------------------------------------- chromium
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (scripts/setup-tests.sh installs it; CI always has it)",
+)
+
+
+def _flags(tmp_path: Path, name: str) -> list[str]:
+    return [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / ('profile-' + name)}",
+    ]
+
+
+# Headless Chromium will not make a window narrower than 500 px, so the page is measured inside an iframe of
+# the wanted width (its own viewport: media queries and vw follow it); --allow-file-access-from-files lets the
+# wrapper read the framed page's layout. The probe writes what it measured into the wrapper's title.
+WRAPPER = """<!DOCTYPE html><html><head><title>probe</title><style>body{{margin:0}}iframe{{border:0}}</style>
+</head><body><iframe id=f src="report.html" width={w} height={h}></iframe><script>
+document.getElementById('f').addEventListener('load', () => {{
+  const d = document.getElementById('f').contentDocument, w = d.defaultView;
+  const box = e => {{ if (!e) return null; const r = e.getBoundingClientRect();
+    return {{left: r.left, top: r.top, width: r.width, height: r.height}}; }};
+  const grid = d.querySelector('.scroll');
+  document.title = JSON.stringify({{
+    vw: w.innerWidth, vh: w.innerHeight, page_width: d.documentElement.scrollWidth,
+    results: box(d.querySelector('table')),
+    figures: [...d.querySelectorAll('img')].map(i => ({{name: i.dataset.name, natural: i.complete ? i.naturalWidth : -1, ...box(i)}})),
+    matrix: box(grid), matrix_scroll: grid ? [grid.scrollWidth, grid.clientWidth] : null,
+    matrix_cells: d.querySelectorAll('table.grid td[class^=k-]').length,
+    scripts: d.querySelectorAll('script').length, title: d.title,
+  }});
+}});
+</script></body></html>"""
+
+
+def measure(tmp_path: Path, page: Path, width: int, height: int = 800) -> dict:
+    wrapper = page.parent / f"probe-{width}.html"
+    wrapper.write_text(WRAPPER.format(w=width, h=height))
+    dom = subprocess.run(
+        [
+            *_flags(tmp_path, f"m{width}"),
+            "--allow-file-access-from-files",
+            f"--window-size={max(width, 500) + 20},{height + 40}",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            wrapper.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    title = re.search(r"<title>(.*?)</title>", dom.stdout, re.DOTALL).group(1)
+    assert title != "probe", "the probe did not run"
+    return json.loads(html_unescape(title))
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def screenshot(tmp_path: Path, page: Path, width: int, height: int, name: str) -> Path:
+    wrapper = page.parent / f"shot-{width}.html"
+    wrapper.write_text(WRAPPER.format(w=width, h=height))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / name
+    shot.unlink(missing_ok=True)
+    res = subprocess.run(
+        [
+            *_flags(tmp_path, f"s{width}"),
+            "--allow-file-access-from-files",
+            "--hide-scrollbars",
+            f"--window-size={max(width, 500)},{height}",
+            "--virtual-time-budget=8000",
+            f"--screenshot={shot}",
+            wrapper.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return shot
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 390])
+def test_seed_scale_report_as_seen_in_chromium(tmp_path, width, capsys):
+    """At desktop and phone width: the results table and the pass@1 figure start on the first screen, every
+    figure decodes and fits the width, the page never scrolls sideways, the matrix scrolls in its own box."""
+    study = write_study(tmp_path)
+    html_path, _ = write_report(study)
+    page = tmp_path / "alone" / "report.html"  # a folder of its own: nothing next to it can be loaded
+    page.parent.mkdir()
+    shutil.copy(html_path, page)
+    m = measure(tmp_path, page, width)
+    with capsys.disabled():
+        print(f"\n{width}px: {json.dumps(m)}")
+    assert m["vw"] == width and m["page_width"] <= width
+    assert m["results"]["top"] < m["vh"] and m["results"]["width"] <= width
+    first = m["figures"][0]
+    assert first["name"] == "pass_at_step.png" and first["top"] < m["vh"]
+    if width >= 1000:  # on a desktop screen the whole first figure shows with the table
+        assert first["top"] + first["height"] <= m["vh"]
+    assert len(m["figures"]) == 5
+    for f in m["figures"]:
+        assert f["natural"] > 100 and f["width"] > 0.5 * min(width, 800) and f["left"] + f["width"] <= width
+    grid, (inner, outer) = m["matrix"], m["matrix_scroll"]
+    assert grid["left"] >= 0 and grid["left"] + grid["width"] <= width and grid["height"] > 200
+    assert inner > outer  # 37 models are wider than either screen: the box scrolls, the page does not
+    assert m["matrix_cells"] == 41 * 37
+    assert m["scripts"] == 0 and m["title"] == "codetune study report: scale"
+    shot = screenshot(tmp_path, page, width, 1800 if width < 1000 else 1400, f"report-scale-{width}.png")
+    assert shot.stat().st_size > 20_000
+
+
+@needs_chromium
+def test_model_text_renders_as_text(tmp_path):
+    """An answer holding <script> and </pre>, a title holding an <img onerror>: shown as text, nothing runs."""
+    study = write_study(tmp_path, steps=[2, 4], hostile=True)
+    html_path, md_path = write_report(study)
+    text = html_path.read_text()
+    assert "<script" not in text and "<img src=x" not in text and "<b>bold" not in text
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;&lt;/pre&gt;" in text
+    md = md_path.read_text()
+    assert "\\<img src=x" in md  # Markdown: the title's tag is backslash-escaped outside code
+    page = tmp_path / "alone" / "report.html"
+    page.parent.mkdir()
+    shutil.copy(html_path, page)
+    dom = subprocess.run(
+        [*_flags(tmp_path, "x"), "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<title>codetune study report: scale</title>" in dom.stdout  # no script set it
+    assert "<script" not in dom.stdout and '<img src="x"' not in dom.stdout and "<b>bold" not in dom.stdout
+    assert (
+        "&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;/pre&gt;&lt;b&gt;bold&lt;/b&gt;" in dom.stdout
+    )

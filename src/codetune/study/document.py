@@ -51,6 +51,7 @@ class Image:
     png: bytes
     alt: str
     caption: str = ""
+    first_screen: bool = False  # HTML: kept short enough to share the first screen with what is above it
 
 
 @dataclass
@@ -111,7 +112,9 @@ body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-ser
  margin:0;background:#f6f7f9;line-height:1.5}
 main{max-width:1180px;margin:0 auto;padding:24px 32px 64px;background:#fff;min-height:100vh;
  box-shadow:0 0 12px rgba(0,0,0,.06)}
-h1{font-size:1.9em;margin:.2em 0 .4em;border-bottom:3px solid #3b6fd4;padding-bottom:.2em}
+h1{font-size:1.6em;margin:.1em 0 .3em;border-bottom:3px solid #3b6fd4;padding-bottom:.15em}
+h1+p{font-size:.85em;color:#555;margin:.2em 0}
+h2#results{margin-top:.5em}
 h2{font-size:1.45em;margin-top:1.8em;border-bottom:1px solid #dde2ea;padding-bottom:.15em;color:#223a6b}
 h3{font-size:1.15em;margin-top:1.4em;color:#223a6b}
 p,li{max-width:90ch}
@@ -124,6 +127,7 @@ tr.best td{background:#e3f4e6;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0 1.6em}
 figure img{max-width:100%;border:1px solid #e2e6ee;border-radius:4px}
+figure.first{margin:.4em 0 1em}figure.first img{max-height:max(240px,min(46vh,440px));width:auto}
 figcaption{font-size:.9em;color:#555;margin-top:.3em}
 pre{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.7em .9em;overflow-x:auto;
  font-size:.85em;white-space:pre-wrap;word-break:break-word}
@@ -193,8 +197,9 @@ def to_html(title: str, blocks: list[Block]) -> str:
         elif isinstance(b, Image):
             data = base64.b64encode(b.png).decode("ascii")
             cap = f"<figcaption>{html.escape(b.caption)}</figcaption>" if b.caption else ""
+            cls = ' class="first"' if b.first_screen else ""
             out.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.alt)}" '
+                f'<figure{cls}><img src="data:image/png;base64,{data}" alt="{html.escape(b.alt)}" '
                 f'data-name="{html.escape(b.name)}">{cap}</figure>'
             )
         elif isinstance(b, Code):

@@ -33,7 +33,7 @@ def build(inp: ReportInputs) -> list[Block]:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     blocks: list[Block] = [
         Heading(1, title(inp)),
-        Para(f"Built on {when} from the records in {inp.dir.resolve()}; provenance in the appendix."),
+        Para(f"Built {when} from the records in {inp.dir.resolve()} (provenance: appendix)."),
     ]
     blocks += results.warnings(inp)
     blocks += results.section(inp)

@@ -32,8 +32,9 @@ def figure(models: list[Model], counts: list, kinds: list[str]) -> bytes:
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of answers (%)")
     ax.tick_params(axis="y", labelsize=7)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / height * 2), ncol=4, frameon=False)
-    ax.set_title("Outcome of each answer, per model")
+    ax.margins(y=0.01)
+    # Above the bars, where it stays close to the first rows however many models there are.
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")

@@ -43,16 +43,16 @@ def _diff(inp: ReportInputs, a: Model, b: Model) -> str:
 def results_table(inp: ReportInputs) -> Table:
     rows_models = inp.selected
     others = list(inp.best.values())
-    headers = ["model", "checkpoint", "pass@1", "solved", "95% interval (Wilson)"]
+    headers = ["model", "selected", "pass@1", "solved", "95% interval"]
     if inp.base is not None:
-        headers.append("vs base: points (95% interval), McNemar p")
-    headers += [f"vs {m.run}: points (95% interval), p" for m in others] if len(others) > 1 else []
+        headers.append("vs base")
+    headers += [f"vs {m.run}" for m in others] if len(others) > 1 else []
     rows, highlight = [], set()
     for i, m in enumerate(rows_models):
         r = m.row
         cells = [
-            "base model" if m.run is None else f"{m.run} (selected)",
-            "" if m.run is None else f"{r.checkpoint} (step {r.step})",
+            "base model" if m.run is None else m.run,
+            "" if m.run is None else f"step {r.step}",
             pct(r.pass1),
             f"{r.solved}/{r.total}",
             interval(r.wilson),
@@ -67,7 +67,8 @@ def results_table(inp: ReportInputs) -> Table:
     return Table(
         headers,
         rows,
-        caption="Results: the base model and each run's selected checkpoint",
+        caption="Results: the base model and each run's selected checkpoint (95% Wilson interval); vs: "
+        "difference in problems solved in points, exact 95% interval, McNemar p",
         highlight=highlight,
         numeric={2, 3},
     )
@@ -117,6 +118,7 @@ def pass_at_step_figure(inp: ReportInputs) -> list[Block]:
             alt="pass@1 against training step for every run",
             caption="pass@1 against step for every run; error bars: 95% Wilson intervals; star: "
             "selected checkpoint; dashed line and band: base model and its interval.",
+            first_screen=True,
         )
     ]
 
