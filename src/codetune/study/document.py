@@ -89,6 +89,7 @@ class Matrix:
     caption: str = ""
     legend: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, short text, meaning)
     anchor: str = "matrix"
+    emphasis: set[int] = field(default_factory=set)  # grid columns (0 = first after the labels) to outline
 
 
 @dataclass
@@ -151,6 +152,7 @@ table.grid a{color:inherit;text-decoration:none;display:block}
 .k-timeout{background:#c9d8f5!important}.k-memory_limit{background:#b9e6ec!important}
 .k-no_code{background:#e2e2e2!important}.k-sandbox_error{background:#333!important;color:#fff}
 .k-unknown{background:#fff!important}
+table.grid .sel{box-shadow:inset 2px 0 #223a6b,inset -2px 0 #223a6b;font-weight:700}
 .legend span{display:inline-block;margin:0 .8em .3em 0;font-size:.85em}
 .legend b{display:inline-block;min-width:2.2em;text-align:center;border:1px solid #ccd;margin-right:.3em}
 .answer pre{max-height:24em;overflow-y:auto;margin:.2em 0 .6em}
@@ -243,12 +245,14 @@ def _matrix_html(m: Matrix) -> str:
     body = []
     for labels, cells in m.rows:
         tds = "".join(f'<td class=lbl title="{esc(t)}">{esc(t)}</td>' for t in labels)
-        for c in cells:
+        for j, c in enumerate(cells):
             inner = esc(c.text)
             if c.href:
                 inner = f'<a href="{esc(c.href)}">{inner}</a>'
             title = f' title="{esc(c.title)}"' if c.title else ""
-            tds += f"<td{_kind_class(c.kind)}{title}>{inner}</td>"
+            cls = f"k-{re.sub(r'[^a-z_]', '', c.kind)}" if c.kind else ""
+            cls = (cls + " sel").strip() if j in m.emphasis else cls
+            tds += f"<td{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}{title}>{inner}</td>"
         body.append(f"<tr>{tds}</tr>")
     cap = f"<caption>{esc(m.caption)}</caption>" if m.caption else ""
     legend = "".join(f"<span><b{_kind_class(k)}>{esc(t)}</b>{esc(d)}</span>" for k, t, d in m.legend)

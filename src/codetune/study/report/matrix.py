@@ -38,8 +38,10 @@ def grid(inp: ReportInputs, linked: set[str]) -> Matrix:
     return Matrix(
         ["problem", "diff."] + [header(m) for m in models],
         rows,
-        caption="Outcome of each problem for each model (columns: run and step; * selected checkpoint)",
+        caption="Outcome of each problem for each model (columns: run and step; * outlined: selected checkpoint)",
         legend=legend,
+        # Column 0 is the difficulty; the models follow.
+        emphasis={1 + i for i, m in enumerate(models) if m.selected},
     )
 
 

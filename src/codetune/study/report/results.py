@@ -80,7 +80,7 @@ def _summary_lines(inp: ReportInputs) -> list[str]:
         top = max(inp.best.values(), key=lambda m: m.row.pass1)
         s = f"Highest pass@1: {top.run}'s checkpoint at step {top.step}, {pct(top.row.pass1)} ({top.row.solved}/{top.row.total})"
         if inp.base is not None and (pc := inp.paired(top, inp.base)) is not None:
-            s += f", {points(pc.solved_diff)} points against the base model ({pc.verdict})"
+            s += f", {points(pc.solved_diff)} points against the base model: {pc.verdict}"
         lines.append(s + ".")
     for name in inp.sel.runs if inp.sel else []:
         if name not in inp.best and name in inp.runs:
