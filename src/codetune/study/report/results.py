@@ -25,8 +25,9 @@ def warnings(inp: ReportInputs) -> list[Block]:
     if inp.not_shown:
         out.append(
             Note(
-                f"{plural(len(inp.not_shown), 'evaluation')} on disk are not results of this study as "
-                "recorded and are not shown (listed in the appendix)."
+                f"{plural(len(inp.not_shown), 'evaluation')} on disk "
+                f"{'is' if len(inp.not_shown) == 1 else 'are'} not a result of this study as recorded and not "
+                "shown (listed in the appendix)."
             )
         )
     return out
