@@ -332,3 +332,24 @@ def test_report_names_the_scoring_rules(tmp_path):
     md = md_path.read_text()
     assert "Scoring rules differ between evaluations, so their scores do not compare" in md
     assert "generation stopped at the first closed code block" in md
+
+
+def test_report_says_when_files_read_directly_are_not_vouched_for(tmp_path):
+    """Issue 20 item 3: the comparison, profiles and overlaps are checked against their stage records."""
+    from codetune.fingerprint import StageSpec
+
+    study = full_study(tmp_path)
+    ck = {"name": "checkpoint-step-10-epoch-0", "sha256": "0" * 64}
+    StageSpec("compare", None, config={}, inputs={"checkpoints": {"deep": ck}}).write_record(
+        study, finished=True
+    )
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert (
+        "The comparison ran on checkpoints other than the ones selected now (deep: compared "
+        "checkpoint-step-10-epoch-0, selected checkpoint-step-20-epoch-0; diverse: compared none, selected "
+        "checkpoint-step-10-epoch-0)" in md
+    )
+    # With stage records in the folder, a profile or overlap without one is said to be unrecorded.
+    assert "The dataset profile of deep has no stage record" in md
+    assert "The overlap check of deep has no stage record" in md

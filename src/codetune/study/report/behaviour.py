@@ -17,6 +17,9 @@ def section(inp: ReportInputs) -> list[Block]:
     if cmp is None:
         rel = layout.compare_answers_path(folder).relative_to(inp.dir)
         return out + [Note(f"No behaviour comparison yet (no {rel}).")]
+    if note := inp.record_note("compare", None, "The behaviour comparison"):
+        out.append(Note(note))
+    out += _checkpoints_note(inp)
     answers, metrics = cmp.answers, cmp.metrics.models
     names = [m.name for m in answers.models]
     system = f' with the system prompt "{answers.system_prompt}"' if answers.system_prompt else ""
@@ -57,3 +60,19 @@ def section(inp: ReportInputs) -> list[Block]:
             f"mean answer length {a.mean_answer_chars:g} characters."
         )
     return out + [Bullets(facts)]
+
+
+def _checkpoints_note(inp: ReportInputs) -> list[Block]:
+    """The comparison's record names the checkpoints it ran; said when they are not the selected ones."""
+    rec = inp.study.records.get(("compare", None))
+    if rec is None:
+        return []
+    ran = {n: c.get("name") for n, c in (rec.inputs.get("checkpoints") or {}).items() if isinstance(c, dict)}
+    chosen = {n: m.row.checkpoint for n, m in inp.best.items()}
+    differ = sorted(n for n in set(ran) | set(chosen) if ran.get(n) != chosen.get(n))
+    if not differ:
+        return []
+    said = "; ".join(
+        f"{n}: compared {ran.get(n) or 'none'}, selected {chosen.get(n) or 'none'}" for n in differ
+    )
+    return [Note(f"The comparison ran on checkpoints other than the ones selected now ({said}).")]

@@ -17,6 +17,8 @@ def datasets(inp: ReportInputs) -> list[Block]:
         if prof is None:
             out.append(Note(f"{name}: no dataset profile ({path.relative_to(inp.dir)})"))
             continue
+        if note := inp.record_note("profile", name, f"The dataset profile of {name}"):
+            out.append(Note(note))
         spp = prof.solutions_per_problem
         rows.append(
             [
@@ -66,6 +68,8 @@ def contamination(inp: ReportInputs) -> list[Block]:
                 Note(f"{name}: overlap with the benchmark not computed (no {path.relative_to(inp.dir)}).")
             )
             continue
+        if note := inp.record_note("overlap", name, f"The overlap check of {name}"):
+            out.append(Note(note))
         seen = set(ov.possibly_seen_ids)
         n = ov.benchmark_problems
         without = with_all = "n/a"

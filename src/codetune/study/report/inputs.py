@@ -257,6 +257,19 @@ class ReportInputs:
             out.append((rec, diffs))
         return out
 
+    def record_note(self, stage: str, key: str | None, what: str) -> str | None:
+        """Why a file read directly (a profile, an overlap, the comparison) is not vouched for by its stage
+        record, or None when its record is there and finished. A folder without any record says so once, in
+        the appendix, instead."""
+        if not self.study.records:
+            return None
+        rec = self.study.records.get((stage, key))
+        if rec is None:
+            return f"{what} has no stage record: which settings produced it is not recorded."
+        if not rec.finished:
+            return f"{what}: its stage did not finish, so the file may be partial."
+        return None
+
     @property
     def disagreeing(self) -> list[tuple[StageRecord, list[str]]]:
         return [(r, d) for r, d in self.record_rows if d or not r.finished]

@@ -83,9 +83,12 @@ def section(inp: ReportInputs, linked: set[str]) -> list[Block]:
     out: list[Block] = [Heading(2, "Problems", anchor="problems")]
     if not inp.models or not inp.problems:
         return out + [Note("No per-problem scores to show.")]
+    part = ""
+    if inp.report_ids is not None and inp.sel is not None:
+        part = f" (the problems reported on; the {len(inp.sel.select_ids or [])} that selected are left out)"
     out.append(
         Para(
-            f"{len(inp.problems)} problems x {len(inp.models)} models. A cell links to the answer that "
+            f"{len(inp.problems)} problems{part} x {len(inp.models)} models. A cell links to the answer that "
             "decided it where the page holds that answer (see Answers); hovering a cell names it."
         )
     )
