@@ -157,7 +157,9 @@ table.grid .sel{box-shadow:inset 2px 0 #223a6b,inset -2px 0 #223a6b;font-weight:
 .legend b{display:inline-block;min-width:2.2em;text-align:center;border:1px solid #ccd;margin-right:.3em}
 .answer pre{max-height:24em;overflow-y:auto;margin:.2em 0 .6em}
 .answer h5{margin:.5em 0 .1em;font-size:.85em;color:#444}
+.gridcap{font-weight:600;color:#444;font-size:.92em;margin:.4em 0 .2em}
 @media (max-width:600px){main{padding:12px 10px 40px}table{font-size:.8em}
+ table.grid td.lbl,table.grid th.lbl{max-width:8em}
  table:not(.grid){display:block;overflow-x:auto;max-width:100%}}
 """
 
@@ -254,11 +256,12 @@ def _matrix_html(m: Matrix) -> str:
             cls = (cls + " sel").strip() if j in m.emphasis else cls
             tds += f"<td{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}{title}>{inner}</td>"
         body.append(f"<tr>{tds}</tr>")
-    cap = f"<caption>{esc(m.caption)}</caption>" if m.caption else ""
+    # The caption stays outside the scroll box, so it reads whole however far the grid is scrolled.
+    cap = f'<div class="gridcap">{esc(m.caption)}</div>' if m.caption else ""
     legend = "".join(f"<span><b{_kind_class(k)}>{esc(t)}</b>{esc(d)}</span>" for k, t, d in m.legend)
     legend_html = f'<div class="legend">{legend}</div>' if legend else ""
     return (
-        f'{legend_html}<div class="scroll" id="{esc(m.anchor)}"><table class="grid">{cap}<thead><tr>{head}'
+        f'{legend_html}{cap}<div class="scroll" id="{esc(m.anchor)}"><table class="grid"><thead><tr>{head}'
         f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
