@@ -272,6 +272,9 @@ def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
     # Answers of the base model and the two selected checkpoints, one per problem (stated limit: not all 37).
     assert grid.details == 3 * 41 + 1  # + config.yaml's collapsed block
     assert grid.scripts == 0
+    # Each matrix cell of the base model and the selected checkpoints links to an answer on the page.
+    links = set(re.findall(r'href="#(ans-[^"]+)"', html))
+    assert len(links) == 3 * 41 and links <= set(re.findall(r'id="(ans-[^"]+)"', html))
     # Every kind the scorer records shows in the matrix legend, the failure table and the answers.
     for label in (
         "wrong answer",

@@ -155,6 +155,7 @@ table.grid a{color:inherit;text-decoration:none;display:block}
 table.grid .sel{box-shadow:inset 2px 0 #223a6b,inset -2px 0 #223a6b;font-weight:700}
 .legend span{display:inline-block;margin:0 .8em .3em 0;font-size:.85em}
 .legend b{display:inline-block;min-width:2.2em;text-align:center;border:1px solid #ccd;margin-right:.3em}
+details:target{outline:2px solid #3b6fd4;outline-offset:2px}
 .answer pre{max-height:24em;overflow-y:auto;margin:.2em 0 .6em}
 .answer h5{margin:.5em 0 .1em;font-size:.85em;color:#444}
 .gridcap{font-weight:600;color:#444;font-size:.92em;margin:.4em 0 .2em}
