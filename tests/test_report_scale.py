@@ -549,3 +549,26 @@ def test_model_text_renders_as_text(tmp_path):
     assert (
         "&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;/pre&gt;&lt;b&gt;bold&lt;/b&gt;" in dom.stdout
     )
+
+
+def test_an_evaluation_redone_after_the_selection_is_not_a_result(tmp_path):
+    """Its stage record's fingerprint is no longer the one the selection chained on (issue 20 item 2's case,
+    as the report sees it): not shown, and said at the top when it is a selected checkpoint."""
+    study = write_study(tmp_path, steps=[2, 4])
+    ck = best(study, "deep")
+    key = layout.eval_key("deep", ck)
+    record(study, "eval", key, {"checkpoint": key, "benchmark": "another"})
+    record(study, "eval", "base", {"model": "base", "benchmark": "another"})
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    results = md.split("## Loss against pass@1")[0]
+    assert (
+        f"Run deep: its selected checkpoint {ck} is not reported (its evaluation was redone under other"
+        in results
+    )
+    assert "The base model is not reported: its evaluation was redone under other settings" in results
+    assert "| base model |" not in results and "| **deep** |" not in results and "| deep |" not in results
+    assert (
+        f"{key}: not shown, its evaluation was redone" in md
+        and "base: not shown, its evaluation was redone" in md
+    )

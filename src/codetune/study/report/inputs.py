@@ -101,6 +101,10 @@ class ReportInputs:
                 )
             elif not _same_numbers(self.sel.base, e, ids):
                 self.warnings.append(self._changed("base"))
+                self.not_shown.append("base: not shown, its evaluation changed after the selection was made")
+            elif why := self._redone(layout.BASE_MODEL_NAME):
+                self.warnings.append(f"The base model is not reported: {why}.")
+                self.not_shown.append(f"base: not shown, {why}")
             else:
                 self.base = Model(layout.BASE_MODEL_NAME, self.sel.base, e)
         for name, rs in self.sel.runs.items():
@@ -128,6 +132,8 @@ class ReportInputs:
                 if why is None and not _same_numbers(row, e, ids):
                     why = "its evaluation changed after the selection was made"
                     self.warnings.append(self._changed(key))
+                if why is None:
+                    why = self._redone(key)
                 if why is not None:
                     self.not_shown.append(f"{key}: not shown, {why}")
                     if rs.best is not None and row.checkpoint == rs.best.checkpoint:
@@ -151,8 +157,21 @@ class ReportInputs:
             "the selection; run the study again so that selection and this report follow it."
         )
 
+    def _redone(self, key: str) -> str | None:
+        """Why the evaluation `key` is not the one the selection's stage record chained on, or None (it is,
+        or the folder keeps no records to tell)."""
+        sel = self.study.records.get(("selection", None))
+        ev = self.study.records.get(("eval", key))
+        chained = (sel.inputs.get("evals") or {}).get(key) if sel is not None else None
+        if ev is None or chained is None or chained == ev.fingerprint:
+            return None
+        return (
+            f"its evaluation was redone under other settings after the selection was made (fingerprint "
+            f"{ev.fingerprint[:12]}, the selection used {str(chained)[:12]})"
+        )
+
     def _check_chain(self) -> None:
-        """Where stage records exist: each shown evaluation's record is the one the selection chained on."""
+        """Where stage records exist: the selection has its own, finished."""
         rec = self.study.records.get(("selection", None))
         if rec is None:
             if self.study.records and self.sel is not None:
@@ -163,14 +182,6 @@ class ReportInputs:
             return
         if not rec.finished:
             self.warnings.append("The selection stage did not finish: its record is incomplete.")
-        chained = rec.inputs.get("evals", {})
-        for m in self.models:
-            ev = self.study.records.get(("eval", m.key))
-            if ev is not None and chained.get(m.key) not in (None, ev.fingerprint):
-                self.warnings.append(
-                    f"The evaluation {m.key} was redone under other settings after the selection was made "
-                    f"(fingerprint {ev.fingerprint[:12]}, the selection used {str(chained[m.key])[:12]})."
-                )
 
     def _flag_unselected(self) -> None:
         shown = {m.key for m in self.models}
