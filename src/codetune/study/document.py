@@ -97,7 +97,9 @@ class Details:
     """A collapsed item (HTML <details>) holding labelled texts shown verbatim (model answers, test data)."""
 
     summary: str
-    parts: list[tuple[str, str]]  # (label, text)
+    parts: list[
+        tuple[str, str] | list[tuple[str, str]]
+    ]  # (label, text), or a list of them shown side by side
     anchor: str = ""
 
 
@@ -157,6 +159,7 @@ table.grid .sel{box-shadow:inset 2px 0 #223a6b,inset -2px 0 #223a6b;font-weight:
 .legend b{display:inline-block;min-width:2.2em;text-align:center;border:1px solid #ccd;margin-right:.3em}
 details:target{outline:2px solid #3b6fd4;outline-offset:2px}
 .answer pre{max-height:24em;overflow-y:auto;margin:.2em 0 .6em}
+.answer .cols{margin:0;gap:8px}
 .answer h5{margin:.5em 0 .1em;font-size:.85em;color:#444}
 .gridcap{font-weight:600;color:#444;font-size:.92em;margin:.4em 0 .2em}
 @media (max-width:600px){main{padding:12px 10px 40px}table{font-size:.8em}
@@ -269,8 +272,16 @@ def _matrix_html(m: Matrix) -> str:
 
 def _details_html(d: Details) -> str:
     esc = html.escape
+
+    def one(label: str, text: str) -> str:
+        return f"<h5>{esc(label)}</h5><pre><code>{esc(text) or '(empty)'}</code></pre>"
+
     parts = "".join(
-        f"<h5>{esc(label)}</h5><pre><code>{esc(text) or '(empty)'}</code></pre>" for label, text in d.parts
+        one(*part)
+        if isinstance(part, tuple)
+        else '<div class="cols" style="grid-template-columns:repeat('
+        f'{len(part)},minmax(0,1fr))">' + "".join(f"<div>{one(*x)}</div>" for x in part) + "</div>"
+        for part in d.parts
     )
     anchor = f' id="{esc(d.anchor)}"' if d.anchor else ""
     return f'<details class="answer"{anchor}><summary>{esc(d.summary)}</summary>{parts}</details>'
@@ -342,7 +353,7 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
             out.append("\n".join(lines))
         elif isinstance(b, Details):
             parts = []
-            for label, text in b.parts:
+            for label, text in [x for part in b.parts for x in ([part] if isinstance(part, tuple) else part)]:
                 f = _fence(text)
                 parts.append(f"{_md_text(label)}:\n\n{f}text\n{text.rstrip() or '(empty)'}\n{f}")
             body = "\n\n".join(parts)

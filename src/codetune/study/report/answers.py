@@ -26,7 +26,7 @@ def models_with_answers(inp: ReportInputs) -> list[Model]:
     return inp.selected
 
 
-def parts(s: ScoreEntry) -> list[tuple[str, str]]:
+def parts(s: ScoreEntry) -> list:
     """The first sample: its raw answer, the program extracted from it, and how it failed."""
     out = []
     if s.output_list:
@@ -39,9 +39,11 @@ def parts(s: ScoreEntry) -> list[tuple[str, str]]:
     elif "test_index" in meta:
         n = meta["test_index"]
         out += [
-            (f"first failing test (test {n}): input", cut(str(meta.get("inputs", "")), TEST_LIMIT)),
-            ("expected output", cut(str(meta.get("expected", "")), TEST_LIMIT)),
-            ("actual output", cut(str(meta.get("output", "")), TEST_LIMIT)),
+            [  # side by side: what went in, what was wanted, what came out
+                (f"first failing test (test {n}): input", cut(str(meta.get("inputs", "")), TEST_LIMIT)),
+                ("expected output", cut(str(meta.get("expected", "")), TEST_LIMIT)),
+                ("actual output", cut(str(meta.get("output", "")), TEST_LIMIT)),
+            ],
             ("error", str(meta.get("error_message", ""))),
         ]
     elif meta.get("error_message"):
