@@ -141,7 +141,7 @@ pre{background:#f4f6fa;border:1px solid #e0e4ec;border-radius:4px;padding:.7em .
 nav.toc{font-size:.85em;margin:.3em 0 .8em;color:#555}
 nav.toc ul{display:inline;margin:0;padding:0}nav.toc li{display:inline;margin-right:.9em}
 details summary{cursor:pointer;color:#223a6b}
-.scroll{overflow-x:auto;max-width:100%;border:1px solid #e2e6ee;border-radius:4px;margin:.6em 0 1.2em}
+.scroll{overflow-x:auto;width:max-content;max-width:100%;border:1px solid #e2e6ee;border-radius:4px;margin:.6em 0 1.2em}
 table.grid{margin:0;font-size:.78em;border-collapse:separate;border-spacing:0}
 table.grid th,table.grid td{padding:.15em .35em;white-space:nowrap;text-align:center;border-width:0 1px 1px 0}
 table.grid td.lbl,table.grid th.lbl{text-align:left;position:sticky;left:0;background:#fff;z-index:1;

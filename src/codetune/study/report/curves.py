@@ -23,6 +23,8 @@ def _points(models: list[Model]) -> list[Model]:
 
 
 def figure(runs: dict[str, list[Model]]) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
     from codetune.study.plots import _pyplot
 
     plt = _pyplot()
@@ -39,6 +41,7 @@ def figure(runs: dict[str, list[Model]]) -> bytes:
         rho = spearman([m.row.val_loss for m in ms], [m.row.pass1 for m in ms])
         ax.set_title(f"{name}: Spearman {'n/a' if rho is None else f'{rho:+.2f}'}", fontsize=10)
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
@@ -70,10 +73,14 @@ def section(inp: ReportInputs) -> list[Block]:
             f"{len(ms)} evaluated checkpoints is {rho:+.2f} ({reading}; -1 would mean pass@1 rises "
             "exactly as loss falls)."
         )
+    # A run with one checkpoint has no curve to draw: its line above says so.
+    drawn = {n: ms for n, ms in runs.items() if len(ms) >= 2}
+    if not drawn:
+        return out + [Bullets(facts)]
     out.append(
         Image(
             CURVES_ASSET,
-            figure(runs),
+            figure(drawn),
             alt="validation loss and pass@1 against step, one panel per run",
             caption="Blue: validation loss (left axis); red: pass@1 (right axis), at each evaluated checkpoint.",
         )
