@@ -25,9 +25,9 @@ def _points(models: list[Model]) -> list[Model]:
 def figure(runs: dict[str, list[Model]]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
-    from codetune.study.plots import _pyplot
+    from codetune.study.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(runs)
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.6), dpi=100, squeeze=False)
     for ax, (name, ms) in zip(axes[0], runs.items(), strict=True):

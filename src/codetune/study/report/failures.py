@@ -17,9 +17,9 @@ def _label(m: Model) -> str:
 
 
 def figure(models: list[Model], counts: list, kinds: list[str]) -> bytes:
-    from codetune.study.plots import _pyplot
+    from codetune.study.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     height = 1.2 + 0.24 * len(models)
     fig, ax = plt.subplots(figsize=(8.5, height), dpi=100)
     labels = [_label(m) for m in models]
