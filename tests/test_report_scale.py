@@ -86,17 +86,26 @@ def _outcome(rng: random.Random, p_solve: float) -> str:
     return rng.choice((*FAILURES, "no_code"))
 
 
+PROSE = "We read the input, keep a running answer and print it once every line has been seen. " * 4
+BODY = (
+    "import sys\n\n\ndef main():\n    data = sys.stdin.read().split()\n    n = int(data[0])\n"
+    "    values = list(map(int, data[1 : n + 1]))\n    best = 0\n    for i, v in enumerate(values):\n"
+    "        if v > best:\n            best = v\n    print(best)\n\n\nmain()\n"
+) * 2
+
+
 def generations(model: str, p_solve: float, *, hostile: bool = False) -> list[dict]:
     rng = random.Random(model)
     gens = []
     for i, p in enumerate(PROBLEMS):
         outcome = _outcome(rng, p_solve)
-        answer = (
-            f"Here is my solution for {p.question_title}.\n```python\n# fake {p.question_id} {outcome}\n```"
-        )
+        # As long as a 1.5B coder model's answers run (about 1,200 characters, 500 of them code), so the size
+        # measured here is the size a real study's report has.
+        body = f"# fake {p.question_id} {outcome}\n" + BODY
+        answer = f"Here is my solution for {p.question_title}. {PROSE}\n```python\n{body}```\n{PROSE}"
         if hostile and i == 0:
             answer += "\n" + HOSTILE
-        code = None if outcome == "no_code" else f"# fake {p.question_id} {outcome}\nprint(input())"
+        code = None if outcome == "no_code" else body
         if hostile and i == 0 and code:
             code += f"\n# {HOSTILE}"
         gens.append(
@@ -248,7 +257,9 @@ class _Grid(HTMLParser):
             self.in_grid = False
 
 
-HTML_LIMIT = 1_500_000  # bytes, at the seed's scale; measured 0.70 MB (five figures are 0.35 MB of it)
+HTML_LIMIT = (
+    1_500_000  # bytes at the seed scale with answers of real length; measured 0.91 MB (figures 0.35 MB)
+)
 BUILD_CEILING_S = 60
 
 
