@@ -18,7 +18,7 @@ from pathlib import Path
 
 from codetune import layout
 from codetune.fingerprint import config_disagreement
-from codetune.records import ModelRow, ScoreEntry, Selection, StageRecord
+from codetune.records import ModelRow, RunSelection, ScoreEntry, Selection, StageRecord
 from codetune.study.results import EvalResult, StudyResults, load_study, read_eval
 from codetune.study.stats import PairedComparison, paired_comparison
 
@@ -91,22 +91,9 @@ class ReportInputs:
                 "stage has run (codetune study, or codetune select on this folder)."
             )
             return
-        ids = self.sel.report_ids
-        config_runs = set(self.cfg.runs) if self.cfg is not None else None
         if self.sel.base is not None:
-            e = self.study.base
-            if e is None:
-                self.not_shown.append(
-                    "base: in the selection record, but its evaluation is no longer on disk"
-                )
-            elif not _same_numbers(self.sel.base, e, ids):
-                self.warnings.append(self._changed("base"))
-                self.not_shown.append("base: not shown, its evaluation changed after the selection was made")
-            elif why := self._redone(layout.BASE_MODEL_NAME):
-                self.warnings.append(f"The base model is not reported: {why}.")
-                self.not_shown.append(f"base: not shown, {why}")
-            else:
-                self.base = Model(layout.BASE_MODEL_NAME, self.sel.base, e)
+            self._resolve_base(self.sel.base)
+        config_runs = set(self.cfg.runs) if self.cfg is not None else None
         for name, rs in self.sel.runs.items():
             if config_runs is not None and name not in config_runs:
                 self.not_shown.append(
@@ -114,42 +101,55 @@ class ReportInputs:
                     f"{len(rs.rows)} evaluations are not shown"
                 )
                 continue
-            rdir = layout.run_dir(self.dir, name)
-            shown = []
-            for row in rs.rows:
-                key = layout.eval_key(name, row.checkpoint)
-                why = None
-                if not (layout.checkpoints_dir(rdir) / row.checkpoint).is_dir():
-                    why = "its checkpoint folder was deleted"
-                e = read_eval(
-                    layout.eval_dir(rdir, row.checkpoint),
-                    model=row.model,
-                    run=name,
-                    checkpoint=row.checkpoint,
-                )
-                if why is None and e is None:
-                    why = "its evaluation is no longer complete on disk"
-                if why is None and not _same_numbers(row, e, ids):
-                    why = "its evaluation changed after the selection was made"
-                    self.warnings.append(self._changed(key))
-                if why is None:
-                    why = self._redone(key)
-                if why is not None:
-                    self.not_shown.append(f"{key}: not shown, {why}")
-                    if rs.best is not None and row.checkpoint == rs.best.checkpoint:
-                        self.warnings.append(
-                            f"Run {name}: its selected checkpoint {row.checkpoint} is not reported ({why}); "
-                            "run the study again so that selection is redone from what is there."
-                        )
-                    continue
-                e.val_loss = row.val_loss
-                selected = rs.best is not None and row.checkpoint == rs.best.checkpoint
-                shown.append(Model(key, row, e, selected=selected))
+            shown = [m for row in rs.rows if (m := self._resolve_checkpoint(name, rs, row)) is not None]
             shown.sort(key=lambda m: (m.step is None, m.step or 0))
             self.runs[name] = shown
             best = next((m for m in shown if m.selected), None)
             if best is not None:
                 self.best[name] = best
+
+    def _resolve_base(self, row: ModelRow) -> None:
+        e = self.study.base
+        if e is None:
+            self.not_shown.append("base: in the selection record, but its evaluation is no longer on disk")
+        elif not _same_numbers(row, e, self.report_ids):
+            self.warnings.append(self._changed("base"))
+            self.not_shown.append("base: not shown, its evaluation changed after the selection was made")
+        elif why := self._redone(layout.BASE_MODEL_NAME):
+            self.warnings.append(f"The base model is not reported: {why}.")
+            self.not_shown.append(f"base: not shown, {why}")
+        else:
+            self.base = Model(layout.BASE_MODEL_NAME, row, e)
+
+    def _resolve_checkpoint(self, name: str, rs: RunSelection, row: ModelRow) -> Model | None:
+        """The checkpoint's evaluation as a result, or None (and why, in not_shown and, for the selected
+        checkpoint, in the warnings)."""
+        rdir = layout.run_dir(self.dir, name)
+        key = layout.eval_key(name, row.checkpoint)
+        selected = rs.best is not None and row.checkpoint == rs.best.checkpoint
+        e = read_eval(
+            layout.eval_dir(rdir, row.checkpoint), model=row.model, run=name, checkpoint=row.checkpoint
+        )
+        why = None
+        if not (layout.checkpoints_dir(rdir) / row.checkpoint).is_dir():
+            why = "its checkpoint folder was deleted"
+        elif e is None:
+            why = "its evaluation is no longer complete on disk"
+        elif not _same_numbers(row, e, self.report_ids):
+            why = "its evaluation changed after the selection was made"
+            self.warnings.append(self._changed(key))
+        else:
+            why = self._redone(key)
+        if why is None:
+            e.val_loss = row.val_loss
+            return Model(key, row, e, selected=selected)
+        self.not_shown.append(f"{key}: not shown, {why}")
+        if selected:
+            self.warnings.append(
+                f"Run {name}: its selected checkpoint {row.checkpoint} is not reported ({why}); "
+                "run the study again so that selection is redone from what is there."
+            )
+        return None
 
     def _changed(self, key: str) -> str:
         return (
