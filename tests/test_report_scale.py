@@ -532,6 +532,7 @@ def test_seed_scale_report_as_seen_in_chromium(tmp_path, width, capsys):
     assert m["matrix_cells"] == 41 * 37
     assert m["scripts"] == 0 and m["title"] == "codetune study report: scale"
     shot = screenshot(tmp_path, page, width, 1800 if width < 1000 else 1400, f"report-scale-{width}.png")
+    shutil.copy(page, ARTIFACTS / "report-scale.html")  # the page itself, for a reviewer to open
     assert shot.stat().st_size > 20_000
 
 
