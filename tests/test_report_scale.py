@@ -308,6 +308,8 @@ def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
         "Spearman rank correlation between validation loss and pass@1 over its 18 evaluated checkpoints" in md
     )
     assert "first failing test (test 0): input" in md
+    base_fails = 41 - int(re.search(r"\| base model \|  \| [\d.]+% \| (\d+)/41", md).group(1))
+    assert f"- base: {base_fails} of 41 answers fail, most often by " in md
     # The Markdown twin carries the same tables: the matrix's 41 rows, the failure table's 37.
     matrix = md.split("## Problems")[1].split("###")[0]
     assert len([line for line in matrix.splitlines() if line.startswith("| abc")]) == 41

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from codetune.study.document import Block, Heading, Image, Note, Table
+from codetune.study.document import Block, Bullets, Heading, Image, Note, Table
 from codetune.study.report.inputs import Model, ReportInputs
 from codetune.study.report.outcomes import COLORS, KINDS, LABELS, sample_counts
 
@@ -72,4 +72,25 @@ def section(inp: ReportInputs) -> list[Block]:
             numeric=set(range(1, len(kinds) + 2)),
         )
     )
+    out.append(
+        Bullets(
+            [
+                f
+                for m, c in zip(models, counts, strict=True)
+                if m.selected or m.run is None
+                if (f := _fact(m, c))
+            ]
+        )
+    )
     return out
+
+
+def _fact(m: Model, c) -> str | None:
+    """The base model's and each selected checkpoint's commonest ways to fail, in numbers."""
+    failed = {k: n for k, n in c.items() if k != "solved" and n}
+    total = sum(failed.values())
+    if not total:
+        return None
+    top = sorted(failed, key=lambda k: (-failed[k], KINDS.index(k)))[:2]
+    said = ", then ".join(f"{LABELS[k]} ({failed[k]})" for k in top)
+    return f"{_label(m)}: {total} of {sum(c.values())} answers fail, most often by {said}."
