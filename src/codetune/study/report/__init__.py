@@ -1,4 +1,8 @@
-"""The study report, one module per section, each fed by the study's records (inputs.ReportInputs):
+"""The study report, one module per section, each fed by the study's records (inputs.ReportInputs).
+
+Every sentence is built from a number read or computed from those records; anything missing (a run never
+started, a checkpoint not evaluated, no comparison) is said to be missing, never filled in.
+
 
 results      warnings, the results table, pass@1 by step, summary      (first screen)
 curves       validation loss against pass@1, rank correlation

@@ -55,6 +55,10 @@ class Model:
         return {s.question_id: s for s in self.eval.scores if ids is None or s.question_id in ids}
 
 
+def _natural(s: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)
+
+
 def _same_numbers(row: ModelRow, e: EvalResult, ids: list[str] | None) -> bool:
     pass1, solved, total = e.on(ids)
     return (round(pass1, 9), solved, total) == (round(row.pass1, 9), row.solved, row.total)
@@ -220,7 +224,8 @@ class ReportInputs:
         for m in self.models:
             for q, s in m.scores(None).items():
                 out.setdefault(q, s)
-        order = sorted(out, key=lambda q: (out[q].contest_date or "~", q))
+        # Contest order: by date, then by id with digit runs as numbers (abc99_a before abc100_a).
+        order = sorted(out, key=lambda q: (out[q].contest_date or "~", *_natural(q)))
         return {q: out[q] for q in order if ids is None or q in ids}
 
     def paired(self, a: Model, b: Model) -> PairedComparison | None:
