@@ -353,3 +353,17 @@ def test_report_says_when_files_read_directly_are_not_vouched_for(tmp_path):
     # With stage records in the folder, a profile or overlap without one is said to be unrecorded.
     assert "The dataset profile of deep has no stage record" in md
     assert "The overlap check of deep has no stage record" in md
+
+
+def test_report_under_a_selection_split(tmp_path):
+    """Selected on half the problems, reported on the other half: every table and the matrix use the
+    reporting half, and say so."""
+    study = write_synthetic_study(
+        tmp_path, with_missing_run=False, selection="{method: random, select_fraction: 0.5, seed: 1}"
+    )
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "| base model |  | " in md and "/5 |" in md and "/10 |" not in md.split("## Loss against")[0]
+    assert "5 problems (the problems reported on; the 5 that selected are left out) x 5 models" in md
+    matrix = md.split("## Problems")[1].split("###")[0]
+    assert len([line for line in matrix.splitlines() if line.startswith("| abc")]) == 5
