@@ -40,12 +40,23 @@ from codetune.records import (
 from codetune.study.behaviour import aggregate_metrics, answer_metrics
 from codetune.study.compare import CompareResult, save_compare
 from codetune.study.report import loss_facts, write_report
+from codetune.study.select import select_study, write_selection
 from test_compare import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE
-from test_select import write_synthetic_study
+from test_select import write_synthetic_study as _write_synthetic_study
+
+
+def write_synthetic_study(root: Path, **kw) -> Path:
+    """test_select's study with its selection record written, as the selection stage leaves it: the report
+    reads results only through that record."""
+    study = _write_synthetic_study(root, **kw)
+    write_selection(study, select_study(study))
+    return study
+
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIGURES = ("pass_at_step.png", "loss_vs_pass.png", "failure_kinds.png", "loss_deep.png", "loss_diverse.png")
 
 
 def profile(run: str, rows: int, problems: int) -> DatasetProfile:
@@ -123,7 +134,8 @@ def test_report_files_state_computed_facts_and_gaps(tmp_path):
     md = md_path.read_text()
     html = html_path.read_text()
     # The selected best, with its interval, and the missing / partial runs said in words.
-    assert "best checkpoint checkpoint-step-20-epoch-0 (highest pass@1) with pass@1 40.0% (4/10 solved" in md
+    assert "Highest pass@1: deep's checkpoint at step 20, 40.0% (4/10)" in md
+    assert "| **deep** | **step 20** | **40.0%** | **4/10** | **16.8–68.7%** |" in md
     assert "run absent: not started" in md and "Run absent was not started" in md
     assert "run diverse: training incomplete" in md and "checkpoint-step-20-epoch-0 not evaluated" in md
     assert "Validation loss is lowest at step 20 (0.8000) and is higher at the one evaluation after it" in md
@@ -141,9 +153,9 @@ def test_report_files_state_computed_facts_and_gaps(tmp_path):
     assert "imports math, numpy" in md
     assert "What this demo is" in md  # built-in model + data + benchmark
     # Self-contained HTML: images inlined, no external reference.
-    assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == len(FIGURES)
     assert not re.search(r'(src|href)="(https?:|//|file:)', html)
-    for name in ("loss_deep.png", "loss_diverse.png", "pass_at_step.png"):
+    for name in FIGURES:
         assert (report_assets_dir(study) / name).read_bytes().startswith(PNG_MAGIC)
         assert f"{REPORT_ASSETS_DIR}/{name}" in md
     assert "Traceback" not in md
@@ -267,7 +279,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     parsed = _Dom()
     parsed.feed(dom.stdout)
-    assert len(parsed.imgs) == 3
+    assert len(parsed.imgs) == len(FIGURES)
     for img in parsed.imgs:
         assert img["src"].startswith("data:image/png;base64,")
         assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG_MAGIC)
@@ -320,3 +332,38 @@ def test_report_names_the_scoring_rules(tmp_path):
     md = md_path.read_text()
     assert "Scoring rules differ between evaluations, so their scores do not compare" in md
     assert "generation stopped at the first closed code block" in md
+
+
+def test_report_says_when_files_read_directly_are_not_vouched_for(tmp_path):
+    """Issue 20 item 3: the comparison, profiles and overlaps are checked against their stage records."""
+    from codetune.fingerprint import StageSpec
+
+    study = full_study(tmp_path)
+    ck = {"name": "checkpoint-step-10-epoch-0", "sha256": "0" * 64}
+    StageSpec("compare", None, config={}, inputs={"checkpoints": {"deep": ck}}).write_record(
+        study, finished=True
+    )
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert (
+        "The comparison ran on checkpoints other than the ones selected now (deep: compared "
+        "checkpoint-step-10-epoch-0, selected checkpoint-step-20-epoch-0; diverse: compared none, selected "
+        "checkpoint-step-10-epoch-0)" in md
+    )
+    # With stage records in the folder, a profile or overlap without one is said to be unrecorded.
+    assert "The dataset profile of deep has no stage record" in md
+    assert "The overlap check of deep has no stage record" in md
+
+
+def test_report_under_a_selection_split(tmp_path):
+    """Selected on half the problems, reported on the other half: every table and the matrix use the
+    reporting half, and say so."""
+    study = write_synthetic_study(
+        tmp_path, with_missing_run=False, selection="{method: random, select_fraction: 0.5, seed: 1}"
+    )
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "| base model |  | " in md and "/5 |" in md and "/10 |" not in md.split("## Loss against")[0]
+    assert "5 problems (the problems reported on; the 5 that selected are left out) x 5 models" in md
+    matrix = md.split("## Problems")[1].split("###")[0]
+    assert len([line for line in matrix.splitlines() if line.startswith("| abc")]) == 5

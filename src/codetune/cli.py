@@ -487,8 +487,9 @@ def compare(
 @app.command(
     help=(
         f"Write STUDY_DIR/{layout.REPORT_HTML} (self-contained) and {layout.REPORT_MD} from the study's own "
-        "files.\n\nMissing or partial runs are reported as missing, and each result with the settings its "
-        "stage ran with; nothing is re-generated."
+        "files.\n\nResults are read through the selection record (codetune select writes it) and the stage "
+        "records; an evaluation they do not vouch for is listed, not shown. Missing or partial runs are reported "
+        "as missing, and each result with the settings its stage ran with; nothing is re-generated."
     )
 )
 def report(

@@ -8,7 +8,8 @@ from codetune.records import MetricsRow, ModelRow
 from codetune.train.summary import plot_losses
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display); every report figure draws through it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,7 +30,7 @@ def pass_at_step_png(
 ) -> bytes:
     """pass@1 against step for every run on one chart, 95% Wilson intervals as error bars, each run's
     selected checkpoint starred, the base model as a dashed line with its interval shaded."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
     for i, (run, rows) in enumerate(series.items()):
         rows = sorted((r for r in rows if r.step is not None), key=lambda r: r.step)

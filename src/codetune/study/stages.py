@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from codetune.bench.evaluate import EvalLabel
 
 PROFILE_KEYS = ("training.max_seq_length", "training.seed", "model.source", "model.revision")
-REPORT_VERSION = 1  # bump when the report's content changes, so studies rebuild it
+REPORT_VERSION = 2  # bump when the report's content changes, so studies rebuild it
 SELECTION_VERSION = 1  # bump when the selection rule changes
 
 

@@ -386,3 +386,35 @@ def selection_note(
         f"The best checkpoint was selected on {n_select} problems ({how}) and its pass@1 is reported "
         f"on the other {n_report}."
     )
+
+
+def _ranks(x: Sequence[float]) -> list[float]:
+    """Ranks from 1, ties given the mean of the ranks they span."""
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    ranks = [0.0] * len(x)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (the Pearson correlation of the ranks, ties averaged); None with fewer than
+    3 pairs or when either series is constant (scipy is not a dependency: this is its `spearmanr` statistic)."""
+    if len(x) != len(y):
+        raise CodetuneError(f"spearman needs series of equal length, got {len(x)} and {len(y)}")
+    if len(x) < 3:
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
