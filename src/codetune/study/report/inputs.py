@@ -17,7 +17,7 @@ from itertools import combinations
 from pathlib import Path
 
 from codetune import layout
-from codetune.fingerprint import config_disagreement
+from codetune.fingerprint import config_disagreement, settings_as_run
 from codetune.records import ModelRow, RunSelection, ScoreEntry, Selection, StageRecord
 from codetune.study.results import EvalResult, StudyResults, load_study, read_eval
 from codetune.study.stats import PairedComparison, paired_comparison
@@ -266,7 +266,7 @@ class ReportInputs:
             if stage == "report" or not layout.stage_output(self.dir, stage, key).exists():
                 continue  # this report itself, or a record whose output was deleted since
             diffs = (
-                config_disagreement(rec.config, full)
+                config_disagreement(settings_as_run(rec), full)
                 if full is not None
                 else [f"{layout.CONFIG_FILE} unreadable"]
             )
