@@ -142,7 +142,7 @@ def test_one_engine_answers_against_per_checkpoint_answers(engine, prompts, vllm
     per-checkpoint calls' (measured in test-artifacts/vllm_agreement.json): a request's greedy tokens depend on which requests share its
     batch (the CPU kernels are not batch-invariant: a near-tie flips late in an answer). So identity is
     measured; where an answer lands is checked by its longest common prefix: with its own request's
-    per-checkpoint answer, never shorter than with any other request's."""
+    per-checkpoint answer, longer than with any other problem's (and most answers are identical)."""
     order: list[int] = []
     got: dict[int, list[str]] = {}
 
@@ -157,8 +157,10 @@ def test_one_engine_answers_against_per_checkpoint_answers(engine, prompts, vllm
     assert order != sorted(order) and sorted(order) == list(range(len(requests)))
     assert [got[i][0] for i in range(len(requests))] == one
     for i, answer in enumerate(one):
+        # (Another checkpoint's answer to the same problem may share more: a flipped token can land on it.)
         own = _common_prefix(answer, per[i])
-        assert own >= 20 and all(own >= _common_prefix(answer, other) for other in per), (i, answer, per[i])
+        others = [per[j] for j in range(len(per)) if requests[j][1] != requests[i][1]]
+        assert own >= 20 and all(own > _common_prefix(answer, o) for o in others), (i, answer, per[i])
     same = sum(a == b for a, b in zip(one, per, strict=True))
     _record("one_engine_vs_per_checkpoint", {"identical": same, "total": len(per), "max_new_tokens": MAX_NEW})
     assert same >= 0.6 * len(per)
