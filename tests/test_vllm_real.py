@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -383,3 +386,103 @@ def test_standin_calls_bind_to_the_real_signatures(monkeypatch, tmp_path):
             raise AssertionError(
                 f"vLLM {vllm.__version__}: {vllm_standin.REAL[name]}{args, kwargs}: {e}"
             ) from None
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> cmdline of every process whose parent chain reaches `root` (from /proc)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                parent[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found = {}
+    for pid in parent:
+        p, seen = pid, 0
+        while p in parent and p > 1 and seen < 64:
+            p, seen = parent[p], seen + 1
+            if p == root:
+                try:
+                    found[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    pass
+                break
+    return found
+
+
+def _alive(pid: int, cmdline: str) -> bool:
+    try:
+        proc = Path("/proc") / str(pid)
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z" and (proc / "cmdline").read_bytes().decode(errors="replace") == cmdline
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM])
+def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
+    sig, adapters, engine, smollm2_dir, shared_benchmark, tmp_path, monkeypatch
+):
+    """`codetune eval` on vLLM, stopped by SIGTERM once answers are being saved: it exits, no engine-core or
+    worker process of it is left and no new /dev/shm segment; a rerun resumes at the next problem."""
+    import yaml
+
+    from codetune.config import load_config
+    from codetune.layout import base_eval_dir, generations_partial_path
+    from codetune.study import evaluate as ev
+
+    cfg = _study(tmp_path, smollm2_dir, shared_benchmark, adapters, "one_engine")
+    data = {
+        "model": {"source": str(smollm2_dir), "device": "cpu", "dtype": "float32"},
+        "lora": {"r": 8},
+        "runs": {"r1": {"dataset": {"source": "unused.jsonl"}}},
+        "benchmark": {
+            "source": str(shared_benchmark),
+            "max_problems": 8,
+            "timeout_s": 2.0,
+            "generation": {"backend": "vllm", "engine": "one_engine", "max_new_tokens": 96},
+        },
+        "output_dir": str(cfg.output_path),
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(data))
+    shm_before = set(os.listdir("/dev/shm"))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "codetune", "eval", str(tmp_path / "study.yaml"), "--include-base"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "stderr.txt").open("wb"),  # a file: vLLM's log would fill a pipe
+    )
+    partial = generations_partial_path(base_eval_dir(cfg.output_path))
+    family: dict[int, str] = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        family.update(_descendants(child.pid))
+        if partial.is_file() and partial.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.2)
+    assert child.poll() is None, (tmp_path / "stderr.txt").read_text()[-3000:]
+    family.update(_descendants(child.pid))
+    assert any("EngineCore" in c for c in family.values()), family  # vLLM's engine process, as it names it
+    child.send_signal(sig)
+    try:
+        child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise
+    err = (tmp_path / "stderr.txt").read_text()
+    assert child.returncode == 130, err[-3000:]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p, c) for p, c in family.items()):
+        time.sleep(0.2)
+    assert not [c for p, c in family.items() if _alive(p, c)], family
+    assert set(os.listdir("/dev/shm")) - shm_before == set()
+    # The rerun (on the module's engine, handed over) resumes: the base model's saved answers are kept.
+    done = partial.read_text().count("\n")
+    names = {"r1__step2": "a0", "r1__step4": "a1"}
+    monkeypatch.setattr("codetune.bench.engine.load_engine", lambda *a, **k: _Renamed(engine, names))
+    rerun = ev.evaluate_study(load_config(tmp_path / "study.yaml", []), include_base=True)
+    base = next(s for s in rerun if s.run is None)
+    assert base.resumed and 0 < done < base.total and base.total == 8
