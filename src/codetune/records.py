@@ -380,6 +380,8 @@ class EngineShare(Record):
     requests: int  # (model, problem) requests sent in the one generate call
     generation_s: float
     wall_s: float
+    # The engine's platform-dependent settings (vLLM: platform, dtype, enforce_eager, gpu_memory_utilization)
+    settings: dict | None = None
 
 
 class EvalSummary(ScoreStats):

