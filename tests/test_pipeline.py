@@ -331,7 +331,9 @@ def test_a_deleted_checkpoint_stops_the_study_in_one_line_and_its_old_evaluation
 
     sel = select_study(out, cfg=cfg)
     assert best not in [r.checkpoint for r in sel.runs["deep"].rows]
-    assert any(f"{best} was evaluated but its checkpoint is no longer on disk" in g for g in sel.runs["deep"].missing)
+    assert any(
+        f"{best} was evaluated but its checkpoint is no longer on disk" in g for g in sel.runs["deep"].missing
+    )
     run_study(cfg, overwrite_stale=True)
     for key in MODELS:
         assert EvalSummary.read(layout.stage_output(out, "eval", key)).scoring["timeout_s"] == 3.0
@@ -414,3 +416,40 @@ def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, mon
     for cpu, gpu, prefix in zip(on_cpu, on_gpu, prefixes, strict=True):
         diffs = record_differences(cpu.write_record(tmp_path, finished=True), gpu)
         assert {f"{prefix}.device", f"{prefix}.dtype"} <= set(diffs), diffs
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "stage", "key"),
+    [
+        ("codetune.bench.generate", "GENERATION_VERSION", "eval base", "inputs.versions.generation"),
+        ("codetune.sandbox", "SANDBOX_VERSION", "eval base", "inputs.versions.sandbox"),
+        ("codetune.bench.scoring", "SCORING_VERSION", "eval base", "inputs.versions.scoring"),
+        ("codetune.data.formatting", "TRAINING_INPUT_VERSION", "train deep", "inputs.version"),
+        ("codetune.study.compare", "COMPARE_VERSION", "compare", "inputs.versions.compare"),
+    ],
+)
+def test_code_that_changes_results_is_versioned_in_the_fingerprint(
+    base_study, monkeypatch, module, name, stage, key
+):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module(module), name, 999)
+    status = {s.label: st for s, st in dry_run_status(load_config(base_study / "study.yaml")).stages}
+    assert status[stage].state == "stale" and key in status[stage].differences, status[stage]
+
+
+def test_the_builtin_model_is_identified_by_the_converted_files_it_loads(tmp_path, monkeypatch):
+    from codetune import models
+    from codetune.config import ModelConfig
+
+    folder = tmp_path / "converted"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / models.CACHE_MARKER).write_text('{"seconds": 1}')
+    monkeypatch.setattr(models, "convert_builtin", lambda alias: folder)
+    cfg = ModelConfig(source="smollm2-135m-instruct")
+    first = models.model_identity(cfg)
+    (folder / models.CACHE_MARKER).write_text('{"seconds": 2}')  # another conversion's timing: same model
+    assert models.model_identity(cfg) == first
+    (folder / "model.safetensors").write_bytes(b"other weights")  # same package version, other weights
+    assert models.model_identity(cfg) != first

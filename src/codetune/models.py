@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from codetune import hub, layout
 from codetune.errors import CodetuneError
 from codetune.files import atomic_dir
-from codetune.fingerprint import folder_sha256
+from codetune.fingerprint import files_sha256, folder_sha256
 
 if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -46,6 +46,7 @@ BUILTIN_MODELS = {
 
 # Bump when the conversion changes, so stale caches are rebuilt rather than trusted.
 CACHE_FORMAT = 2
+CACHE_MARKER = "codetune-cache.json"  # written last into a converted folder: the conversion is complete
 
 
 def codetune_home() -> Path:
@@ -99,7 +100,7 @@ def looks_like_local_path(source: str) -> bool:
 
 
 def _cache_complete(cache: Path) -> bool:
-    marker = cache / "codetune-cache.json"
+    marker = cache / CACHE_MARKER
     if not marker.is_file():
         return False
     try:
@@ -144,7 +145,7 @@ def _write_cache(tmp: Path, model, tokenizer, alias: str, gguf: Path, t0: float)
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / "codetune-cache.json").write_text(
+    (tmp / CACHE_MARKER).write_text(
         json.dumps(
             {"format": CACHE_FORMAT, "alias": alias, "gguf": str(gguf), "seconds": round(time.time() - t0, 1)}
         )
@@ -176,24 +177,16 @@ def resolve_model_source(source: str) -> str:
 
 
 def model_identity(cfg: ModelConfig) -> dict[str, object]:
-    """What identifies the base model's weights and tokenizer, for stage fingerprints, without loading or
-    converting it: the built-in alias's file and package version, a local folder's sha256, or a hub model's
-    revision (None when neither configured nor cached)."""
+    """What identifies the base model's weights and tokenizer, for stage fingerprints, without loading it:
+    the sha256 of the built-in alias's converted folder (converting it the first time), a local folder's
+    sha256, or a hub model's revision (None when neither configured nor cached)."""
     source = cfg.source
     if is_builtin_alias(source):
-        from importlib import metadata
-
-        spec = BUILTIN_MODELS[source]
-        try:
-            version = metadata.version(spec.pip_name)
-        except metadata.PackageNotFoundError:
-            version = None
-        return {
-            "builtin": source,
-            "file": spec.filename,
-            "package_version": version,
-            "conversion": CACHE_FORMAT,
-        }
+        # The weights actually loaded: the converted folder's files (converted once if needed), so a package
+        # that ships other weights under the same version, or another conversion, is another model.
+        cache = convert_builtin(source)
+        files = [p for p in cache.iterdir() if p.is_file() and p.name != CACHE_MARKER]  # not its timing
+        return {"builtin": source, "sha256": files_sha256(files)}
     path = Path(source).expanduser()
     if path.is_dir():
         return {"sha256": folder_sha256(path)}

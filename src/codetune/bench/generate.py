@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import torch
 
 _FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
+# Bump when what an answer is changes: end tokens, stop and cut rules, sampling (2: seeded per answer).
+GENERATION_VERSION = 2
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
 
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 IGNORE_INDEX = -100
+# Bump when what training sees changes: chat formatting, label masking, collation (train.collate), packing.
+TRAINING_INPUT_VERSION = 1
 Mode = Literal["instruction", "think"]
 
 

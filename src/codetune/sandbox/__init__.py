@@ -20,7 +20,7 @@ failed, not the program (counted as a failure). `progress(n)` gets the number of
 """
 
 from codetune.sandbox.isolation import protections
-from codetune.sandbox.limits import Job, Limits, Result, Status
+from codetune.sandbox.limits import SANDBOX_VERSION, Job, Limits, Result, Status
 from codetune.sandbox.runner import Runner, get_runner
 
-__all__ = ["Job", "Limits", "Result", "Runner", "Status", "get_runner", "protections"]
+__all__ = ["SANDBOX_VERSION", "Job", "Limits", "Result", "Runner", "Status", "get_runner", "protections"]

@@ -10,6 +10,10 @@ from codetune.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit", "sandbox_error"]
 
 
+# Bump when how a program runs changes (isolation, limits, how a verdict is classified): evaluations redo.
+SANDBOX_VERSION = 1
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-run resource limits. Timeouts count CPU seconds, so a loaded harness does not cause them."""

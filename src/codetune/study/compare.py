@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from codetune.config import ModelConfig
 
 BASE_LABEL = layout.BASE_MODEL_NAME
+COMPARE_VERSION = 1  # bump when the comparison's answers or metrics change, so studies compare afresh
 
 
 @dataclass

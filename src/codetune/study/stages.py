@@ -326,8 +326,10 @@ def eval_targets(
 
 def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
     from codetune.bench.evaluate import bench_limits
+    from codetune.bench.generate import GENERATION_VERSION
     from codetune.bench.prompts import LCB_COMMIT, PROMPT_VERSION
     from codetune.bench.scoring import SCORING_VERSION
+    from codetune.sandbox import SANDBOX_VERSION
 
     cfg, run = ctx.cfg, target.label.run
     key = layout.BASE_MODEL_NAME if run is None else f"{run}/{target.label.checkpoint}"
@@ -353,7 +355,13 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),
-            "versions": {"prompt": PROMPT_VERSION, "scoring": SCORING_VERSION, "livecodebench": LCB_COMMIT},
+            "versions": {
+                "prompt": PROMPT_VERSION,
+                "generation": GENERATION_VERSION,
+                "scoring": SCORING_VERSION,
+                "sandbox": SANDBOX_VERSION,
+                "livecodebench": LCB_COMMIT,
+            },
         },
     )
     return Stage("eval", key, spec, outputs, clean=(target.out_dir,), detail=target)
@@ -391,6 +399,9 @@ def plan_selection(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> lis
 
 
 def plan_compare(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[Stage]:
+    from codetune.bench.generate import GENERATION_VERSION
+    from codetune.study.compare import COMPARE_VERSION
+
     (selection,) = planned["selection"]
     folder = layout.compare_dir(ctx.out)
     outputs = (layout.compare_answers_path(folder), layout.compare_metrics_path(folder))
@@ -420,6 +431,7 @@ def plan_compare(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[
             "model": ctx.model_identity,
             "resolved": ctx.resolved_model,
             "system_prompt": ctx.cfg.shared_system_prompt(),
+            "versions": {"compare": COMPARE_VERSION, "generation": GENERATION_VERSION},
         },
     )
     return [Stage("compare", None, spec, outputs, (folder,), detail=list(best.values()))]

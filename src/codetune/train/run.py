@@ -46,6 +46,7 @@ RunState = Literal["empty", "unrecorded", "stale", "unfinished", "complete", "da
 def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
     """Everything that decides a run's results: the model, LoRA and training settings (codetune.config's
     NOT_RESULT_KEYS left out), the run's own section, and the content of its data and base model."""
+    from codetune.data.formatting import TRAINING_INPUT_VERSION
     from codetune.data.sources import dataset_identity
     from codetune.models import model_identity, resolved_model
     from codetune.train.accel import resolved_training
@@ -62,6 +63,7 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
             "dataset": dataset_identity(run.dataset, base_dir, seed=cfg.training.seed),
             "model": model_identity(cfg.model),
             "resolved": {"model": model, "training": resolved_training(cfg.training, model["device"])},
+            "version": TRAINING_INPUT_VERSION,
         },
     )
 
