@@ -453,3 +453,28 @@ def test_the_builtin_model_is_identified_by_the_converted_files_it_loads(tmp_pat
     assert models.model_identity(cfg) == first
     (folder / "model.safetensors").write_bytes(b"other weights")  # same package version, other weights
     assert models.model_identity(cfg) != first
+
+
+def test_a_standalone_compare_refuses_to_overwrite_the_study_s_comparison(study, monkeypatch):
+    out = out_of(study)
+    answers = layout.compare_answers_path(layout.compare_dir(out))
+    before = answers.read_bytes()
+    monkeypatch.chdir(out)  # `--out compare`, the default, is the study's own folder here
+    ckpt = layout.checkpoints_dir(layout.run_dir(out, "deep")) / CHECKPOINTS[0]
+    res = CliRunner().invoke(app, ["compare", "--checkpoint", str(ckpt)])
+    assert res.exit_code != 0 and "is the comparison of the study" in str(res.exception)
+    assert "--out" in str(res.exception)
+    assert answers.read_bytes() == before
+
+
+def test_eval_with_set_records_the_config_it_ran_with(study):
+    out = out_of(study)
+    res = CliRunner().invoke(
+        app, ["eval", str(study / "study.yaml"), "--include-base", "--set", "benchmark.timeout_s=3.0"]
+    )
+    assert res.exit_code == 0, res.output
+    assert load_config(layout.config_path(out)).benchmark.timeout_s == 3.0
+    record = load_records(out)[("eval", "base")]
+    assert record.config["benchmark"]["timeout_s"] == 3.0
+    assert record.config_file and (out / record.config_file).is_file()
+    assert load_config(out / record.config_file).benchmark.timeout_s == 3.0

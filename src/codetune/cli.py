@@ -472,9 +472,16 @@ def compare(
     """
     from codetune import render
     from codetune.config import DEFAULT_COMPARE_PROMPTS
-    from codetune.study.compare import check_checkpoints, read_prompts, run_compare, save_compare
+    from codetune.study.compare import (
+        check_checkpoints,
+        check_out_dir,
+        read_prompts,
+        run_compare,
+        save_compare,
+    )
 
     check_checkpoints(checkpoint)  # a missing checkpoint fails before any model loads
+    check_out_dir(out)
     texts = read_prompts(prompts) if prompts else list(DEFAULT_COMPARE_PROMPTS)
     result = run_compare(
         checkpoint, texts, max_new_tokens=max_new_tokens, include_base=include_base, system_prompt=system

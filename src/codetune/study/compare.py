@@ -160,6 +160,19 @@ def run_compare(
     )
 
 
+def check_out_dir(out_dir: str | Path) -> None:
+    """Refuse a standalone comparison into a study's own compare folder: that one is the study's compare
+    stage's output, made from its selection and recorded; overwriting it would give the report answers no
+    record stands for."""
+    out = Path(out_dir).resolve()
+    study = out.parent
+    if out == layout.compare_dir(study).resolve() and layout.stages_dir(study).is_dir():
+        raise CodetuneError(
+            f"{out} is the comparison of the study in {study} (its compare stage writes it); rerun "
+            "`codetune study` to redo it, or pass --out with another folder (nothing written)"
+        )
+
+
 def save_compare(result: CompareResult, out_dir: str | Path) -> tuple[Path, Path]:
     """The answers file (prompts, decoding, each model's answers) and the metrics file (per answer and
     aggregated) in `out_dir`."""

@@ -21,6 +21,7 @@ from codetune.study.stages import (
     eval_stage,
     eval_targets,
     finish_computing,
+    record_config,
     start_computing,
     status,
 )
@@ -129,6 +130,10 @@ def _evaluate_study(
     for r in runs:
         cfg.run(r)  # unknown run: error naming the runs
     ctx = StudyContext(cfg)
+    # The config these evaluations run with (overrides included) becomes the study's config.yaml, with its
+    # dated copy that each record names, as `codetune study` does: the report then compares against it.
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    ctx.config_file = record_config(ctx)
     chosen: dict[str, list[Path]] = {}
     for r in runs:
         chosen[r] = choose_checkpoints(cfg, r, checkpoints)

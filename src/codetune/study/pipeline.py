@@ -12,14 +12,12 @@ and after a config change recomputes exactly the stages whose settings or inputs
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from codetune import layout
-from codetune.config import StudyConfig, dump_config
+from codetune.config import StudyConfig
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_dir, write_text_atomic
-from codetune.fingerprint import digest
+from codetune.files import check_writable_dir
 from codetune.locks import folder_lock
 from codetune.progress import console, say
 from codetune.study.environment import write_environment
@@ -32,6 +30,7 @@ from codetune.study.stages import (
     computing,
     plan_report,
     plan_training,
+    record_config,
     status,
     study_status,
 )
@@ -171,20 +170,6 @@ def refuse_stale_training(ctx: StudyContext) -> None:
     stale = [(s, st) for s in plan_training(ctx, {}) if (st := status(ctx, s)).state == "stale"]
     if stale and not ctx.overwrite_stale:
         raise CodetuneError(stale_training_message(stale))
-
-
-def record_config(ctx: StudyContext) -> str:
-    """The study's config file (the latest) and, once per distinct config, a dated copy; returns the
-    copy's path relative to the study folder (what each stage record names)."""
-    text = dump_config(ctx.cfg)
-    h = digest(text)[:12]
-    path = next((p for p in reversed(layout.config_history(ctx.out)) if p.stem.endswith(h)), None)
-    if path is None:
-        path = layout.config_history_path(ctx.out, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), h)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, text)
-    write_text_atomic(layout.config_path(ctx.out), text)
-    return str(path.relative_to(ctx.out))
 
 
 def run_study(cfg: StudyConfig, *, overwrite_stale: bool = False) -> tuple[Path, Path]:

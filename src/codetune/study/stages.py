@@ -24,17 +24,20 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codetune import __version__, layout
-from codetune.config import NOT_RESULT_KEYS, StudyConfig
+from codetune.config import NOT_RESULT_KEYS, StudyConfig, dump_config
 from codetune.errors import CodetuneError
+from codetune.files import write_text_atomic
 from codetune.fingerprint import (
     StageSpec,
     StageStatus,
     adapter_sha256,
+    digest,
     file_sha256,
     files_sha256,
     stage_status,
@@ -130,6 +133,20 @@ class StudyContext:
             ds = self.cfg.run(run).dataset
             self._datasets[run] = dataset_identity(ds, self.base_dir, seed=self.cfg.training.seed)
         return self._datasets[run]
+
+
+def record_config(ctx: StudyContext) -> str:
+    """The study's config file (the latest) and, once per distinct config, a dated copy; returns the
+    copy's path relative to the study folder (what each stage record names)."""
+    text = dump_config(ctx.cfg)
+    h = digest(text)[:12]
+    path = next((p for p in reversed(layout.config_history(ctx.out)) if p.stem.endswith(h)), None)
+    if path is None:
+        path = layout.config_history_path(ctx.out, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), h)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    write_text_atomic(layout.config_path(ctx.out), text)
+    return str(path.relative_to(ctx.out))
 
 
 def status(ctx: StudyContext, stage: Stage) -> StageStatus:
