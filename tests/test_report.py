@@ -367,3 +367,31 @@ def test_report_under_a_selection_split(tmp_path):
     assert "5 problems (the problems reported on; the 5 that selected are left out) x 5 models" in md
     matrix = md.split("## Problems")[1].split("###")[0]
     assert len([line for line in matrix.splitlines() if line.startswith("| abc")]) == 5
+
+
+def test_report_with_several_samples_per_problem(tmp_path):
+    """n > 1: a problem is solved when at least half its samples pass; failures count every sample."""
+    from codetune.layout import base_eval_dir
+    from test_select import BASE, CONFIG, write_eval, write_run
+
+    study = tmp_path / "study"
+    study.mkdir()
+    runs = "  deep:\n    dataset: {source: 'builtin:deep'}\n"
+    (study / "config.yaml").write_text(CONFIG.format(runs=runs, selection="{method: all}"))
+    write_eval(base_eval_dir(study), [[True, False, False]] * 10, label=BASE)
+    write_run(
+        study,
+        "deep",
+        {10: [[True, True, False]] * 4 + [[False] * 3] * 6, 20: [[True] * 3] * 2 + [[False] * 3] * 8},
+    )
+    write_selection(study, select_study(study))
+    _, md_path = write_report(study)
+    md = md_path.read_text()
+    assert "| **deep** | **step 10** |" in md
+    matrix = md.split("## Problems")[1].split("###")[0]
+    assert "| abc370_a | E |" not in matrix  # no difficulty recorded in test_select's entries
+    assert "| abc370_a |  | WA | ✓ | ✓ |" in matrix and "| abc373_a |  | WA | ✓ | WA |" in matrix
+    # 30 answers per model: base passes 10 samples of 30, deep step 10 passes 8.
+    assert (
+        "| base | 10 | 20 | 30 |" in md and "| **deep step 10 (selected)** | **8** | **22** | **30** |" in md
+    )
