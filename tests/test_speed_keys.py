@@ -46,7 +46,9 @@ def test_scoring_workers_leave_every_verdict_as_it_was():
     out = []
     for workers in (1, 3):
         with get_runner(workers=workers) as runner:
-            (entry,) = score_generations([parse_row(APB_ROW)], gens, limits=grading_limits(4, 1024), runner=runner)
+            (entry,) = score_generations(
+                [parse_row(APB_ROW)], gens, limits=grading_limits(4, 1024), runner=runner
+            )
         out.append((entry.graded_list, entry.verdicts))
     assert out[0] == out[1]
     assert sum(out[0][0]) not in (0, len(fast))  # some pass, some fail: the comparison means something
@@ -61,8 +63,11 @@ def test_records_store_the_speed_settings_they_ran_with(tmp_path, tiny_model_dir
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, workers=3)
     ctx = StudyContext(cfg)
     spec = eval_stage(ctx, eval_targets(ctx, runs=[])[0]).spec
-    assert spec.speed == {"benchmark": {"workers": 3, "generation": {"engine": "auto"}}}
+    assert spec.speed == {"benchmark": {"workers": 3, "generation": {"backend": "auto", "engine": "auto"}}}
     assert "workers" not in spec.config["benchmark"]
+    # Backend and engine mode count as resolved (no vLLM in this venv: hf, and hf's auto mode).
+    assert {"backend": "hf", "engine": "per_checkpoint"}.items() <= spec.inputs["resolved"].items()
+    assert "backend" not in spec.config["benchmark"]["generation"]
     record = spec.write_record(tmp_path, finished=True)
     full = cfg.model_dump(mode="json")
     assert config_disagreement(settings_as_run(record), full) == []

@@ -35,7 +35,8 @@ from codetune.sandbox import get_runner
 from codetune.study import evaluate as ev
 from test_bench_eval import _config
 
-TIMING = {"wall_time_s", "generation_time_s", "scoring_time_s", "problems_per_s", "engine"}
+# How the answers were produced (times, the sweep's share, the engine mode in generated_by), not what they are.
+TIMING = {"wall_time_s", "generation_time_s", "scoring_time_s", "problems_per_s", "engine", "generated_by"}
 STEPS = (2, 4, 6)
 
 
@@ -142,6 +143,14 @@ def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
     assert all(r.finished for r in records)
     assert all(r.inputs["resolved"]["engine"] == "one_engine" for r in records)
     assert all(r.inputs["resolved"]["engine"] == "per_checkpoint" for r in _records(ref_cfg, ref_summaries))
+    # The backend as `auto` resolved it here (no vLLM in this venv), and each summary says what generated it.
+    assert all(r.inputs["resolved"]["backend"] == "hf" for r in records)
+    import transformers
+
+    hf = {"backend": "hf", "package": f"transformers {transformers.__version__}"}
+    hf["settings"] = {"device": "cpu", "dtype": "float32"}
+    assert all(s.generated_by == hf | {"engine": "one_engine"} for s in summaries)
+    assert all(s.generated_by == hf | {"engine": "per_checkpoint"} for s in ref_summaries)
     shared = summaries[1].engine
     assert shared.mode == "one_engine" and shared.models == 4 and shared.requests == 12
     # Each model is charged a quarter of the shared generation time, so the times still add up.

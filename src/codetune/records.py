@@ -403,6 +403,9 @@ class EvalSummary(ScoreStats):
     # A hub benchmark's {"revision", "files": [{"name", "sha256"}]}; None for local and built-in sources.
     benchmark_provenance: dict | None = None
     engine: EngineShare | None = None  # None: generated on its own (per_checkpoint)
+    # What generated the answers (bench.engine.describe_engine): backend, package version, engine mode and
+    # the engine's settings. None: evaluated by an older codetune.
+    generated_by: dict | None = None
 
     @classmethod
     def complete_in(cls, folder: Path) -> EvalSummary | None:

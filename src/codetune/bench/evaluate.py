@@ -116,10 +116,11 @@ class EvalFolder:
         base_model: str,
         provenance: dict | None = None,
         seed: int = 0,
+        generated_by: dict | None = None,
     ):
         self.out_dir, self.problems, self.bench = Path(out_dir), list(problems), bench
         self.system_prompt, self.label, self.base_model = system_prompt, label, base_model
-        self.provenance = provenance
+        self.provenance, self.generated_by = provenance, generated_by
         self.rules = scoring_rules(bench, base_model, system_prompt)
         # Each problem's sampling seed (generate.sample_seed), the same for every model: paired comparisons
         # between checkpoints then differ by the model, not by the draw. Recorded when it matters.
@@ -232,6 +233,7 @@ class EvalFolder:
             scoring=self.rules,
             benchmark_provenance=self.provenance,
             engine=engine,
+            generated_by=self.generated_by,
         )
         summary.write(layout.eval_summary_path(self.out_dir), indent=1)
         layout.generations_partial_path(self.out_dir).unlink(missing_ok=True)

