@@ -486,7 +486,9 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
         time.sleep(0.2)
     assert not [c for p, c in family.items() if _alive(p, c)], family
     assert set(os.listdir("/dev/shm")) - shm_before == set()
-    saved = [json.loads(line) for line in partial.read_text().splitlines()]  # whole lines, whatever the signal
+    saved = [
+        json.loads(line) for line in partial.read_text().splitlines()
+    ]  # whole lines, whatever the signal
     done = len(saved)
     assert done >= 1 and all(r["question_id"] and r["output_list"] for r in saved)
     if sig == signal.SIGINT:
