@@ -66,6 +66,7 @@ class KnownAnswers:
     def __init__(self, tokenizer, statements: dict[str, str]):
         self.tokenizer, self.statements, self.calls = tokenizer, statements, []
         self.models: dict[str, str] = {}  # adapter name -> PLAN key, from the checkpoint folder it loads
+        self.closed = 0
 
     def load(self, model, generation, adapters, **kw):
         for name, folder in adapters.items():
@@ -91,6 +92,9 @@ class KnownAnswers:
 
     def for_adapter(self, adapter):
         return lambda prompts, **kw: self.generate([(adapter, p) for p in prompts], **kw)
+
+    def close(self):
+        self.closed += 1
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +129,7 @@ def test_each_verdict_lands_on_its_problem_and_selection_is_exact(
     summaries = ev.evaluate_study(cfg, include_base=True)
 
     assert fake.calls == ([8, 8, 8, 8] if engine == "per_checkpoint" else [32])
+    assert fake.closed == 1  # stopped once the evaluations are done (vLLM's processes, not at exit)
     by_model = {("base" if s.step is None else STEPS[s.step]): s for s in summaries}
     for model, expected in EXPECTED.items():
         summary = by_model[model]

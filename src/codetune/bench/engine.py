@@ -42,6 +42,8 @@ class Engine(Protocol):
 
     def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]: ...
 
+    def close(self) -> None: ...
+
 
 class HFEngine:
     """A transformers model (a PeftModel when adapters are attached) behind the engine interface."""
@@ -78,6 +80,9 @@ class HFEngine:
             return self.generate([(adapter, p) for p in prompts], **kwargs)
 
         return generate
+
+    def close(self) -> None:
+        """Nothing to stop: the model is freed with the engine (vLLM's close stops its processes)."""
 
 
 def resolved_backend(generation: GenerationConfig, model: ModelConfig) -> Backend:

