@@ -176,7 +176,13 @@ def test_packing_keeps_sequences_apart_with_sdpa():
     assert _packed_vs_padded("sdpa") < 1e-5
 
 
-@pytest.mark.slow
-def test_packing_with_flex_attention_document_mask_matches_padding():
-    """FlexAttention runs forward (not backward) on CPU, after compiling its kernel (a minute or more)."""
+def test_packing_with_flex_attention_document_mask_matches_padding(monkeypatch):
+    """transformers' document mask for packed rows (the BlockMask flex attention trains with on CUDA) keeps
+    the sequences apart. Run through torch's eager flex_attention, its reference implementation: inductor's
+    compiled CPU kernel, which transformers would otherwise use, gave wrong losses on an AVX2-only AMD EPYC
+    (NaN under pytest, 4.8855 against the padded 4.8837), and codetune never trains with flex on CPU."""
+    from torch.nn.attention.flex_attention import flex_attention
+    from transformers.integrations import flex_attention as hf_flex
+
+    monkeypatch.setattr(hf_flex.WrappedFlexAttention, "__call__", lambda self: flex_attention)
     assert _packed_vs_padded("flex_attention") < 1e-5
