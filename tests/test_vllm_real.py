@@ -532,33 +532,20 @@ def test_whole_study_in_the_vllm_environment_trains_and_reports_vllm(smollm2_dir
     from codetune.records import EvalSummary
     from codetune.study.pipeline import run_study
     from codetune.study.results import load_records
+    from test_pipeline import study_doc
 
     torch.set_num_threads(1)
-    doc = {
-        "name": "vllm-env",
-        "output_dir": "out",
-        "model": {"source": str(smollm2_dir), "device": "cpu", "dtype": "float32"},
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {
-            "max_steps": 2,
-            "batch_size": 2,
-            "eval_every": 1,
-            "save_every": 1,
-            "gradient_checkpointing": True,  # the TrainingArguments key that was renamed after 5.19
-            "max_seq_length": 256,
-            "overlong": "drop",
-            "max_eval_samples": 2,
-            "report_to": [],
-        },
-        "runs": {"deep": {"dataset": {"source": "builtin:deep", "max_rows": 40}}},
-        "benchmark": {
-            "source": str(shared_benchmark),
-            "release": None,
-            "max_problems": 2,
-            "timeout_s": 2.0,
-            "generation": {"max_new_tokens": 16},  # backend and engine: auto
-        },
-        "compare": {"prompts": ["Say hello."], "max_new_tokens": 8},
+    doc = study_doc(smollm2_dir)  # test_pipeline's tiny study, on the real model and benchmark
+    doc["training"] |= {
+        "batch_size": 2,
+        "gradient_checkpointing": True,  # the TrainingArguments key that was renamed after 5.19
+        "max_seq_length": 256,
+        "max_eval_samples": 2,
+    }
+    doc["benchmark"] |= {
+        "source": str(shared_benchmark),
+        "max_problems": 2,
+        "generation": {"max_new_tokens": 16},  # backend and engine: auto
     }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(doc))
     before = set(_descendants(os.getpid()))  # the module's engine may be running already

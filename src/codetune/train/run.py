@@ -422,7 +422,7 @@ def _train_run(
     model = load_model(
         cfg.model, quantize_4bit=cfg.lora.quantize == "4bit", attn_implementation=accel.attention
     )
-    model = wrap_lora(model, cfg, gradient_checkpointing=bool(getattr(args, checkpointing_arg())))
+    model = wrap_lora(model, cfg, gradient_checkpointing=accel.gradient_checkpointing)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     pad = PadCollator(pad_id, pad_to_multiple_of=8 if device.startswith("cuda") else None)
