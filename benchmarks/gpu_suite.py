@@ -22,10 +22,12 @@ Parts whose packages or device are missing (TRL, liger-kernel, flex_attention of
 `--dry-run` runs the same code on CPU with a tiny model in seconds (CI runs it); it writes nothing unless
 --out is given, and its numbers are not measurements of anything.
 
-Device command (the device has torch, transformers, peft, accelerate and triton; first run
-`bash benchmarks/fetch_gpu_wheels.sh` here, then pass carry [".gpu-wheels"]):
+Device commands (the device has torch, transformers, peft, accelerate and triton, no network): first
+`bash benchmarks/fetch_gpu_wheels.sh` here, then pass carry [".gpu-wheels"] and run the two parts as two
+commands of at most 5 minutes each (a rerun of one part fits a 15-minute lease). pip's errors are shown:
 
-    for p in rich pydantic pyyaml liger-kernel trl; do python -m pip install -q --no-index --find-links .gpu-wheels "$p" >/dev/null 2>&1 || echo "gpu_suite: $p not installed"; done; PYTHONPATH=src timeout 500 python benchmarks/gpu_suite.py --budget-s 420 --out "$OUT/RESULTS.md"
+    python3 -m pip install -q --no-index --find-links .gpu-wheels rich pydantic pyyaml liger-kernel trl; PYTHONPATH=src timeout 290 python3 benchmarks/gpu_suite.py --only training --budget-s 260 --out "$OUT/RESULTS-training.md"
+    PYTHONPATH=src timeout 290 python3 benchmarks/gpu_suite.py --only generation --budget-s 260 --out "$OUT/RESULTS-generation.md"
 """
 
 from __future__ import annotations
@@ -792,6 +794,23 @@ def write_results(report: Report, path: Path, versions: dict, wall: float) -> No
     print(f"wrote {path}")
 
 
+# Every package the suite imports, or may (the optional arms), and codetune itself.
+PACKAGES = ("torch", "transformers", "peft", "accelerate", "triton", "liger-kernel", "trl", "flash-attn",
+            "vllm", "bitsandbytes", "datasets", "pydantic", "rich", "pyyaml", "numpy", "codetune")  # fmt: skip
+
+
+def package_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def one(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return ", ".join(f"{name} {one(name)}" for name in PACKAGES) + f"; Python {platform.python_version()}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="tiny model on CPU in seconds (tests the suite)")
@@ -810,6 +829,7 @@ def main() -> None:
         help="whole-suite time budget: training recipes are skipped past 45%% of it, generation caps shrink",
     )
     args = ap.parse_args()
+    print("gpu_suite versions: " + package_versions(), flush=True)  # first: a failure below still names them
 
     import peft
     import torch

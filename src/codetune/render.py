@@ -298,3 +298,47 @@ def protections(console: Console, found: dict) -> None:
         table.add_row(name.replace("_", " "), shown)
     console.print(table)
     _line(console, f"notes: {found['notes']}")
+
+
+def training_plan(console: Console, plan: dict) -> None:
+    """`codetune study --dry-run`: the precision and memory plan of a run on this machine's card."""
+    if "error" in plan:
+        _line(console, f"training on {plan['device']}: {plan['error']}")
+        return
+    _line(
+        console, f"training on {plan['device']}: {plan['dtype']}; gradient checkpointing {plan['estimate']}"
+    )
+
+
+def gpu_facts(console: Console, facts: dict) -> None:
+    """`codetune doctor`: what the GPU path (training precision, vLLM, kernels, memory) will use here."""
+    table = Table(title="codetune GPU path on this machine", title_justify="left")
+    table.add_column("what")
+    table.add_column("here")
+    card = facts["card"]
+    table.add_row("torch", facts["torch"])
+    table.add_row(
+        "device",
+        f"{card['name']} (compute capability {card['capability']})"
+        if card
+        else f"[red]no CUDA GPU[/red] (CPU){': ' + facts['no_gpu_why'] if facts.get('no_gpu_why') else ''}",
+    )
+    if card:
+        table.add_row("free memory", card["memory"])
+    table.add_row("precision (model.dtype: auto)", facts["precision"])
+    vllm = facts["vllm"]
+    table.add_row("vLLM", vllm["installed"] or "[red]not installed[/red]")
+    if vllm["installed"]:
+        table.add_row("vLLM for backend: auto", "yes" if vllm["runs_here"] else "[red]no[/red] (hf backend)")
+    table.add_row("vLLM LoRA serving", vllm["lora"])
+    for key, label in (
+        ("liger_kernel", "Liger kernels"),
+        ("flash_attn", "flash-attn"),
+        ("4bit", "4-bit (QLoRA)"),
+    ):
+        table.add_row(label, facts[key] or "[red]not installed[/red]")
+    plan = facts.get("training_plan")
+    if plan:
+        shown = plan.get("error") or f"{plan['dtype']}; gradient checkpointing {plan.get('estimate')}"
+        table.add_row(f"training {plan['config'] or 'the config'}", shown)
+    console.print(table)

@@ -141,6 +141,7 @@ def load_engine(
         load_model_and_tokenizer,
         load_tokenizer,
         resolve_model_source,
+        resolved_model,
     )
 
     if resolved_backend(generation, model) == "vllm":
@@ -152,7 +153,7 @@ def load_engine(
             adapters,
             max_lora_rank=max_lora_rank,
             tensor_parallel_size=generation.tensor_parallel_size,
-            dtype=model.dtype,
+            dtype=resolved_model(model)["dtype"],  # what the hf backend loads: float16 on a GPU without bf16
             memory_fraction=generation.memory_fraction,
             seed=seed,
         )

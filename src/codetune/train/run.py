@@ -253,7 +253,9 @@ def wrap_lora(model, cfg: StudyConfig, *, gradient_checkpointing: bool):
         target_modules=lora.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, peft_cfg)
+    # autocast_adapter_dtype: the LoRA weights are float32 under a bf16/fp16 base, so fp16 training (a T4)
+    # has float32 gradients for its GradScaler to unscale, and bf16 updates lose no precision.
+    return get_peft_model(model, peft_cfg, autocast_adapter_dtype=True)
 
 
 def _prepare_run_dir(
