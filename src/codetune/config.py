@@ -91,7 +91,7 @@ class TrainingConfig(_Section):
     # attn_implementation passed to transformers; auto = flash_attention_2 for packing when flash-attn is
     # installed on CUDA, else transformers' default (sdpa). flex_attention trains on CUDA only.
     attention: Literal["auto", "eager", "sdpa", "flex_attention", "flash_attention_2"] = "auto"
-    # Liger's Triton kernels (fused linear cross-entropy, RMSNorm, RoPE, SwiGLU): CUDA + codetune[gpu];
+    # Liger's Triton kernels (fused linear cross-entropy, RMSNorm, RoPE, SwiGLU): CUDA + liger-kernel (the GPU lock);
     # auto = on when both are there
     liger_kernel: bool | Literal["auto"] = False
     overfit_patience: Annotated[int, Field(gt=0)] = 3  # k evals of rising val loss = overfitting signal

@@ -328,7 +328,7 @@ def load_model(
             from transformers import BitsAndBytesConfig
         except ImportError:
             raise CodetuneError(
-                "lora.quantize: 4bit needs bitsandbytes: pip install 'codetune[qlora]'"
+                "lora.quantize: 4bit needs bitsandbytes, in the GPU stack: bash scripts/setup-gpu.sh"
             ) from None
 
         kwargs["quantization_config"] = BitsAndBytesConfig(

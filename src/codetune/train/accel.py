@@ -141,7 +141,9 @@ def resolve_liger(t: TrainingConfig, device: str) -> bool:
             f"{device} (set it to false or auto)"
         )
     if not available:
-        raise CodetuneError("training.liger_kernel: needs liger-kernel: pip install 'codetune[gpu]'")
+        raise CodetuneError(
+            "training.liger_kernel: needs liger-kernel, in the GPU stack: bash scripts/setup-gpu.sh"
+        )
     return True
 
 
