@@ -15,10 +15,11 @@ word-level one over the same 151,936-entry vocabulary, and the workloads have th
               checkpoint's 41 prompts per batch) against one_engine (all 738 requests, adapters mixed in
               PEFT batches). New tokens/s, peak memory, and the projected time of the whole sweep.
               Time-capped: per_checkpoint is measured on a sample of the adapters, and each arm stops at
-              --gen-cap-s seconds (transformers' max_time); RESULTS.md says what was measured and what scaled.
+              --gen-cap-s seconds (transformers' max_time); the results file says what was measured and what scaled.
 
 Parts whose packages or device are missing (TRL, liger-kernel, flex_attention off CUDA) print one
-"skipped:" line each. Results go to benchmarks/RESULTS.md (or --out), with the device named.
+"skipped:" line each. Results go to benchmarks/gpu_suite_results.md (or --out), with the device named; benchmarks/RESULTS.md
+quotes them with their date.
 `--dry-run` runs the same code on CPU with a tiny model in seconds (CI runs it); it writes nothing unless
 --out is given, and its numbers are not measurements of anything.
 
@@ -818,7 +819,7 @@ def main() -> None:
         "--out",
         type=Path,
         default=None,
-        help="results file (default benchmarks/RESULTS.md; none on --dry-run)",
+        help="results file (default benchmarks/gpu_suite_results.md; none on --dry-run)",
     )
     ap.add_argument("--only", choices=["training", "generation"], default=None)
     ap.add_argument("--gen-cap-s", type=float, default=None, help="seconds per generation arm (default 80)")
@@ -859,7 +860,7 @@ def main() -> None:
             pass
     report = Report(device=name, dry_run=args.dry_run)
     print(f"gpu_suite on {name}: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
-    out = args.out or (None if args.dry_run else Path(__file__).resolve().parent / "RESULTS.md")
+    out = args.out or (None if args.dry_run else Path(__file__).resolve().parent / "gpu_suite_results.md")
     report.deadline = time.perf_counter() + args.budget_s
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="codetune-gpu-suite-") as tmp:
