@@ -16,9 +16,9 @@ from typing import Any
 
 from codetune import layout
 from codetune.records import DatasetProfile, MetricsRow, ModelRow
-from codetune.study.report.common import interval, loss, pct, points, pvalue
+from codetune.study.report.common import interval, loss, pct, points
 from codetune.study.report.inputs import ReportInputs
-from codetune.study.stats import PairedComparison
+from codetune.study.stats import PairedComparison, paired_comparison
 
 LCB_HUB = "livecodebench/code_generation_lite"
 
@@ -85,7 +85,16 @@ def card_facts(inp: ReportInputs, run: str, checkpoint: str, *, selected: bool) 
     if shown is None:
         named = [n for n in inp.not_shown if n.startswith(f"{key}:")]
         why = named[0].split(": ", 1)[1] if named else "it was not evaluated, or not in the selection record"
-    vs_base = inp.paired(shown, inp.base) if shown is not None and inp.base is not None else None
+    vs_base = None
+    if shown is not None and inp.base is not None:
+        # As the report pairs them (ReportInputs.paired), named for the card: this checkpoint, not "run best".
+        ids = set(inp.report_ids) if inp.report_ids is not None else None
+        pa, pb = (
+            {q: v for q, v in m.eval.per_problem.items() if ids is None or q in ids}
+            for m in (shown, inp.base)
+        )
+        if set(pa) & set(pb):
+            vs_base = paired_comparison(pa, pb, seed=inp.seed, name_a=f"{run} step {step}", name_b="base")
     metrics = inp.study.runs[run].metrics if run in inp.study.runs else []
     rs = inp.sel.runs.get(run) if inp.sel is not None else None
     summary = shown.eval.summary if shown is not None else None
@@ -238,7 +247,7 @@ def card_body(facts: ModelCardFacts, *, merged: bool) -> str:
             lines.append(
                 f"- against the base model on the same {pc.n} problems: {points(pc.solved_diff)} points "
                 f"({points(lo)} to {points(hi)}, exact 95% interval), solved only by this model {pc.only_a}, "
-                f"only by the base {pc.only_b}; McNemar {pvalue(pc.p_value)}: {pc.verdict}"
+                f"only by the base {pc.only_b}; exact McNemar test: {pc.verdict}"
             )
         lines.append(f"- benchmark: {window}")
         if f.benchmark_provenance:

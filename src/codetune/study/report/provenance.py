@@ -260,6 +260,8 @@ def environment(inp: ReportInputs) -> list[Block]:
     for name, st in inp.study.runs.items():
         shown = inp.runs.get(name, [])
         train = duration(st.summary.wall_time) if st.summary else "incomplete" if st.exists else "not started"
+        if inp.study.imported is not None:
+            train = "none (imported answers)"
         evals = duration(sum(m.eval.wall_time_s for m in shown)) if shown else "not recorded"
         rows.append([name, train, str(len(shown)), evals])
     if inp.base is not None:
