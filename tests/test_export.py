@@ -175,3 +175,48 @@ def test_prune_keeps_the_resume_state_of_an_unfinished_run(study):
     res = prune_study(study)
     assert res.kept_resume == [f"deep/{ckpts[-1].name} (training unfinished)"]
     assert (ckpts[-1] / "optimizer.pt").is_file() and not (ckpts[0] / "optimizer.pt").exists()
+
+
+def embedded_study(folder: Path) -> Path:
+    """test_pipeline's tiny study on the embedded model (its base: the GGUF converted into CODETUNE_HOME), one
+    checkpoint after 2 steps, one problem; answers from the HF backend. Returns the study folder."""
+    rows = builtin_benchmark_rows(seed=42)[:1]
+    (folder / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    doc = study_doc("smollm2-135m-instruct")
+    doc["training"] |= {
+        "batch_size": 2,
+        "max_seq_length": 256,
+        "max_eval_samples": 2,
+        "eval_every": 2,
+        "save_every": 2,
+        "warmup_ratio": 0.0,
+        "learning_rate": 1e-2,
+    }
+    doc["benchmark"] |= {"max_problems": 1, "generation": {"max_new_tokens": 8, "backend": "hf"}}
+    doc["compare"]["max_new_tokens"] = 4
+    (folder / "study.yaml").write_text(yaml.safe_dump(doc))
+    run_study(load_config(folder / "study.yaml"))
+    return folder / "out"
+
+
+@pytest.mark.slow
+def test_the_embedded_model_exports_merged_and_as_an_adapter(smollm2_dir, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(2)
+    study = embedded_study(tmp_path)
+    name, ck = _best(study)
+    merged_dir, adapter_dir = tmp_path / "merged", tmp_path / "adapter"
+    export_checkpoint(study, "deep", merged_dir, merged=True)
+    export_checkpoint(study, "deep", adapter_dir)
+    ids = torch.tensor([[1, 504, 3458, 28, 198, 2]])
+    base = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
+    plain = _logits(base, ids)
+    with_adapter = _logits(PeftModel.from_pretrained(base, str(adapter_dir)).eval(), ids)
+    got = _logits(AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32), ids)
+    assert (with_adapter - plain).abs().max() > 1e-3
+    torch.testing.assert_close(got, with_adapter, rtol=0, atol=1e-4)
+    card = layout.model_card_path(merged_dir).read_text()
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in card and "base_model:" not in card  # not the hub's weights
