@@ -161,3 +161,38 @@ def test_pattern_maps_names_and_refuses_ambiguity(tmp_path):
             benchmark={"source": "x.jsonl"},
             pattern="{run}_s{step}_*.json",
         )
+
+
+def test_a_rerun_keeps_what_is_unchanged_and_redoes_what_changed(tmp_path, shared_benchmark):
+    ids = [p.question_id for p in load_benchmark_file(shared_benchmark)]
+    answers, out = tmp_path / "answers", tmp_path / "study"
+    answers.mkdir()
+    for step, solved in ((10, ["abc365_a"]), (20, [])):
+        (answers / NAME.format(run="deep", step=step)).write_text(json.dumps(_answers(ids, solved)))
+
+    def run(*overrides: str) -> dict[int, tuple[int, int]]:
+        import_answers(
+            answers, out, model="m", benchmark={"source": str(shared_benchmark)}, overrides=list(overrides)
+        )
+        rdir = layout.run_dir(out, "deep")
+        found = {}
+        for e in sorted(layout.evals_root(rdir).iterdir()):
+            path = layout.eval_summary_path(e)
+            found[layout.parse_checkpoint_name(e.name)[0]] = (
+                EvalSummary.read(path).solved,
+                path.stat().st_mtime_ns,
+            )
+        return found
+
+    first = run()
+    assert {s: v[0] for s, v in first.items()} == {10: 1, 20: 0}
+    (answers / NAME.format(run="deep", step=20)).write_text(
+        json.dumps(_answers(ids, ["abc365_b", "abc366_a"]))
+    )
+    second = run()
+    assert second[10] == first[10]  # same bytes, same rules: kept
+    assert second[20][0] == 2 and second[20][1] != first[20][1]
+    third = run("benchmark.timeout_s=3")  # other rules: everything is scored again
+    assert all(third[s][1] != second[s][1] for s in third)
+    (answers / NAME.format(run="deep", step=10)).unlink()
+    assert set(run("benchmark.timeout_s=3")) == {20}  # a file no longer there leaves no evaluation behind

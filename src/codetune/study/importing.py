@@ -22,7 +22,7 @@ from codetune import __version__, layout
 from codetune.config import DEFAULT_IMPORT_PATTERN
 from codetune.errors import CodetuneError
 from codetune.files import atomic_dir, write_text_atomic
-from codetune.fingerprint import file_sha256, now
+from codetune.fingerprint import digest, file_sha256, now
 from codetune.locks import folder_lock
 from codetune.progress import say
 from codetune.records import (
@@ -102,12 +102,15 @@ def import_config_doc(name: str, model: str, runs: list[str], benchmark: dict) -
     }
 
 
-def _imported_rules(bench) -> dict:
+def _imported_rules(bench, selection) -> dict:
+    """The rules the answers are scored under; an earlier import is kept only where they are the same."""
+    from codetune.bench.lcb import selection_identity
     from codetune.bench.prompts import LCB_COMMIT
     from codetune.bench.scoring import SCORING_VERSION
 
     return {
         "answers": IMPORTED,
+        "benchmark_sha256": digest(selection_identity(selection)),  # every selected problem and test
         "timeout_s": bench.timeout_s,
         "memory_mb": bench.memory_mb,
         "livecodebench_commit": LCB_COMMIT,
@@ -130,9 +133,10 @@ def _score_one(
     from codetune.bench.scoring import grading_limits, load_generations, score_generations, summarize_scores
 
     sha = file_sha256(path)
+    rules = _imported_rules(bench, selection)
     done = EvalSummary.complete_in(out_dir)
-    if done is not None and (done.generated_by or {}).get("sha256") == sha:
-        return done
+    if done is not None and (done.generated_by or {}).get("sha256") == sha and done.scoring == rules:
+        return done  # the same bytes scored under the same rules on the same problems
     gens = load_generations(path)
     t0 = time.time()
     limits = grading_limits(bench.timeout_s, bench.memory_mb)
@@ -162,7 +166,7 @@ def _score_one(
         scoring_time_s=round(seconds, 3),
         problems_per_s=None,
         resumed=False,
-        scoring=_imported_rules(bench),
+        scoring=rules,
         benchmark_provenance=selection.provenance(),
         generated_by={"backend": IMPORTED, "file": path.name, "sha256": sha},
     )
