@@ -223,6 +223,12 @@ def card_body(facts: ModelCardFacts, *, merged: bool) -> str:
         + (" (the run's selected checkpoint)." if f.selected else " (chosen by step, not the selected one)."),
         "",
     ]
+    if merged and lora.get("quantize") == "4bit":
+        lines += [
+            "> The adapter was trained and evaluated on the 4-bit (QLoRA) base; here it is merged into the "
+            "unquantized weights, so this model's answers can differ from the evaluated ones.",
+            "",
+        ]
     if f.warnings:
         lines += ["> The study's report carries these warnings:"] + [f"> - {w}" for w in f.warnings] + [""]
     lines += ["## Benchmark result", ""]
