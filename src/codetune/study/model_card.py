@@ -145,7 +145,7 @@ def _benchmark_name(b: dict) -> tuple[str, str]:
         parts.append(f"LiveCodeBench rows from the local file {Path(src).name}")
     else:
         dataset = src
-        parts.append(f"{src} {b.get('release') or ''}".strip())
+        parts.append(f"LiveCodeBench {src} {b.get('release') or ''}".strip())
     if b.get("contest_start") or b.get("contest_end"):
         parts.append(f"contests {b.get('contest_start') or '…'} to {b.get('contest_end') or '…'} (YYMM)")
     for k in ("platform", "difficulty"):
@@ -170,7 +170,7 @@ def card_data(facts: ModelCardFacts, *, merged: bool):
                 task_type="text-generation",
                 task_name="Code generation",
                 dataset_type=dataset,
-                dataset_name=f"LiveCodeBench ({window})",
+                dataset_name=window,
                 dataset_config=facts.bench_config.get("release") if dataset == LCB_HUB else None,
                 dataset_revision=prov.get("revision"),
                 metric_type="pass@1",
