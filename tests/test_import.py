@@ -196,3 +196,33 @@ def test_a_rerun_keeps_what_is_unchanged_and_redoes_what_changed(tmp_path, share
     assert all(third[s][1] != second[s][1] for s in third)
     (answers / NAME.format(run="deep", step=10)).unlink()
     assert set(run("benchmark.timeout_s=3")) == {20}  # a file no longer there leaves no evaluation behind
+
+
+def test_an_interrupted_import_continues_where_it_stopped(tmp_path, shared_benchmark, monkeypatch):
+    from codetune.study import importing
+
+    ids = [p.question_id for p in load_benchmark_file(shared_benchmark)]
+    answers, out = tmp_path / "answers", tmp_path / "study"
+    answers.mkdir()
+    for step in (10, 20):
+        (answers / NAME.format(run="deep", step=step)).write_text(json.dumps(_answers(ids, ["abc365_a"])))
+    real, calls = importing._score_one, []
+
+    def stop_at_second(*a, **k):
+        calls.append(a[0].name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(importing, "_score_one", stop_at_second)
+    kw = {"model": "m", "benchmark": {"source": str(shared_benchmark)}}
+    with pytest.raises(KeyboardInterrupt):
+        import_answers(answers, out, **kw)
+    first = layout.eval_summary_path(
+        layout.eval_dir(layout.run_dir(out, "deep"), "checkpoint-step-10-epoch-0")
+    )
+    stamp = first.stat().st_mtime_ns
+    monkeypatch.setattr(importing, "_score_one", real)
+    import_answers(answers, out, **kw)  # not refused as "a study codetune trained": it is this import
+    assert first.stat().st_mtime_ns == stamp
+    assert Selection.parse(select_study(out).to_json(), "x").runs["deep"].best.solved == 1

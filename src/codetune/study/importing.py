@@ -24,7 +24,7 @@ from codetune.errors import CodetuneError
 from codetune.files import atomic_dir, write_text_atomic
 from codetune.fingerprint import digest, file_sha256, now
 from codetune.locks import folder_lock
-from codetune.progress import say
+from codetune.progress import progress_bar, say
 from codetune.records import (
     IMPORTED,
     EvalSummary,
@@ -236,13 +236,25 @@ def import_answers(
     cfg = parse_config(
         import_config_doc(out.name, model, runs, bench), origin="codetune import", overrides=overrides or []
     )
+    from codetune.train.summary import read_metrics
+
+    for path in metrics.values():
+        read_metrics(Path(path))  # every line a MetricsRow, or an error naming the line
+    jobs = ([(None, None, base)] if base else []) + [(r, ck, p) for (r, ck), p in sorted(files.items())]
+    record = ImportRecord(
+        answers_dir=str(answers_dir.resolve()),
+        pattern=pattern,
+        model=model,
+        files=[ImportedFile(file=p.name, sha256=file_sha256(p), run=r, checkpoint=ck) for r, ck, p in jobs],
+        metrics={r: file_sha256(Path(p)) for r, p in metrics.items()},
+        imported_at=now(),
+        codetune_version=__version__,
+    )
     with folder_lock(out, "study folder"):
+        # Written first: an interrupted import is still an import folder, and a rerun continues it.
+        record.write(layout.import_record_path(out))
         write_text_atomic(layout.config_path(out), dump_config(cfg))
         selection = load_benchmark(cfg.benchmark, None, seed=cfg.training.seed, report=say)
-        record_files = []
-        from codetune.progress import progress_bar
-
-        jobs = ([(None, None, base)] if base else []) + [(r, ck, p) for (r, ck), p in sorted(files.items())]
         with get_runner(workers=workers or cfg.benchmark.workers) as runner, progress_bar("files") as bar:
             task = bar.add_task("import", total=len(jobs))
             for run, ck, path in jobs:
@@ -251,7 +263,7 @@ def import_answers(
                     if run is None
                     else layout.eval_dir(layout.run_dir(out, run), ck)
                 )
-                s = _score_one(
+                _score_one(
                     path,
                     folder,
                     run=run,
@@ -261,26 +273,10 @@ def import_answers(
                     bench=cfg.benchmark,
                     runner=runner,
                 )
-                record_files.append(
-                    ImportedFile(file=path.name, sha256=s.generated_by["sha256"], run=run, checkpoint=ck)
-                )
                 bar.advance(task)
         _remove_others(out, runs, files, base is not None)
         for run, path in metrics.items():
-            from codetune.train.summary import read_metrics
-
-            read_metrics(Path(path))  # every line a MetricsRow, or an error naming the line
             dest = layout.metrics_path(layout.run_dir(out, run))
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
-        record = ImportRecord(
-            answers_dir=str(answers_dir.resolve()),
-            pattern=pattern,
-            model=model,
-            files=record_files,
-            metrics={r: file_sha256(Path(p)) for r, p in metrics.items()},
-            imported_at=now(),
-            codetune_version=__version__,
-        )
-        record.write(layout.import_record_path(out))
     return record
