@@ -19,6 +19,7 @@ from rich.console import Console
 from codetune import layout, progress
 from codetune.config import (
     DEFAULT_COMPARE_MAX_NEW_TOKENS,
+    DEFAULT_IMPORT_PATTERN,
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_MEMORY_MB,
     DEFAULT_SEED,
@@ -507,6 +508,126 @@ def report(
 
     html_path, md_path = write_report(study_dir)
     console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
+
+
+@app.command()
+def export(
+    study_dir: Annotated[Path, typer.Argument(help="Study output folder.")],
+    run: Annotated[str, typer.Option("--run", help="Run name from the study's config.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (must not exist, or be empty).")],
+    checkpoint: Annotated[
+        str, typer.Option("--checkpoint", help="best (the selection record's) or a step number.")
+    ] = "best",
+    merged: Annotated[
+        bool,
+        typer.Option(
+            "--merged",
+            help="Write the base model with the adapter merged in (safetensors, tokenizer, chat template, "
+            "the study's decoding) instead of the adapter alone.",
+        ),
+    ] = False,
+) -> None:
+    """Export a run's checkpoint with its model card (README.md): the LoRA adapter in PEFT's layout, or with
+    --merged a full model that transformers and vLLM load as is. Upload it with `hf upload`."""
+    from codetune.study.export import export_checkpoint
+
+    path = export_checkpoint(study_dir, run, out, which=checkpoint, merged=merged)
+    console.print(
+        f"exported {'merged model' if merged else 'adapter'}: {path}", markup=False, highlight=False
+    )
+
+
+@app.command("import")
+def import_cmd(
+    answers_dir: Annotated[
+        Path, typer.Argument(help="Folder of LiveCodeBench answers files, one per checkpoint.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Study folder to write (new, or an earlier import).")],
+    model: Annotated[str, typer.Option("--model", help="The base model the answers came from (stated).")],
+    benchmark: Annotated[
+        str,
+        typer.Option(
+            "--benchmark",
+            help="Benchmark the answers were made on: LiveCodeBench-layout JSONL or hub id; filters with "
+            "--set benchmark.release=... / contest_start / contest_end / platform / difficulty.",
+        ),
+    ],
+    pattern: Annotated[
+        str,
+        typer.Option(
+            "--pattern", help="File name -> run and step: {run}, {step}, optional {epoch}, * any text."
+        ),
+    ] = DEFAULT_IMPORT_PATTERN,
+    base: Annotated[
+        Path | None, typer.Option("--base", help="The base model's answers file (for the paired tests).")
+    ] = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option("--metrics", metavar="RUN=FILE", help="A run's metrics.jsonl (losses); repeatable."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Tests run in parallel (default: all cores).")
+    ] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Bring existing LiveCodeBench runs in: score each answers file with codetune's grader into a study
+    folder (generation marked as imported, each file's sha256 recorded, no training claimed), then select and
+    write the report, as `codetune select` and `codetune report` would."""
+    from codetune import render
+    from codetune.study.importing import import_answers
+    from codetune.study.report import write_report
+    from codetune.study.select import select_study, write_selection
+
+    given = {}
+    for item in metrics or []:
+        run, sep, path = item.partition("=")
+        if not sep or not run or not path:
+            raise CodetuneError(f"--metrics {item!r}: expected RUN=FILE")
+        given[run] = Path(path)
+    import_answers(
+        answers_dir,
+        out,
+        model=model,
+        benchmark={"source": benchmark},
+        pattern=pattern,
+        base=base,
+        metrics=given,
+        overrides=overrides or [],
+        workers=workers,
+    )
+    selection = select_study(out)
+    write_selection(out, selection)
+    render.selection(console, selection)
+    html_path, md_path = write_report(out)
+    console.print(f"report: {html_path}  (Markdown twin: {md_path})", markup=False, highlight=False)
+
+
+@app.command()
+def prune(
+    study_dir: Annotated[Path, typer.Argument(help="Study output folder.")],
+    keep_resume: Annotated[
+        str,
+        typer.Option(
+            "--keep-resume",
+            help="none, or last: keep each run's last checkpoint's resume state (to continue training).",
+        ),
+    ] = "none",
+) -> None:
+    """Free disk after selection: remove every checkpoint's optimizer and resume state, keep each adapter (the
+    records, the selection and the report stay valid). A run whose training is unfinished keeps its last
+    checkpoint's resume state."""
+    from codetune.study.prune import prune_study
+
+    if keep_resume not in ("none", "last"):
+        raise CodetuneError(f"--keep-resume {keep_resume!r}: expected none or last")
+    res = prune_study(study_dir, keep_resume=keep_resume)
+    for k in res.kept_resume:
+        console.print(f"kept resume state: {k}", markup=False, highlight=False)
+    console.print(
+        f"freed {res.freed / 2**20:,.1f} MiB ({res.files} files in {res.checkpoints} checkpoints)",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("compare-scores")

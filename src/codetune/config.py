@@ -22,6 +22,8 @@ DEFAULT_TIMEOUT_S = 6.0  # wall-clock seconds per test (CPU time capped the same
 DEFAULT_MEMORY_MB = 1024  # address space per test
 DEFAULT_MAX_SEQ_LENGTH = 2048
 DEFAULT_COMPARE_MAX_NEW_TOKENS = 512
+# `codetune import`: answers file name -> run and step (LiveCodeBench's runner names files after the model)
+DEFAULT_IMPORT_PATTERN = "{run}_checkpoint-step-{step}-epoch-{epoch}_*.json"
 
 # Settings that change how fast or how visibly a stage runs, not what it computes: no stage fingerprint counts
 # them, so changing one redoes nothing. Every other setting a stage reads counts, new ones included.

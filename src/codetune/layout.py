@@ -30,6 +30,7 @@ OUTPUT_DIR/
     generations.partial.jsonl, scores.partial.jsonl
                                       work in progress, one line per finished problem (resume after a kill)
   selection.json                      best checkpoint per run (records.Selection)
+  imported.json                       only in a study imported from LiveCodeBench answers files (records.ImportRecord)
   compare/answers.json, metrics.json  the behaviour comparison (records.CompareAnswers, CompareMetrics)
   report.html, report.md, report_assets/
 """
@@ -320,3 +321,21 @@ def report_assets_dir(output_dir: Path) -> Path:
 
 def loss_asset_name(run: str) -> str:
     return f"loss_{run}.png"
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+MODEL_CARD_FILE = "README.md"  # Hugging Face's model card; PEFT writes one into each checkpoint too
+
+
+def model_card_path(folder: Path) -> Path:
+    return Path(folder) / MODEL_CARD_FILE
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+IMPORT_FILE = "imported.json"
+
+
+def import_record_path(output_dir: Path) -> Path:
+    return Path(output_dir) / IMPORT_FILE

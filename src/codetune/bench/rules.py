@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from codetune.bench.extract import EXTRACTION_RULES
 from codetune.bench.prompts import LCB_COMMIT, STYLE_NAMES, resolve_style
 from codetune.bench.scoring import SCORING_VERSION
+from codetune.records import IMPORTED
 
 if TYPE_CHECKING:
     from codetune.config import BenchmarkConfig
@@ -34,6 +35,25 @@ def scoring_rules(bench: BenchmarkConfig, model: str, system_prompt: str | None)
 
 def describe_rules(rules: dict) -> str:
     """One sentence naming the rules (extraction, stop rule, prompt style, LiveCodeBench commit)."""
+    if rules.get("answers") == IMPORTED:  # codetune import: prompt, decoding and extraction were not ours
+        text = (
+            "answers imported from LiveCodeBench custom-output files, their code_list scored as given (prompt, "
+            "decoding and code extraction were LiveCodeBench's runner's)"
+        )
+    else:
+        text = _generated_rules(rules)
+    commit = rules.get("livecodebench_commit")
+    if not commit:
+        return text
+    # The three places codetune decides otherwise (bench/scoring.py's table, tests/test_lcb_parity.py).
+    memory = f"a {rules['memory_mb']} MB memory cap" if rules.get("memory_mb") else "a memory cap"
+    return text + (
+        f"; LiveCodeBench rules of commit {commit[:12]}, except {memory}, a fresh process per test and a time "
+        "limit the program cannot catch"
+    )
+
+
+def _generated_rules(rules: dict) -> str:
     stop = ", ".join(repr(s) for s in rules.get("stop", [])) or "none"
     text = (
         f"prompt style {STYLE_NAMES.get(rules.get('prompt_style'), rules.get('prompt_style'))}"
@@ -46,12 +66,4 @@ def describe_rules(rules: dict) -> str:
             "; generation stopped at the first closed code block (stop_at_code_end, a speed option: "
             "answers are scored on their first block, where LiveCodeBench scores the last)"
         )
-    commit = rules.get("livecodebench_commit")
-    if not commit:
-        return text
-    # The three places codetune decides otherwise (bench/scoring.py's table, tests/test_lcb_parity.py).
-    memory = f"a {rules['memory_mb']} MB memory cap" if rules.get("memory_mb") else "a memory cap"
-    return text + (
-        f"; LiveCodeBench rules of commit {commit[:12]}, except {memory}, a fresh process per test and a time "
-        "limit the program cannot catch"
-    )
+    return text

@@ -16,6 +16,7 @@ from codetune import layout
 from codetune.errors import CodetuneError
 from codetune.records import (
     EvalSummary,
+    ImportRecord,
     MetricsRow,
     RunSummary,
     ScoreEntry,
@@ -114,6 +115,7 @@ class StudyResults:
     base: EvalResult | None
     records: dict[tuple[str, str | None], StageRecord] = field(default_factory=dict)  # (stage, key) ->
     gaps: list[str] = field(default_factory=list)  # study-level gaps (base model, config)
+    imported: ImportRecord | None = None  # a study imported from LiveCodeBench answers files
 
 
 def _finite(x: float | None) -> float | None:
@@ -165,7 +167,7 @@ def load_records(study_dir: Path) -> dict[tuple[str, str | None], StageRecord]:
     return out
 
 
-def load_run(study_dir: Path, name: str) -> RunState:
+def load_run(study_dir: Path, name: str, *, imported: bool = False) -> RunState:
     d = layout.run_dir(study_dir, name)
     if not d.is_dir():
         return RunState(name, d, False, None, [], [], [], gaps=[f"run {name}: not started (no folder {d})"])
@@ -174,7 +176,16 @@ def load_run(study_dir: Path, name: str) -> RunState:
     metrics = read_metrics(layout.metrics_path(d))
     ckpts = [p.name for p in layout.list_checkpoints(d)]
     val_by_step = {r.step: _finite(r.val_loss) for r in metrics}
-    if summary is None:
+    if imported:
+        losses = (
+            f"losses from the {layout.METRICS_FILE} given"
+            if metrics
+            else f"no losses (no {layout.METRICS_FILE} given)"
+        )
+        gaps.append(
+            f"run {name}: answers imported from LiveCodeBench files, not trained by codetune; {losses}"
+        )
+    elif summary is None:
         last = f"the last logged step is {metrics[-1].step}" if metrics else "no losses were logged"
         gaps.append(
             f"run {name}: training incomplete (no {layout.RUN_SUMMARY_FILE}; {last}, {len(ckpts)} checkpoints saved)"
@@ -187,7 +198,7 @@ def load_run(study_dir: Path, name: str) -> RunState:
     for ck in sorted(names, key=lambda n: layout.parse_checkpoint_name(n) or (0, 0)):
         folder = layout.eval_dir(d, ck)
         res = read_eval(folder, model=f"{name}_{ck}", run=name, checkpoint=ck)
-        if res is not None and ck not in ckpts:
+        if res is not None and ck not in ckpts and not res.summary.imported:
             # Its checkpoint is gone: the evaluation is of a model the study no longer has, so it is no result.
             gaps.append(f"run {name}: {ck} was evaluated but its checkpoint is no longer on disk: left out")
             continue
@@ -196,7 +207,7 @@ def load_run(study_dir: Path, name: str) -> RunState:
             gaps.append(f"run {name}: {ck} {state}")
             continue
         res.val_loss = val_by_step.get(res.step)
-        res.checkpoint_dir = layout.checkpoints_dir(d) / ck
+        res.checkpoint_dir = None if res.summary.imported else layout.checkpoints_dir(d) / ck
         evals.append(res)
     if not ckpts and not evals:
         gaps.append(f"run {name}: no checkpoints saved")
@@ -224,10 +235,11 @@ def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResu
         raise CodetuneError(
             f"{study_dir}: no {layout.CONFIG_FILE} with runs and no {layout.RUNS_DIR}/ folder: not a study folder"
         )
-    runs = {n: load_run(study_dir, n) for n in names}
+    imported = ImportRecord.read(layout.import_record_path(study_dir))
+    runs = {n: load_run(study_dir, n, imported=imported is not None) for n in names}
     base = read_eval(layout.base_eval_dir(study_dir), model=layout.BASE_MODEL_NAME)
     if base is None:
         gaps.append(
             f"base model: not evaluated (no {layout.EVAL_DIR}/{layout.BASE_MODEL_NAME}/{layout.EVAL_SUMMARY_FILE})"
         )
-    return StudyResults(study_dir, cfg, text, err, runs, base, load_records(study_dir), gaps)
+    return StudyResults(study_dir, cfg, text, err, runs, base, load_records(study_dir), gaps, imported)

@@ -135,7 +135,8 @@ class ReportInputs:
             layout.eval_dir(rdir, row.checkpoint), model=row.model, run=name, checkpoint=row.checkpoint
         )
         why = None
-        if not (layout.checkpoints_dir(rdir) / row.checkpoint).is_dir():
+        imported = e is not None and e.summary.imported  # answers from a file: no checkpoint to check
+        if not imported and not (layout.checkpoints_dir(rdir) / row.checkpoint).is_dir():
             why = "its checkpoint folder was deleted"
         elif e is None:
             why = "its evaluation is no longer complete on disk"

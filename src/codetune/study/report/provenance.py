@@ -8,7 +8,7 @@ import yaml
 
 from codetune import layout
 from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
-from codetune.records import Environment
+from codetune.records import IMPORTED, Environment
 from codetune.study.compare import load_compare
 from codetune.study.document import Block, Bullets, Code, Heading, Note, Para, Table
 from codetune.study.report.common import duration, plural
@@ -54,6 +54,8 @@ def demo_note(inp: ReportInputs) -> list[Block]:
 
 def _engine_text(g: dict) -> str:
     """One evaluation's generated_by (bench.engine.describe_engine) in words."""
+    if g.get("backend") == IMPORTED:
+        return f"LiveCodeBench's own runner (imported answers files, each hashed in {layout.IMPORT_FILE})"
     st = g.get("settings") or {}
     if g.get("backend") == "vllm":
         where = f"on {st.get('platform', '?').upper()}, {st.get('dtype', '?')}"
@@ -135,6 +137,19 @@ def config_table(inp: ReportInputs) -> list[Block]:
             ),
         ],
     ]
+    if (imp := inp.study.imported) is not None:  # nothing trained or generated here: say so, not defaults
+        rows = [
+            ["base model", f"{imp.model} (as named at import)"],
+            [
+                "training",
+                f"none by codetune: answers imported from {len(imp.files)} LiveCodeBench answers files in "
+                f"{imp.answers_dir} (pattern {imp.pattern}), scored by codetune",
+            ],
+            rows[4],
+            ["decoding", "LiveCodeBench's runner's (not recorded in the answers files)"],
+            *rows[6:],
+        ]
+        return [Table(["setting", "value"], rows)]
     runs = [[n, r.dataset.source, r.mode, r.system_prompt or "(none)"] for n, r in cfg.runs.items()]
     return [
         Table(["setting", "value"], rows),
@@ -245,6 +260,8 @@ def environment(inp: ReportInputs) -> list[Block]:
     for name, st in inp.study.runs.items():
         shown = inp.runs.get(name, [])
         train = duration(st.summary.wall_time) if st.summary else "incomplete" if st.exists else "not started"
+        if inp.study.imported is not None:
+            train = "none (imported answers)"
         evals = duration(sum(m.eval.wall_time_s for m in shown)) if shown else "not recorded"
         rows.append([name, train, str(len(shown)), evals])
     if inp.base is not None:

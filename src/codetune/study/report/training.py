@@ -10,11 +10,21 @@ from codetune.study.results import RunState
 
 
 def run_training(inp: ReportInputs, state: RunState) -> list[Block]:
-    from codetune.study.plots import loss_png
 
     if not state.exists:
         return [Note(f"Run {state.name} was not started: there is no folder {state.dir}.")]
     out: list[Block] = []
+    if inp.study.imported is not None:  # answers brought in from LiveCodeBench files: no training here
+        given = (
+            f"the {layout.METRICS_FILE} given at import"
+            if state.metrics
+            else f"no {layout.METRICS_FILE} was given"
+        )
+        return (
+            out
+            + [Note(f"Run {state.name} was not trained by codetune (imported answers); losses: {given}.")]
+            + (_curves(inp, state) if state.metrics else [])
+        )
     if not state.complete:
         out.append(
             Note(
@@ -24,6 +34,13 @@ def run_training(inp: ReportInputs, state: RunState) -> list[Block]:
         )
     if not state.metrics:
         return out + [Note(f"No losses were logged for {state.name} (no readable {layout.METRICS_FILE}).")]
+    return out + _curves(inp, state)
+
+
+def _curves(inp: ReportInputs, state: RunState) -> list[Block]:
+    from codetune.study.plots import loss_png
+
+    out: list[Block] = []
     overfit = state.summary.overfitting_step if state.summary else None
     png = loss_png(state.metrics, title=f"{state.name}: loss per step", overfit_step=overfit)
     out.append(
