@@ -82,14 +82,23 @@ def _job_dir_bytes(req: dict) -> int:
     return 3 * fsize + len(req["stdin"].encode()) + len(req["program"].encode()) + (8 << 20)
 
 
-def _clear_scratch_dirs() -> None:
+def _scratch_entries() -> set[str]:
+    """What the scratch dirs hold now: at start-up, only what bubblewrap put there (the parents of bound
+    directories, e.g. a venv or a clone under /tmp), which clearing must leave alone."""
+    found = set()
     for d in _child.BWRAP_SCRATCH_DIRS:
         try:
-            entries = os.listdir(d)
+            found.update(os.path.join(d, name) for name in os.listdir(d))
         except OSError:
             continue
-        for name in entries:
-            _remove_workdir(os.path.join(d, name))
+    return found
+
+
+def _clear_scratch_dirs(keep: set[str]) -> None:
+    """Remove everything in the scratch dirs but `keep`: the server's own io dir goes too (a job of our uid
+    could have emptied, filled or removed it); the caller makes it afresh."""
+    for path in sorted(_scratch_entries() - keep):
+        _remove_workdir(path)
 
 
 def serve(once: bool) -> None:
@@ -120,6 +129,7 @@ def serve(once: bool) -> None:
         os.environ.get("TMPDIR", "/tmp"), f"codetune-job-{os.getpid()}-{os.urandom(4).hex()}"
     )
     job_tmpfs = _can_mount(workdir)
+    initial = _scratch_entries() if scratch_shared_with_jobs else set()
     iodir = workdir + "-io"  # the server's own (a job's uid cannot enter it): where its stdio files live
     os.mkdir(iodir, 0o700)
     _child.prepare_process(workdir)
@@ -134,8 +144,9 @@ def serve(once: bool) -> None:
             if os.path.lexists(workdir):  # a job made its dir undeletable: the runner starts a fresh server
                 return
             raw = _handle(req, workdir, iodir, job_tmpfs)
-            if scratch_shared_with_jobs:
-                _clear_scratch_dirs()
+            if scratch_shared_with_jobs:  # (the io dir too: it lay in /tmp and went with the rest)
+                _clear_scratch_dirs(initial)
+                os.mkdir(iodir, 0o700)
             # This worker's CPU so far, jobs included (they are reaped here): what the sandbox costs, measured.
             raw["worker_cpu_s"] = sum(
                 r.ru_utime + r.ru_stime
