@@ -85,9 +85,7 @@ class StageSpec:
     key: str | None  # the run or the model, for stages done per run or per model
     config: dict[str, Any]
     inputs: dict[str, Any]
-    speed: dict[str, Any] = field(
-        default_factory=dict
-    )  # speed-only settings used: recorded, not fingerprinted
+    speed: dict[str, Any] = field(default_factory=dict)  # speed-only settings used: recorded, not fingerprinted
 
     @property
     def fingerprint(self) -> str:
