@@ -111,7 +111,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
 
 # Bump when extraction or judging changes what a program scores, so studies re-score their checkpoints.
-SCORING_VERSION = 3  # 3: os._exit in a solution is a runtime error (LiveCodeBench: TestRunnerError)
+SCORING_VERSION = 4  # 4: call-based results compared in codetune (the expected value left the sandbox)
 WRONG_ANSWER = "wrong_answer"
 RUNTIME_ERROR = "runtime_error"
 TIMEOUT = "timeout"
