@@ -134,11 +134,13 @@ def bwrap_args(
     for d in _child.BWRAP_SCRATCH_DIRS:
         if os.path.isdir(d):
             args += ["--size", str(tmpfs_bytes), "--tmpfs", d]
+    made = set(_child.BWRAP_SCRATCH_DIRS)
     for root in python_roots():
         if any(str(root) == d or str(root).startswith(d + "/") for d in _child.SYSTEM_DIRS):
             continue  # (bound already: a system Python)
         for parent in reversed(root.parents[:-1]):  # bwrap would make them 0700: a job's uid could not pass
-            if str(parent) not in _child.BWRAP_SCRATCH_DIRS:
+            if str(parent) not in made:
+                made.add(str(parent))
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(root), str(root)]
     for src, dst in binds:
