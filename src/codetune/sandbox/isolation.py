@@ -4,8 +4,10 @@ Layers, each used where available:
 - rlimits (CPU, address space, file size, open files; always);
 - an unprivileged uid per worker, when codetune runs as root (RLIMIT_NPROC only binds non-root uids, so this
   is what stops fork bombs; killing everything that uid owns cleans up processes that left the group);
-- bubblewrap: mount, network, pid, ipc and uts namespaces; the whole file system read-only except a private,
-  size-capped /tmp; the caller's home hidden (the interpreter's prefix stays readable); no network at all.
+- bubblewrap: mount, network, pid, ipc and uts namespaces; of the file system only the system's folders
+  (_child.SYSTEM_DIRS) and the interpreter's (python_roots), read-only, and a private, size-capped /tmp;
+  no network at all. Home, the study folder, HF_HOME and sockets on disk are simply not there.
+- none of these (not root, no bubblewrap): refused unless WEAK_ENV=1 accepts it (require_isolation).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def isolation_level(iso: Isolation | None = None) -> str:
         return "jobs as an unprivileged uid only (root, no namespaces: network reachable)"
     if weak_accepted():
         return f"none: jobs run as the user's own uid ({WEAK_ENV}=1)"
-    return "none (refused)"
+    return f"none: model code refused ({INSTALL_HINT}, or {WEAK_ENV}=1)"
 
 
 def _readable_by_others(path: Path) -> bool:
