@@ -676,8 +676,13 @@ def test_bubblewrap_holds_for_a_clone_and_venv_under_tmp(tmp_path):
         "print(json.dumps({'bwrap': r.isolation.bwrap, 'reason': r.isolation.reason, 'file': sb.__file__,\n"
         "                  'status': res.status, 'out': res.stdout, 'err': res.stderr}))\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the copy, not the checkout
     done = subprocess.run(
-        [str(clone / "venv" / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=120
+        [str(clone / "venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = __import__("json").loads(done.stdout.strip().splitlines()[-1])
@@ -707,7 +712,10 @@ def test_doctor_names_a_path_bubblewrap_cannot_see(monkeypatch):
 def test_study_data_and_sockets_outside_home_and_tmp_are_hidden(runner):
     """A job sees the system's folders and the interpreter, nothing else: not a study folder, HF_HOME's
     private tests or CODETUNE_HOME where they lie outside home and /tmp, nor a unix socket there."""
-    hidden = REPO / f".codetune-hidden-{uuid.uuid4().hex[:8]}"
+    where = (
+        REPO if os.access(REPO, os.W_OK) else Path.home()
+    )  # (the checkout is root's in the unprivileged run)
+    hidden = where / f".codetune-hidden-{uuid.uuid4().hex[:8]}"
     hidden.mkdir()
     try:
         hidden.chmod(0o755)

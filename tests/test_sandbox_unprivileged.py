@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from unprivileged import REPO, run_as_user, why_not
+from unprivileged import USER, run_as_user, why_not
 
 WHY_NOT = why_not()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"cannot run as an unprivileged user: {WHY_NOT}")
@@ -51,7 +51,7 @@ print(json.dumps(out))
 def _probe(**env) -> dict:
     done = run_as_user(
         [sys.executable, "-c", PROBE],
-        {"HF_TOKEN": "hf_probe_secret_31337", "PYTHONPATH": str(REPO / "src"), **env},
+        {"HF_TOKEN": "hf_probe_secret_31337", **env},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -94,7 +94,7 @@ def test_sandbox_suite_as_an_unprivileged_user():
     """tests/test_sandbox.py, whole, as the unprivileged user."""
     done = run_as_user(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_sandbox.py"],
-        {"PYTHONPATH": str(REPO / "src")},
         timeout=600,
     )
-    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-2000:])
+    if done.returncode != 0:
+        pytest.fail(f"as {USER}:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}", pytrace=False)
