@@ -667,8 +667,8 @@ def test_bubblewrap_holds_for_a_clone_and_venv_under_tmp(tmp_path):
     )
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(clone / "venv")], check=True)
     site = next((clone / "venv").glob("lib/python3*/site-packages"))
-    ours = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())  # pydantic & co.
-    (site / "codetune-test.pth").write_text(f"{clone / 'src'}\n{ours}\n")
+    ours = [p for p in sys.path if p.endswith("site-packages")]  # pydantic & co.
+    (site / "codetune-test.pth").write_text("\n".join([str(clone / "src"), *ours, ""]))
     code = (
         "import json, os\nimport codetune.sandbox as sb\nfrom codetune.sandbox import Job, get_runner\n"
         "with get_runner('pool', workers=1) as r:\n"
