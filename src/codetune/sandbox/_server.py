@@ -130,7 +130,9 @@ def serve(once: bool) -> None:
     )
     job_tmpfs = _can_mount(workdir)
     initial = _scratch_entries() if scratch_shared_with_jobs else set()
-    iodir = workdir + "-io"  # the server's own (a job's uid cannot enter it): where its stdio files live
+    # The server's own, where a job's stdio files live (a job's uid cannot enter it as root; without root a
+    # job could, so it is made afresh after every job, with the rest of the scratch dirs cleared).
+    iodir = workdir + "-io"
     os.mkdir(iodir, 0o700)
     _child.prepare_process(workdir)
     try:
@@ -144,9 +146,8 @@ def serve(once: bool) -> None:
             if os.path.lexists(workdir):  # a job made its dir undeletable: the runner starts a fresh server
                 return
             raw = _handle(req, workdir, iodir, job_tmpfs)
-            if scratch_shared_with_jobs:  # (the io dir too: it lay in /tmp and went with the rest)
+            if scratch_shared_with_jobs:
                 _clear_scratch_dirs(initial)
-                os.mkdir(iodir, 0o700)
             # This worker's CPU so far, jobs included (they are reaped here): what the sandbox costs, measured.
             raw["worker_cpu_s"] = sum(
                 r.ru_utime + r.ru_stime
@@ -156,6 +157,10 @@ def serve(once: bool) -> None:
             _child.write_all(ctl_out, struct.pack(">I", len(body)) + body)
             if once:
                 return
+            if scratch_shared_with_jobs:
+                if os.path.lexists(iodir):  # a job made it undeletable: a fresh server takes over
+                    return
+                os.mkdir(iodir, 0o700)
     finally:
         _remove_workdir(iodir)
 
