@@ -85,10 +85,15 @@ def test_output_comparison_follows_livecodebench():
     assert not stdio_output_matches("1.0000001\n", "1\n")  # no tolerance beyond exact decimals
     assert not stdio_output_matches("3\n4\n", "3 4\n")  # line structure matters
     assert not stdio_output_matches("Yes\n", "yes\n")
-    marker = "\x1e codetune-result "  # the call driver compares in the sandbox and prints its verdict
-    assert call_output_matches(f"noise\n{marker}pass [1, 2]\n")
-    assert not call_output_matches(f"{marker}fail [2, 1]\n")
-    assert not call_output_matches("pass [1, 2]\n")  # only the driver's result line counts
+    marker = "\x1e codetune-result "  # the call driver prints its result; codetune compares it
+    assert call_output_matches(f"noise\n{marker}= [1, 2]\n", "[1, 2]")
+    assert call_output_matches(f"{marker}= [1, 2.0, true]\n", "[1.0, 2, 1]")  # Python ==, as LiveCodeBench
+    assert not call_output_matches(f"{marker}= [2, 1]\n", "[1, 2]")
+    assert not call_output_matches(f"{marker}= NaN\n", "NaN")  # nan == nan is False there too
+    assert not call_output_matches(f"{marker}x {{1, 2}}\n", "[1, 2]")  # a set equals no JSON value
+    assert not call_output_matches("= [1, 2]\n", "[1, 2]")  # only the driver's result line counts
+    big = "7" * 5000  # over this process's 4300 digits, within LiveCodeBench's 50000
+    assert call_output_matches(f"{marker}= {big}\n", big)
 
 
 def test_call_based_problem_calls_the_starter_function(runner):
@@ -120,6 +125,40 @@ def test_call_based_problem_calls_the_starter_function(runner):
     assert s.verdicts == [["passed", "passed"], ["passed", "wrong_answer"], ["runtime_error"]]
     # Solved means pass@1 >= 0.5 (records.is_solved), everywhere: one sample of three is not enough.
     assert not s.solved and summarize_scores([s]).solved == 0
+
+
+def test_call_based_answer_cannot_read_the_expected_value(runner):
+    """The expected value never enters the graded program's process: a solution that returns whatever the
+    driver's module (or any string in its memory) holds fails, and the one right answer passes."""
+    tests = [{"input": "[5, 8]", "output": "[13, 7727]", "testtype": "functional"}]
+    row = {
+        "question_id": "lc_leak",
+        "question_content": "Return the sum and 7727.",
+        "platform": "leetcode",
+        "starter_code": "class Solution:\n    def f(self, nums: List[int]) -> List[int]:\n        ",
+        "public_test_cases": json.dumps(tests),
+        "metadata": json.dumps({"func_name": "f"}),
+    }
+    cheat = (
+        "import sys, json\n"
+        "class Solution:\n    def f(self, nums):\n"
+        "        g = vars(sys.modules['__main__'])\n"
+        "        for v in list(g.values()):\n"
+        "            if isinstance(v, list) and v != nums and v != [nums]:\n                return v\n"
+        "        for k in ('_expected', 'expected'):\n"
+        "            if k in g:\n                return g[k]\n"
+        "        return [sum(nums), 0]\n"
+    )
+    scan = (  # the expected text anywhere in the driver's source
+        "import sys, re\n"
+        "class Solution:\n    def f(self, nums):\n"
+        "        src = open(sys.modules['__main__'].__file__).read()\n"
+        "        return [sum(nums), max(int(x) for x in re.findall(r'\\d{4}', src) or ['0'])]\n"
+    )
+    honest = "class Solution:\n    def f(self, nums):\n        return [sum(nums), 7727]\n"
+    gens = [{"question_id": "lc_leak", "code_list": [cheat, scan, honest]}]
+    (s,) = score_generations([parse_row(row)], gens, limits=LIMITS, runner=runner)
+    assert s.graded_list == [False, False, True], s.metadata
 
 
 def test_score_cli_on_tiny_generations_file(shared_benchmark, tmp_path):

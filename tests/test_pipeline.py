@@ -440,6 +440,19 @@ def test_code_that_changes_results_is_versioned_in_the_fingerprint(
     assert status[stage].state == "stale" and key in status[stage].differences, status[stage]
 
 
+def test_the_sandbox_isolation_is_recorded_with_every_evaluation(base_study, monkeypatch):
+    """Answers run where nothing isolated them (accepted with CODETUNE_SANDBOX_WEAK=1) are another
+    evaluation than answers run under bubblewrap: the isolation is in the record, and a change makes it stale."""
+    from codetune.sandbox import isolation
+
+    bare = isolation.Isolation(bwrap=None, is_root=False, unshare=False, drop_uid=False, reason="no bwrap")
+    monkeypatch.setattr(isolation, "detect", lambda: bare)
+    monkeypatch.setenv("CODETUNE_SANDBOX_WEAK", "1")
+    status = {s.label: st for s, st in dry_run_status(load_config(base_study / "study.yaml")).stages}
+    assert status["eval base"].state == "stale", status["eval base"]
+    assert "inputs.isolation" in status["eval base"].differences
+
+
 def test_the_builtin_model_is_identified_by_the_converted_files_it_loads(tmp_path, monkeypatch):
     from codetune import models
     from codetune.config import ModelConfig

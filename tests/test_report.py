@@ -124,6 +124,7 @@ def full_study(tmp_path: Path) -> Path:
         executable="/usr/bin/python3",
         packages={"torch": "2.13.0"},
         accelerator=None,
+        sandbox="none: jobs run as the user's own uid (CODETUNE_SANDBOX_WEAK=1)",
     ).write(environment_path(study))
     return study
 
@@ -148,6 +149,8 @@ def test_report_files_state_computed_facts_and_gaps(tmp_path):
     # Contamination: 2 of 10 seen; deep's best solves abc370_a..abc373_a, so 2 of the 8 unseen = 25.0%.
     assert "deep: 2 of 10 benchmark problems have a near-duplicate" in md and "25.0% on the 8 others" in md
     assert "diverse: overlap with the benchmark not computed" in md
+    # How the answers were confined, stated where the environment is (weak isolation is never silent).
+    assert "| sandbox isolation | none: jobs run as the user's own uid (CODETUNE_SANDBOX_WEAK=1) |" in md
     # Datasets' real shape and the behaviour metrics.
     assert "diverse: 1,000 rows of 200 distinct problems (median 5 solutions per problem)" in md
     assert "imports math, numpy" in md

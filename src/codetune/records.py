@@ -578,3 +578,4 @@ class Environment(Record):
     packages: dict[str, str | None]
     accelerator: str | None
     torch_threads: int | None = None
+    sandbox: str | None = None  # how model-written code was confined (sandbox.isolation_level)

@@ -111,7 +111,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
 
 # Bump when extraction or judging changes what a program scores, so studies re-score their checkpoints.
-SCORING_VERSION = 3  # 3: os._exit in a solution is a runtime error (LiveCodeBench: TestRunnerError)
+SCORING_VERSION = 4  # 4: call-based results compared in codetune (the expected value left the sandbox)
 WRONG_ANSWER = "wrong_answer"
 RUNTIME_ERROR = "runtime_error"
 TIMEOUT = "timeout"
@@ -164,10 +164,29 @@ def stdio_output_matches(output: str, expected: str) -> bool:
     return True
 
 
-def call_output_matches(output: str, expected: str = "") -> bool:
-    """The call driver's own verdict (Python `==` inside the sandbox, see bench.harness)."""
+# LiveCodeBench's grader process allows integers of up to 50000 digits (harness._GUARD does the same).
+_MAX_INT_DIGITS = 50_000
+
+
+def _json_int(text: str) -> int:
+    """json's parse_int with LiveCodeBench's digit limit, not this process's (4300 by default)."""
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"an integer of over {_MAX_INT_DIGITS} digits")
+    return int(Decimal(text)) if len(text) > 4000 else int(text)
+
+
+def call_output_matches(output: str, expected: str) -> bool:
+    """Whether the call driver's result (its last result line, see bench.harness) equals the test's expected
+    JSON value, by Python `==` as LiveCodeBench compares. Done here, outside the sandbox: the expected value
+    never enters the graded program's process."""
     lines = [ln for ln in output.split("\n") if ln.startswith(RESULT_MARKER)]
-    return bool(lines) and lines[-1][len(RESULT_MARKER) :].startswith("pass")
+    body = lines[-1][len(RESULT_MARKER) :] if lines else ""
+    if not body.startswith("= "):
+        return False
+    try:
+        return json.loads(body[2:], parse_int=_json_int) == json.loads(expected, parse_int=_json_int)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _clip(text: str, length: int = 300) -> str:
@@ -240,9 +259,7 @@ def _job_for(problem: Problem, code: str, test: Test, limits: Limits):
     from codetune.sandbox import Job
 
     if problem.fn_name:
-        return Job(
-            program=call_program(code, problem.fn_name, test.input, test.output), stdin="", limits=limits
-        )
+        return Job(program=call_program(code, problem.fn_name, test.input), stdin="", limits=limits)
     return Job(program=stdio_program(code), stdin=test.input, limits=limits)
 
 

@@ -9,7 +9,9 @@ wall-clock, address-space, file-size, output and process limits, a scrubbed envi
 started killed at the end, or at once when the runner closes mid-job (an interrupted caller), when its
 worker dies, or when the codetune process dies (kill -9 included): a job and what it forks die with their
 parent process; `protections()` (and `codetune doctor`) says which extra layers this machine allows
-(bubblewrap namespaces: no network, read-only file system, private /tmp, hidden home; a fresh uid per worker).
+(bubblewrap namespaces: no network, only the system's folders and the interpreter's visible, read-only, a
+private /tmp; a fresh uid per worker). Where nothing isolates a job (no bubblewrap, not root) a runner is
+refused, unless CODETUNE_SANDBOX_WEAK=1 accepts it (`isolation_level()` says which, and evaluations record it).
 
 Verdicts (`Result.status`): "ok" = exit status 0 within every limit (judging the output is the caller's);
 "runtime_error" = non-zero exit, uncaught exception or a signal (stderr keeps the traceback's last 8 kB);
@@ -19,8 +21,19 @@ Verdicts (`Result.status`): "ok" = exit status 0 within every limit (judging the
 failed, not the program (counted as a failure). `progress(n)` gets the number of jobs finished so far.
 """
 
-from codetune.sandbox.isolation import protections
+from codetune.sandbox.isolation import check_isolation, isolation_level, protections
 from codetune.sandbox.limits import SANDBOX_VERSION, Job, Limits, Result, Status
 from codetune.sandbox.runner import Runner, get_runner
 
-__all__ = ["SANDBOX_VERSION", "Job", "Limits", "Result", "Runner", "Status", "get_runner", "protections"]
+__all__ = [
+    "SANDBOX_VERSION",
+    "Job",
+    "Limits",
+    "Result",
+    "Runner",
+    "Status",
+    "check_isolation",
+    "get_runner",
+    "isolation_level",
+    "protections",
+]

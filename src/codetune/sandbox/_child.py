@@ -29,6 +29,7 @@ _STARTED_IN_PIDNS = os.environ.get("CODETUNE_SANDBOX_PIDNS") == "1"  # read befo
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 STOP_FD_ENV = "CODETUNE_SANDBOX_STOP_FD"
 try:  # resolved once, in the server: loading it in every forked job costs about a millisecond
     _libc = ctypes.CDLL(None, use_errno=True)
@@ -332,6 +333,13 @@ def _parent_of(pid: str) -> str | None:
         return None
 
 
+def make_undumpable() -> None:
+    """Codetune's own process: no process of its uid may read its /proc/<pid>/environ or mem (HF_TOKEN,
+    model weights) or ptrace it, should a job ever run as that uid. Forks inherit it; a new program resets it."""
+    if _prctl is not None:
+        _prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def become_subreaper() -> None:
     """Orphans of jobs become our children (not init's), so the cleanup can always find and reap them."""
     if _prctl is not None:
@@ -348,6 +356,10 @@ _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 16384, 1 << 
 _MNT_DETACH = 2
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable on a usual system
 BWRAP_SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # the private tmpfs mounts of bwrap_args
+# What a job sees of the host's file system (besides the interpreter's own folders): programs, libraries and
+# configuration. Everything else (home, the study folder, HF_HOME's private tests, sockets on disk) is hidden.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+_KERNEL_DIRS = ("/proc", "/dev", "/sys")  # kept as they are by the fallback (no pid namespace there)
 
 
 def _libc_call(name: str, *args) -> None:
@@ -362,14 +374,21 @@ def isolate_without_bwrap(home: str, keep: list[str]) -> None:
     """Root without bubblewrap: the same confinement by hand, for this process and every job it forks.
 
     New mount, network, ipc and uts namespaces (so no network at all); a private, size-capped tmpfs on each
-    world-writable scratch dir and on the caller's home, with only the directories in `keep` (the
+    world-writable scratch dir and on every top-level folder but SYSTEM_DIRS (home, /work, /srv, /var, ...:
+    the study, HF_HOME and sockets on disk with them), with only the directories in `keep` (the
     interpreter's prefix, a job's work dir) bound back, so that a job's unprivileged uid can still import
     the standard library.
     """
     _libc_call("unshare", _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS)
     _libc_call("mount", None, b"/", None, _MS_REC | _MS_PRIVATE, None)  # nothing propagates to the host
     held = [(path, os.open(path, os.O_PATH)) for path in keep if os.path.isdir(path)]
-    hidden = [d for d in (*SCRATCH_DIRS, home) if d != "/" and os.path.isdir(d)]
+    top = [os.path.join("/", n) for n in sorted(os.listdir("/"))]
+    other = [d for d in top if d not in (*SYSTEM_DIRS, *_KERNEL_DIRS) and not os.path.islink(d)]
+    hidden = []
+    for d in (*SCRATCH_DIRS, *other, home):
+        inside = any(d.startswith(h.rstrip("/") + "/") for h in hidden)  # (e.g. /var/tmp once /var is)
+        if d != "/" and d not in hidden and not inside and os.path.isdir(d) and not os.path.islink(d):
+            hidden.append(d)
     for d in hidden:  # mode 755: only this (root) process writes there; jobs get their own dir inside
         opts = b"mode=755,size=256m" if d in SCRATCH_DIRS else b"mode=755,size=1m"
         _libc_call("mount", b"tmpfs", d.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts)

@@ -82,14 +82,23 @@ def _job_dir_bytes(req: dict) -> int:
     return 3 * fsize + len(req["stdin"].encode()) + len(req["program"].encode()) + (8 << 20)
 
 
-def _clear_scratch_dirs() -> None:
+def _scratch_entries() -> set[str]:
+    """What the scratch dirs hold now: at start-up, only what bubblewrap put there (the parents of bound
+    directories, e.g. a venv or a clone under /tmp), which clearing must leave alone."""
+    found = set()
     for d in _child.BWRAP_SCRATCH_DIRS:
         try:
-            entries = os.listdir(d)
+            found.update(os.path.join(d, name) for name in os.listdir(d))
         except OSError:
             continue
-        for name in entries:
-            _remove_workdir(os.path.join(d, name))
+    return found
+
+
+def _clear_scratch_dirs(keep: set[str]) -> None:
+    """Remove everything in the scratch dirs but `keep`: the server's own io dir goes too (a job of our uid
+    could have emptied, filled or removed it); the caller makes it afresh."""
+    for path in sorted(_scratch_entries() - keep):
+        _remove_workdir(path)
 
 
 def serve(once: bool) -> None:
@@ -120,7 +129,10 @@ def serve(once: bool) -> None:
         os.environ.get("TMPDIR", "/tmp"), f"codetune-job-{os.getpid()}-{os.urandom(4).hex()}"
     )
     job_tmpfs = _can_mount(workdir)
-    iodir = workdir + "-io"  # the server's own (a job's uid cannot enter it): where its stdio files live
+    initial = _scratch_entries() if scratch_shared_with_jobs else set()
+    # The server's own, where a job's stdio files live (a job's uid cannot enter it as root; without root a
+    # job could, so it is made afresh after every job, with the rest of the scratch dirs cleared).
+    iodir = workdir + "-io"
     os.mkdir(iodir, 0o700)
     _child.prepare_process(workdir)
     try:
@@ -135,7 +147,7 @@ def serve(once: bool) -> None:
                 return
             raw = _handle(req, workdir, iodir, job_tmpfs)
             if scratch_shared_with_jobs:
-                _clear_scratch_dirs()
+                _clear_scratch_dirs(initial)
             # This worker's CPU so far, jobs included (they are reaped here): what the sandbox costs, measured.
             raw["worker_cpu_s"] = sum(
                 r.ru_utime + r.ru_stime
@@ -145,6 +157,10 @@ def serve(once: bool) -> None:
             _child.write_all(ctl_out, struct.pack(">I", len(body)) + body)
             if once:
                 return
+            if scratch_shared_with_jobs:
+                if os.path.lexists(iodir):  # a job made it undeletable: a fresh server takes over
+                    return
+                os.mkdir(iodir, 0o700)
     finally:
         _remove_workdir(iodir)
 

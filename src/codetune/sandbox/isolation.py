@@ -4,8 +4,10 @@ Layers, each used where available:
 - rlimits (CPU, address space, file size, open files; always);
 - an unprivileged uid per worker, when codetune runs as root (RLIMIT_NPROC only binds non-root uids, so this
   is what stops fork bombs; killing everything that uid owns cleans up processes that left the group);
-- bubblewrap: mount, network, pid, ipc and uts namespaces; the whole file system read-only except a private,
-  size-capped /tmp; the caller's home hidden (the interpreter's prefix stays readable); no network at all.
+- bubblewrap: mount, network, pid, ipc and uts namespaces; of the file system only the system's folders
+  (_child.SYSTEM_DIRS) and the interpreter's (python_roots), read-only, and a private, size-capped /tmp;
+  no network at all. Home, the study folder, HF_HOME and sockets on disk are simply not there.
+- none of these (not root, no bubblewrap): refused unless WEAK_ENV=1 accepts it (require_isolation).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from codetune.errors import CodetuneError
+from codetune.sandbox import _child
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 TMPFS_BYTES = 256 * 1024 * 1024  # the private /tmp of one worker, in RAM: a hard cap on what a job writes
@@ -45,6 +50,51 @@ class Isolation:
     drop_uid: bool  # jobs run as a fresh unprivileged uid (root only)
     reason: str  # why a layer is missing, for `codetune doctor`
 
+    @property
+    def shares_uid(self) -> bool:
+        """Jobs would run as codetune's own uid with no namespace around them: nothing isolates them (they
+        could read the user's files and codetune's memory, reach the network, kill codetune)."""
+        return self.bwrap is None and not self.drop_uid
+
+
+# The explicit setting that accepts running model code where nothing isolates it (recorded: isolation_level).
+WEAK_ENV = "CODETUNE_SANDBOX_WEAK"
+INSTALL_HINT = (
+    "install bubblewrap (sudo apt-get install bubblewrap; or scripts/install-system-packages.sh bubblewrap)"
+)
+
+
+def weak_accepted() -> bool:
+    return os.environ.get(WEAK_ENV, "0") == "1"
+
+
+def require_isolation(iso: Isolation) -> None:
+    """Refuse to run model code where nothing isolates it, unless WEAK_ENV=1 says to go ahead anyway."""
+    if iso.shares_uid and not weak_accepted():
+        raise CodetuneError(
+            f"sandbox: nothing isolates model-written code here ({iso.reason}): {INSTALL_HINT}, or set "
+            f"{WEAK_ENV}=1 to run it as your own user anyway (it can then read your files and kill your processes)"
+        )
+
+
+def check_isolation() -> None:
+    """Before long work that ends in running model code (a study, an eval): refuse now, not hours later."""
+    require_isolation(detect())
+
+
+def isolation_level(iso: Isolation | None = None) -> str:
+    """How model-written code is confined here, in one phrase (recorded with every evaluation)."""
+    iso = iso or detect()
+    if iso.bwrap:
+        return "bubblewrap"
+    if iso.unshare:
+        return "namespaces without bubblewrap (root), jobs as an unprivileged uid"
+    if iso.drop_uid:
+        return "jobs as an unprivileged uid only (root, no namespaces: network reachable)"
+    if weak_accepted():
+        return f"none: jobs run as the user's own uid ({WEAK_ENV}=1)"
+    return f"none: model code refused ({INSTALL_HINT}, or {WEAK_ENV}=1)"
+
 
 def _readable_by_others(path: Path) -> bool:
     """Whether an unprivileged uid can reach `path` (every parent searchable, the directory readable)."""
@@ -60,30 +110,44 @@ def _readable_by_others(path: Path) -> bool:
 
 
 def python_roots() -> list[Path]:
-    """Directories the interpreter needs to run and import the standard library and installed packages."""
+    """Directories the worker needs besides the system's: the interpreter's prefixes (a venv, pyenv's build)
+    with the standard library and installed packages, and this package's own folder (an editable install
+    runs it from the clone). Bound read-only wherever they live, /tmp and home included."""
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.exec_prefix).resolve()}
     roots.add(Path(sys.executable).resolve().parent.parent)
-    return sorted(roots)
+    roots.add(SANDBOX_DIR)
+    # Nested roots (a venv inside a clone) need only the outermost.
+    return sorted(r for r in roots if not any(o in r.parents for o in roots))
 
 
 def bwrap_args(
     *, is_root: bool, binds: list[tuple[str, str]] = (), caps: bool = False, tmpfs_bytes: int = TMPFS_BYTES
 ) -> list[str]:
-    """The bubblewrap prefix: read-only root, private /tmp, hidden home, no network, own pid namespace."""
-    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for d in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
+    """The bubblewrap prefix: only the system's directories (programs, libraries, /etc) and the interpreter's
+    read-only, a private /tmp, no network, own pid namespace. Nothing else of the host's file system is there:
+    not home, not the study folder, not the benchmark's private tests (HF_HOME), not a unix socket on disk."""
+    args = []
+    for d in _child.SYSTEM_DIRS:
+        if os.path.islink(d):  # merged /usr: /bin -> usr/bin
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    for d in _child.BWRAP_SCRATCH_DIRS:
         if os.path.isdir(d):
             args += ["--size", str(tmpfs_bytes), "--tmpfs", d]
-    home = Path(os.path.expanduser("~")).resolve()
-    if home != Path("/") and home.is_dir():
-        args += ["--tmpfs", str(home)]
-        for root in python_roots() + [SANDBOX_DIR]:
-            if home in root.parents:  # keep the interpreter readable although it lives under home (pyenv)
-                for parent in reversed(root.relative_to(home).parents[:-1]):
-                    args += ["--perms", "0755", "--dir", str(home / parent)]  # bwrap would make them 0700
-                args += ["--ro-bind", str(root), str(root)]
+    made = set(_child.BWRAP_SCRATCH_DIRS)
+    for root in python_roots():
+        if any(str(root) == d or str(root).startswith(d + "/") for d in _child.SYSTEM_DIRS):
+            continue  # (bound already: a system Python)
+        for parent in reversed(root.parents[:-1]):  # bwrap would make them 0700: a job's uid could not pass
+            if str(parent) not in made:
+                made.add(str(parent))
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(root), str(root)]
     for src, dst in binds:
         args += ["--bind", src, dst]
+    args += ["--remount-ro", "/"]  # the sandbox's own root (a tmpfs holding the mount points)
     args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not is_root:
         args += ["--unshare-user"]
@@ -94,6 +158,17 @@ def bwrap_args(
             for cap in _SERVER_CAPS:
                 args += ["--cap-add", cap]
     return args
+
+
+def _bwrap_failure(stderr: str) -> str:
+    """Why bubblewrap's probe failed, in words that point at the cause (bwrap's own last line kept)."""
+    said = (stderr.strip().splitlines() or ["no message"])[-1].strip()
+    if "No such file" in said or "Can't find source path" in said:
+        return f"bubblewrap is installed but cannot see a path the worker needs ({said})"
+    namespace_words = ("namespace", "uid map", "Operation not permitted", "Permission denied", "setns")
+    if any(w in said for w in namespace_words):
+        return f"bubblewrap is installed but cannot create namespaces here ({said})"
+    return f"bubblewrap is installed but failed ({said})"
 
 
 @functools.cache
@@ -107,16 +182,14 @@ def detect() -> Isolation:
     elif bwrap:
         probe = [bwrap, *bwrap_args(is_root=is_root, caps=is_root), sys.executable, "-I", "-S", "-c", "pass"]
         try:
-            ok = (
-                subprocess.run(
-                    probe, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
-                ).returncode
-                == 0
+            done = subprocess.run(
+                probe, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"}, text=True
             )
-        except (OSError, subprocess.TimeoutExpired):
-            ok = False
-        if not ok:
-            reason.append("bubblewrap is installed but cannot create namespaces here")
+            failure = _bwrap_failure(done.stderr) if done.returncode else None
+        except (OSError, subprocess.TimeoutExpired) as e:
+            failure = f"bubblewrap is installed but failed to run ({type(e).__name__}: {e})"
+        if failure:
+            reason.append(failure)
             bwrap = None
     elif not bwrap:
         reason.append("bubblewrap (bwrap) not found: apt-get install bubblewrap")
@@ -138,7 +211,9 @@ def detect() -> Isolation:
     )
     if is_root and not drop_uid:
         reason.append("running as root but the interpreter is not readable by other users: jobs keep uid 0")
-    if not is_root:
+    if not is_root and bwrap is None:
+        reason.append("not root and no bubblewrap: jobs would run as your own uid, with nothing around them")
+    elif not is_root:
         reason.append("not root: jobs share your uid, so the process limit counts all your processes")
     return Isolation(
         bwrap=bwrap, is_root=is_root, unshare=unshare, drop_uid=drop_uid, reason="; ".join(reason)
@@ -148,7 +223,7 @@ def detect() -> Isolation:
 def unshare_env(extra_keep: list[str] = ()) -> dict[str, str]:
     """The environment that makes the server (or launcher) confine itself (see `_child.isolate_without_bwrap`)."""
     home = str(Path(os.path.expanduser("~")).resolve())
-    keep = [str(r) for r in python_roots()] + [str(SANDBOX_DIR), *extra_keep]
+    keep = [str(r) for r in python_roots()] + list(extra_keep)
     return {"CODETUNE_SANDBOX_UNSHARE": json.dumps({"home": home, "keep": keep})}
 
 
@@ -206,5 +281,6 @@ def protections() -> dict[str, bool | str]:
         "no_network": contained,
         "private_filesystem": contained,  # private /tmp (+ read-only / with bwrap), home hidden
         "pid_namespace": iso.bwrap is not None,
+        "isolation": isolation_level(iso),
         "notes": iso.reason or "all protections active",
     }

@@ -11,7 +11,7 @@ Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit
 
 
 # Bump when how a program runs changes (isolation, limits, how a verdict is classified): evaluations redo.
-SANDBOX_VERSION = 1
+SANDBOX_VERSION = 2  # 2: jobs see only the system folders and the interpreter (HF_HOME, studies hidden)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Literal, Protocol
 
 from codetune.sandbox import _child
-from codetune.sandbox.isolation import SANDBOX_DIR, allocate_uids, confine, detect, user_task_count
+from codetune.sandbox.isolation import (
+    SANDBOX_DIR,
+    allocate_uids,
+    confine,
+    detect,
+    require_isolation,
+    user_task_count,
+)
 from codetune.sandbox.limits import Job, Limits, Result
 
 log = logging.getLogger(__name__)
@@ -91,6 +98,8 @@ class _RunnerBase:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
         self.isolation = detect()
+        require_isolation(self.isolation)
+        _child.make_undumpable()
         self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
         for i in range(self.workers):
             self._slots.put(i)

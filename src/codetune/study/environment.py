@@ -11,6 +11,7 @@ from pathlib import Path
 from codetune import layout
 from codetune.fingerprint import now
 from codetune.records import Environment
+from codetune.sandbox import isolation_level
 
 PACKAGES = ("codetune", "torch", "transformers", "peft", "datasets", "accelerate", "matplotlib")
 
@@ -41,6 +42,7 @@ def collect_environment(*, with_torch: bool = True) -> Environment:
         packages=versions,
         accelerator=accelerator,
         torch_threads=threads,
+        sandbox=isolation_level(),
     )
 
 

@@ -14,6 +14,7 @@ from codetune.files import check_writable_dir
 from codetune.locks import folder_lock
 from codetune.progress import say
 from codetune.records import EvalSummary
+from codetune.sandbox import check_isolation
 from codetune.study.stages import (
     Stage,
     StudyContext,
@@ -143,6 +144,7 @@ def evaluate_study(
 def _evaluate_study(
     cfg: StudyConfig, *, run: str | None, checkpoints: str, include_base: bool
 ) -> list[EvalSummary]:
+    check_isolation()
     runs = [run] if run else list(cfg.runs)
     for r in runs:
         cfg.run(r)  # unknown run: error naming the runs

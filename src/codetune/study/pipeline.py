@@ -20,6 +20,7 @@ from codetune.errors import CodetuneError
 from codetune.files import check_writable_dir
 from codetune.locks import folder_lock
 from codetune.progress import console, say
+from codetune.sandbox import check_isolation
 from codetune.study.environment import write_environment
 from codetune.study.evaluate import evaluate_stages
 from codetune.study.stages import (
@@ -181,6 +182,7 @@ def run_study(cfg: StudyConfig, *, overwrite_stale: bool = False) -> tuple[Path,
 
 
 def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
+    check_isolation()  # before training: a study that cannot score its answers stops now, in one line
     ctx = StudyContext(cfg, overwrite_stale=overwrite_stale)
     refuse_stale_training(ctx)
     ctx.out.mkdir(parents=True, exist_ok=True)

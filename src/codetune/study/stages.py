@@ -355,7 +355,7 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
     from codetune.bench.generate import GENERATION_VERSION
     from codetune.bench.prompts import LCB_COMMIT, PROMPT_VERSION
     from codetune.bench.scoring import SCORING_VERSION
-    from codetune.sandbox import SANDBOX_VERSION
+    from codetune.sandbox import SANDBOX_VERSION, isolation_level
 
     cfg, run = ctx.cfg, target.label.run
     key = layout.BASE_MODEL_NAME if run is None else f"{run}/{target.label.checkpoint}"
@@ -383,6 +383,7 @@ def eval_stage(ctx: StudyContext, target: EvalTarget) -> Stage:
             "checkpoint": checkpoint_identity(target.checkpoint) if target.checkpoint else None,
             "system_prompt": target.system_prompt,
             "limits": bench_limits(cfg.benchmark).to_dict(),
+            "isolation": isolation_level(),  # how answers were confined (CODETUNE_SANDBOX_WEAK=1 shows here)
             "versions": {
                 "prompt": PROMPT_VERSION,
                 "generation": GENERATION_VERSION,

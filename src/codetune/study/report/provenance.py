@@ -252,6 +252,7 @@ def environment(inp: ReportInputs) -> list[Block]:
             ["platform", env.platform],
             ["CPUs", str(env.cpu_count)],
             ["accelerator", env.accelerator or "none (CPU)"],
+            ["sandbox isolation", env.sandbox or "not recorded"],
         ] + [[p, v or "not installed"] for p, v in env.packages.items()]
         out.append(Table(["", "value"], rows, caption="Where the study last ran"))
     else:
