@@ -43,12 +43,25 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
+# A lone surrogate (half of a UTF-16 pair) is valid in JSON ("\\ud800") and in a Python str, but has no UTF-8
+# form: benchmark text is hostile input and may hold one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+    """`text` as UTF-8; a lone surrogate becomes U+FFFD (the replacement character), never an error."""
+    write_bytes_atomic(path, _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8"))
+
+
+def json_text(data: object, *, indent: int | None = None) -> str:
+    """JSON for a file: other languages' text kept readable, a lone surrogate kept as its \\u escape (valid
+    JSON that reads back to the same string; it appears only inside strings)."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_json_atomic(path: str | Path, data: object, *, indent: int | None = 2) -> None:
-    write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json_text(data, indent=indent) + "\n")
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from codetune import layout
 from codetune.errors import CodetuneError
-from codetune.files import write_text_atomic
+from codetune.files import json_text, write_text_atomic
 
 SOLVED_AT = 0.5
 TIE_BREAKS = ("pass@1", "private tests solved", "validation loss", "earlier step")
@@ -93,7 +93,7 @@ class Record(BaseModel):
     def write(self, path: Path, *, indent: int = 2) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(self.to_json(), indent=indent, ensure_ascii=False) + "\n")
+        write_text_atomic(path, json_text(self.to_json(), indent=indent) + "\n")
         return path
 
 
@@ -112,7 +112,7 @@ def read_list(cls: type[Record], path: Path) -> list | None:
 def write_list(path: Path, records: Sequence[Record], *, indent: int = 1) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps([r.to_json() for r in records], indent=indent, ensure_ascii=False) + "\n"
+    text = json_text([r.to_json() for r in records], indent=indent) + "\n"
     write_text_atomic(path, text)
     return path
 
