@@ -32,10 +32,11 @@ from codetune.files import (
     replace_dir,
     write_error,
     write_json_atomic,
+    write_text_atomic,
 )
 from codetune.layout import LOCK_FILE
 from codetune.locks import folder_lock, lock_holder
-from conftest import marked_processes, sleeper_program, wait_for
+from conftest import marked_processes, sigint_as_default, sleeper_program, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -346,7 +347,15 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
 
 
 def _interrupt(cmd: list[str], mark: str, sig: int, env: dict[str, str]) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=sigint_as_default,  # as from a terminal, even when the suite runs in the background
+    )
     try:
         assert wait_for(lambda: len(marked_processes(mark)) >= 2 or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -599,3 +608,33 @@ def test_skip_bad_rows_hint_only_where_the_option_exists(tmp_path, bench2):
         "(set dataset.skip_bad_rows: true (data profile: --skip-bad-rows) to skip bad rows)"
     )
     assert parse_config({"runs": {"a": {"dataset": {"source": "x"}}}}).benchmark.skip_bad_rows is False
+
+
+# --- 9. hostile text: a lone surrogate (valid JSON, no UTF-8 form) ------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_problem_title_is_scored_and_reads_back_the_same(tmp_path, bench2):
+    rows = [json.loads(line) for line in bench2.read_text().splitlines()]
+    rows[0]["question_title"] = "half a pair \ud800 then \u2603"
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text("".join(json.dumps(r) + "\n" for r in rows))  # ASCII JSON: "\ud800" as an escape
+    gens = _generations(tmp_path / "gens.json", hostile, "print(input())")
+    out = tmp_path / "s.json"
+    res = _codetune("score", "--benchmark", str(hostile), "--generations", str(gens), "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(out.read_text(encoding="utf-8"))[0]["question_title"] == rows[0]["question_title"]
+
+
+def test_hostile_text_is_written_as_valid_utf8_everywhere(tmp_path):
+    from codetune.records import ScoreEntry, read_list, write_list
+
+    title = "x\udfff\ud83d\U0001f600"
+    entry = ScoreEntry(question_id="q1", question_title=title, graded_list=[True])
+    write_list(tmp_path / "scores.json", [entry])
+    (back,) = read_list(ScoreEntry, tmp_path / "scores.json")
+    assert back.question_title == title
+    write_json_atomic(tmp_path / "doc.json", {"t": title})
+    assert json.loads((tmp_path / "doc.json").read_text(encoding="utf-8")) == {"t": title}
+    # Text for people (report.md, report.html): the lone halves become the replacement character.
+    write_text_atomic(tmp_path / "report.md", f"# {title}\n")
+    assert (tmp_path / "report.md").read_text(encoding="utf-8") == "# x\ufffd\ufffd\U0001f600\n"
