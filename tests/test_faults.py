@@ -161,9 +161,9 @@ def test_full_disk_during_score_is_one_line_and_keeps_the_old_file(tmp_path, ben
         _fill(full)
         res = _codetune("score", "--benchmark", str(bench2), "--generations", str(gens), "--out", str(out))
         line = _one_error_line(res)
-        assert (
-            line
-            == f"codetune: error: {out}: No space left on device (free some space, then rerun the same command)"
+        assert line == (
+            f"codetune: error: {out}: no space left on {full} (0 MB free); free some space, then rerun the "
+            "same command"
         )
         assert json.loads(out.read_text()) == [] and not _temporaries(full)
 
@@ -175,7 +175,7 @@ def test_full_disk_during_training_is_one_line_and_leaves_no_temporary_file(tmp_
         cfg = write_config(disk, tiny_model_dir)  # the run folder lands on the small disk
         res = _codetune("train", str(cfg), "--run", "a")
         line = _one_error_line(res)
-        assert "No space left on device" in line and str(disk / "out" / "runs" / "a") in line, line
+        assert "no space left on " in line and str(disk / "out" / "runs" / "a") in line, line
         rdir = disk / "out" / "runs" / "a"
         assert not _temporaries(rdir)
         # Trainer's own half-written `checkpoint-S` folder is removed too; finished checkpoints stay.
@@ -197,6 +197,38 @@ def test_a_library_write_error_becomes_an_os_error_naming_the_path(tmp_path):
     # An OSError without a file name (a write on an open file) gets the path it was writing.
     err = write_error(OSError(errno.EIO, "Input/output error"), tmp_path / "x")
     assert (err.errno, err.filename) == (errno.EIO, str(tmp_path / "x"))
+
+
+def test_a_checkpoint_that_fills_a_disk_says_so_though_removing_it_frees_space(tmp_path):
+    """torch.save on a 20 MB disk fails with "unexpected pos" (no errno); removing the half-written checkpoint
+    frees the files it had finished (its adapter): the error still says the disk was full."""
+    import torch
+
+    from codetune.cli import os_error_line
+    from codetune.files import removed_on_failure
+
+    with _tmpfs(tmp_path / "disk", "20m") as disk:
+        folder = disk / "checkpoint-4"
+        with pytest.raises(OSError) as info, removed_on_failure(folder):
+            folder.mkdir()
+            (folder / "adapter_model.safetensors").write_bytes(b"\0" * (4 << 20))
+            torch.save({"w": torch.zeros(8_000_000)}, folder / "optimizer.pt")  # 32 MB
+        assert not folder.exists() and shutil.disk_usage(disk).free >= 4 << 20
+    assert isinstance(info.value.__cause__, RuntimeError)  # torch's own error, kept as the cause
+    assert os_error_line(info.value) == (
+        f"{folder}: no space left on {folder} (0 MB free); free some space, then rerun the same command"
+    )
+
+
+def test_a_write_short_of_disk_space_says_so(tmp_path, monkeypatch):
+    """Without a real full disk: a library's write error that names no errno, on a disk with less free space
+    than the file needs (more than 1 MB free), is a full disk; with room to spare it is not."""
+    err = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+    free = shutil.disk_usage(tmp_path).free
+    assert write_error(err, tmp_path / "m.pt", size=free + (50 << 20)).strerror == (
+        f"no space left on {tmp_path} ({free / (1 << 20):.0f} MB free)"
+    )
+    assert write_error(err, tmp_path / "m.pt", size=1000).errno == errno.EIO
 
 
 def test_check_writable_file(tmp_path):
@@ -258,6 +290,7 @@ def test_a_failed_write_removes_its_temporary_file_and_keeps_the_old_one(tmp_pat
     with pytest.raises(OSError) as info:
         write_json_atomic(path, {"v": 2})
     assert info.value.filename == str(path)
+    assert info.value.strerror.startswith(f"no space left on {tmp_path} (")
     assert json.loads(path.read_text()) == {"v": 1} and not _temporaries(tmp_path)
 
 
