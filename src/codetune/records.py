@@ -317,8 +317,8 @@ class ScoreEntry(Record):
     n_public_tests: int | None = None
     n_private_tests: int | None = None
     output_list: list[str] | None = None
-    # Tests that hit the time limit while the machine was oversubscribed and were re-run alone to decide
-    # (bench.scoring); the verdicts above are the re-runs'.
+    # Tests that hit the time limit starved of CPU and were re-run alone to decide (bench.scoring._starved);
+    # the verdicts above are the re-runs'.
     timeouts_rerun: int = 0
 
     @model_validator(mode="after")
@@ -367,7 +367,9 @@ class ScoreStats(Record):
     n_samples: int
     extraction_failures: int
     sample_verdicts: dict[str, int]  # each sample's last verdict
-    timeouts_rerun: int = 0  # tests re-run alone after a time limit under load (ScoreEntry.timeouts_rerun)
+    timeouts_rerun: int = (
+        0  # tests re-run alone after a time limit starved of CPU (ScoreEntry.timeouts_rerun)
+    )
 
 
 class EngineShare(Record):

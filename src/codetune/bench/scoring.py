@@ -94,10 +94,11 @@ sandbox.Limits) stay: no answer to these problems comes near them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -207,15 +208,15 @@ def oversubscribed() -> bool:
     return sorted(readings)[2] > cores
 
 
-def _starved(result: Result, limits: Limits) -> bool:
+def _starved(result: Result, limits: Limits, loaded: Callable[[], bool]) -> bool:
     """A time limit the program's own time did not reach: CPU time to spare, and wall clock net of its waits
     for a CPU (the sandbox leaves those out, up to WALL_STRETCH x the limit in real time) short of the limit.
-    Where the kernel does not count those waits, any wall-clock timeout with CPU time to spare on an
-    oversubscribed machine."""
+    Where the kernel does not count those waits, any wall-clock timeout with CPU time to spare while the
+    machine is `loaded`."""
     if result.status != "timeout" or result.cpu_time_s >= 0.9 * limits.cpu_time_s:
         return False
     if result.cpu_wait_s is None:
-        return oversubscribed()
+        return loaded()
     return result.wall_time_s - result.cpu_wait_s < 0.9 * limits.wall_ceiling_s
 
 
@@ -338,7 +339,10 @@ def score_generations(
             results = runner.run(jobs)
             # LiveCodeBench's wall-clock rule, on the program's own time: a time limit it did not reach
             # itself (starved of CPU) is not its verdict yet: that test runs again alone, and that run decides.
-            starved = [k for k, res in enumerate(results) if _starved(res, limits)]
+            loaded = functools.cache(
+                lambda: oversubscribed() or getattr(runner, "workers", 1) > len(os.sched_getaffinity(0))
+            )
+            starved = [k for k, res in enumerate(results) if _starved(res, limits, loaded)]
             if starved:
                 for k, res in zip(starved, reruns.run([jobs[k] for k in starved]), strict=True):
                     results[k] = res
