@@ -352,12 +352,17 @@ class _StarvingEngine:
         self.loaded = threading.Event()  # set while the machine counts as oversubscribed
 
     def generate(self, requests, *, on_result, **kw):
+        import resource
         import subprocess
         import sys
 
         from conftest import marked_processes, wait_for
 
-        busy = [subprocess.Popen([sys.executable, "-c", "while True:\n    pass"]) for _ in range(self.busy)]
+        def bound() -> None:  # never more than two minutes of CPU each, whatever happens to this test
+            resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+        burn = [sys.executable, "-c", "while True:\n    pass"]
+        busy = [subprocess.Popen(burn, preexec_fn=bound) for _ in range(self.busy)]
         self.loaded.set()
         try:
             answers = [[f"```python\n{self.program}\n```"] for _ in requests]
