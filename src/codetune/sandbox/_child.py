@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import ctypes
 import io
 import math
@@ -200,14 +201,20 @@ def become_program(
 
 
 def cpu_wait_s(pid: int) -> float | None:
-    """Seconds `pid` (its main thread) has been runnable but waiting for a CPU that other work held: the
-    second field of /proc/PID/schedstat (nanoseconds). None where the kernel keeps no such count."""
+    """Seconds `pid` has been runnable but waiting for a CPU that other work held: the second field of
+    /proc/PID/task/TID/schedstat (nanoseconds), the most of any of its threads (a program that works in a
+    thread while its main thread waits for it). None where the kernel keeps no such count."""
+    waits = []
     try:
-        with open(f"/proc/{pid}/schedstat", "rb") as f:
-            fields = f.read().split()
-        return int(fields[1]) / 1e9 if int(fields[2]) else None  # no timeslice counted: not measured here
-    except (OSError, ValueError, IndexError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    fields = f.read().split()
+                if int(fields[2]):  # no timeslice counted: not measured here
+                    waits.append(int(fields[1]) / 1e9)
+    except OSError:
         return None
+    return max(waits) if waits else None
 
 
 def supervise(pid: int, wall_s: float, real_s: float | None = None) -> dict:
@@ -217,6 +224,7 @@ def supervise(pid: int, wall_s: float, real_s: float | None = None) -> dict:
     start = time.monotonic()
     hard = start + max(wall_s, real_s or wall_s)
     deadline = start + wall_s
+    waited: float | None = None  # the job's waits for a CPU, as last measured
     timed_out = False
     try:
         pidfd = os.pidfd_open(pid)
@@ -240,7 +248,10 @@ def supervise(pid: int, wall_s: float, real_s: float | None = None) -> dict:
             if now < min(deadline, hard):
                 continue
             # The limit, unless the job spent part of it waiting for a CPU: that part is added on.
-            deadline = start + wall_s + (cpu_wait_s(pid) or 0.0)
+            measured = cpu_wait_s(pid)
+            if measured is not None:
+                waited = max(waited or 0.0, measured)
+            deadline = start + wall_s + (waited or 0.0)
             if now >= min(deadline, hard):
                 timed_out = True
                 break
@@ -253,7 +264,9 @@ def supervise(pid: int, wall_s: float, real_s: float | None = None) -> dict:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    waited = cpu_wait_s(pid)  # an exited job's count stays readable until it is reaped
+    final = cpu_wait_s(pid)  # an exited job's count stays readable until it is reaped (its threads' do not)
+    if final is not None:
+        waited = max(waited or 0.0, final)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     kill_group(pid)  # whatever the program left behind in its process group
