@@ -362,7 +362,8 @@ class _StarvingEngine:
             resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
 
         burn = [sys.executable, "-c", "while True:\n    pass"]
-        busy = [subprocess.Popen(burn, preexec_fn=bound) for _ in range(self.busy)]
+        # Each in its own session: with autogroup scheduling, one session's processes share one CPU share.
+        busy = [subprocess.Popen(burn, preexec_fn=bound, start_new_session=True) for _ in range(self.busy)]
         self.loaded.set()
         try:
             answers = [[f"```python\n{self.program}\n```"] for _ in requests]
