@@ -68,10 +68,9 @@ def test_verdicts_kinds_and_code_agree_with_livecodebench_except_the_decided_dif
     differing = {d["name"]: d for d in report["disagreements"]}
     expected = {k for k in CASES.DIFFERENCES if k in {s["name"] for s in report["per_sample"]}}
     assert set(differing) == expected, {k: d["reason"] for k, d in differing.items()}
-    assert (
-        report["agree"] + sum(d["livecodebench_passed"] != d["codetune_passed"] for d in differing.values())
-        == report["samples"]
-    )
+    assert report["agree"] + sum(
+        d["livecodebench_passed"] != d["codetune_passed"] for d in differing.values()
+    ) == report["samples"]
 
 
 def test_the_held_back_class_fails_in_livecodebench_on_its_second_test():
@@ -85,9 +84,7 @@ def test_the_held_back_class_fails_in_livecodebench_on_its_second_test():
 
 
 def test_failure_kinds_map_every_livecodebench_error_code():
-    assert (
-        lcb_parity.lcb_kind(-5, False) == "runtime_error"
-    )  # TestRunnerError: the solution ended its process
+    assert lcb_parity.lcb_kind(-5, False) == "runtime_error"  # TestRunnerError: the solution ended its process
     assert lcb_parity.lcb_kind(-3, False) == "timeout" and lcb_parity.lcb_kind(-2, False) == "wrong_answer"
     assert lcb_parity.lcb_kind(None, True) == "passed"
     kinds = {s["error_code"] for v in FIXTURE["sets"].values() for s in v if not s["passed"]}

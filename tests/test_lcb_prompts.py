@@ -150,9 +150,7 @@ def test_against_livecodebench_s_recorded_prompts_and_extractions(shared_benchma
     """What LiveCodeBench's own functions gave (tests/data/livecodebench_verdicts.json, recorded by
     benchmarks/lcb_parity.py --cases --write-fixture): its prompts for the first problem, in both styles, and
     its extract_code on every case above (the expected column is written by hand; this checks it)."""
-    fixture = json.loads(
-        (REPO / "tests" / "data" / "livecodebench_verdicts.json").read_text(encoding="utf-8")
-    )
+    fixture = json.loads((REPO / "tests" / "data" / "livecodebench_verdicts.json").read_text(encoding="utf-8"))
     prompts = fixture["prompts"]
     row = json.loads(shared_benchmark.read_text(encoding="utf-8").splitlines()[0])
     assert row["question_id"] == prompts["question_id"]

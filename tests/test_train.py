@@ -154,10 +154,7 @@ def test_summary_plot_and_tensorboard(six_steps):
     record = StageRecord.read(stage_record_path(cfg.output_path, "train", "a"))
     assert record.finished and record.config["training"]["learning_rate"] == 1e-3
     assert record.config["runs"] == {"a": cfg.runs["a"].model_dump(mode="json")}
-    assert (
-        set(record.inputs) == {"dataset", "model", "resolved", "version"}
-        and len(record.inputs["dataset"]["sha256"]) == 64
-    )
+    assert set(record.inputs) == {"dataset", "model", "resolved", "version"} and len(record.inputs["dataset"]["sha256"]) == 64
     assert record.inputs["resolved"]["model"] == {"device": "cpu", "dtype": "float32"}
 
 

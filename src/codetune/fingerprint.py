@@ -32,9 +32,8 @@ def canonical_json(obj: Any) -> str:
 
 def digest(obj: Any) -> str:
     """sha256 of the canonical JSON of `obj`."""
-    return hashlib.sha256(
-        canonical_json(obj).encode("utf-8", "surrogatepass")
-    ).hexdigest()  # hostile text too
+    data = canonical_json(obj).encode("utf-8", "surrogatepass")  # hostile text (a lone surrogate) too
+    return hashlib.sha256(data).hexdigest()
 
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}
@@ -87,9 +86,7 @@ class StageSpec:
     key: str | None  # the run or the model, for stages done per run or per model
     config: dict[str, Any]
     inputs: dict[str, Any]
-    speed: dict[str, Any] = field(
-        default_factory=dict
-    )  # speed-only settings used: recorded, not fingerprinted
+    speed: dict[str, Any] = field(default_factory=dict)  # speed-only settings used: recorded, not fingerprinted
 
     @property
     def fingerprint(self) -> str:

@@ -367,9 +367,7 @@ class ScoreStats(Record):
     n_samples: int
     extraction_failures: int
     sample_verdicts: dict[str, int]  # each sample's last verdict
-    timeouts_rerun: int = (
-        0  # tests re-run alone after a time limit starved of CPU (ScoreEntry.timeouts_rerun)
-    )
+    timeouts_rerun: int = 0  # tests re-run alone after a starved time limit (ScoreEntry.timeouts_rerun)
 
 
 class EngineShare(Record):
