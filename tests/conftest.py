@@ -6,6 +6,7 @@ import atexit
 import importlib.util
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def marked_processes(mark: str) -> list[int]:
         if comm == mark and state != "Z":
             found.append(int(entry))
     return found
+
+
+def sigint_as_default() -> None:
+    """A `preexec_fn` for a process a test interrupts with SIGINT: a suite started in the background
+    (`pytest &`, nohup) hands its children SIGINT ignored, and codetune keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:

@@ -32,10 +32,11 @@ from codetune.files import (
     replace_dir,
     write_error,
     write_json_atomic,
+    write_text_atomic,
 )
 from codetune.layout import LOCK_FILE
 from codetune.locks import folder_lock, lock_holder
-from conftest import marked_processes, sleeper_program, wait_for
+from conftest import marked_processes, sigint_as_default, sleeper_program, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -160,9 +161,9 @@ def test_full_disk_during_score_is_one_line_and_keeps_the_old_file(tmp_path, ben
         _fill(full)
         res = _codetune("score", "--benchmark", str(bench2), "--generations", str(gens), "--out", str(out))
         line = _one_error_line(res)
-        assert (
-            line
-            == f"codetune: error: {out}: No space left on device (free some space, then rerun the same command)"
+        assert line == (
+            f"codetune: error: {out}: no space left on {full} (0 MB free); free some space, then rerun the "
+            "same command"
         )
         assert json.loads(out.read_text()) == [] and not _temporaries(full)
 
@@ -174,7 +175,7 @@ def test_full_disk_during_training_is_one_line_and_leaves_no_temporary_file(tmp_
         cfg = write_config(disk, tiny_model_dir)  # the run folder lands on the small disk
         res = _codetune("train", str(cfg), "--run", "a")
         line = _one_error_line(res)
-        assert "No space left on device" in line and str(disk / "out" / "runs" / "a") in line, line
+        assert "no space left on " in line and str(disk / "out" / "runs" / "a") in line, line
         rdir = disk / "out" / "runs" / "a"
         assert not _temporaries(rdir)
         # Trainer's own half-written `checkpoint-S` folder is removed too; finished checkpoints stay.
@@ -196,6 +197,38 @@ def test_a_library_write_error_becomes_an_os_error_naming_the_path(tmp_path):
     # An OSError without a file name (a write on an open file) gets the path it was writing.
     err = write_error(OSError(errno.EIO, "Input/output error"), tmp_path / "x")
     assert (err.errno, err.filename) == (errno.EIO, str(tmp_path / "x"))
+
+
+def test_a_checkpoint_that_fills_a_disk_says_so_though_removing_it_frees_space(tmp_path):
+    """torch.save on a 20 MB disk fails with "unexpected pos" (no errno); removing the half-written checkpoint
+    frees the files it had finished (its adapter): the error still says the disk was full."""
+    import torch
+
+    from codetune.cli import os_error_line
+    from codetune.files import removed_on_failure
+
+    with _tmpfs(tmp_path / "disk", "20m") as disk:
+        folder = disk / "checkpoint-4"
+        with pytest.raises(OSError) as info, removed_on_failure(folder):
+            folder.mkdir()
+            (folder / "adapter_model.safetensors").write_bytes(b"\0" * (4 << 20))
+            torch.save({"w": torch.zeros(8_000_000)}, folder / "optimizer.pt")  # 32 MB
+        assert not folder.exists() and shutil.disk_usage(disk).free >= 4 << 20
+    assert isinstance(info.value.__cause__, RuntimeError)  # torch's own error, kept as the cause
+    assert os_error_line(info.value) == (
+        f"{folder}: no space left on {folder} (0 MB free); free some space, then rerun the same command"
+    )
+
+
+def test_a_write_short_of_disk_space_says_so(tmp_path, monkeypatch):
+    """Without a real full disk: a library's write error that names no errno, on a disk with less free space
+    than the file needs (more than 1 MB free), is a full disk; with room to spare it is not."""
+    err = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+    free = shutil.disk_usage(tmp_path).free
+    assert write_error(err, tmp_path / "m.pt", size=free + (50 << 20)).strerror == (
+        f"no space left on {tmp_path} ({free / (1 << 20):.0f} MB free)"
+    )
+    assert write_error(err, tmp_path / "m.pt", size=1000).errno == errno.EIO
 
 
 def test_check_writable_file(tmp_path):
@@ -257,6 +290,7 @@ def test_a_failed_write_removes_its_temporary_file_and_keeps_the_old_one(tmp_pat
     with pytest.raises(OSError) as info:
         write_json_atomic(path, {"v": 2})
     assert info.value.filename == str(path)
+    assert info.value.strerror.startswith(f"no space left on {tmp_path} (")
     assert json.loads(path.read_text()) == {"v": 1} and not _temporaries(tmp_path)
 
 
@@ -346,7 +380,15 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
 
 
 def _interrupt(cmd: list[str], mark: str, sig: int, env: dict[str, str]) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=sigint_as_default,  # as from a terminal, even when the suite runs in the background
+    )
     try:
         assert wait_for(lambda: len(marked_processes(mark)) >= 2 or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -599,3 +641,33 @@ def test_skip_bad_rows_hint_only_where_the_option_exists(tmp_path, bench2):
         "(set dataset.skip_bad_rows: true (data profile: --skip-bad-rows) to skip bad rows)"
     )
     assert parse_config({"runs": {"a": {"dataset": {"source": "x"}}}}).benchmark.skip_bad_rows is False
+
+
+# --- 9. hostile text: a lone surrogate (valid JSON, no UTF-8 form) ------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_problem_title_is_scored_and_reads_back_the_same(tmp_path, bench2):
+    rows = [json.loads(line) for line in bench2.read_text().splitlines()]
+    rows[0]["question_title"] = "half a pair \ud800 then \u2603"
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text("".join(json.dumps(r) + "\n" for r in rows))  # ASCII JSON: "\ud800" as an escape
+    gens = _generations(tmp_path / "gens.json", hostile, "print(input())")
+    out = tmp_path / "s.json"
+    res = _codetune("score", "--benchmark", str(hostile), "--generations", str(gens), "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(out.read_text(encoding="utf-8"))[0]["question_title"] == rows[0]["question_title"]
+
+
+def test_hostile_text_is_written_as_valid_utf8_everywhere(tmp_path):
+    from codetune.records import ScoreEntry, read_list, write_list
+
+    title = "x\udfff\ud83d\U0001f600"
+    entry = ScoreEntry(question_id="q1", question_title=title, graded_list=[True])
+    write_list(tmp_path / "scores.json", [entry])
+    (back,) = read_list(ScoreEntry, tmp_path / "scores.json")
+    assert back.question_title == title
+    write_json_atomic(tmp_path / "doc.json", {"t": title})
+    assert json.loads((tmp_path / "doc.json").read_text(encoding="utf-8")) == {"t": title}
+    # Text for people (report.md, report.html): the lone halves become the replacement character.
+    write_text_atomic(tmp_path / "report.md", f"# {title}\n")
+    assert (tmp_path / "report.md").read_text(encoding="utf-8") == "# x\ufffd\ufffd\U0001f600\n"

@@ -4,7 +4,6 @@ model carries three random LoRA checkpoints of run r1; the base model is evaluat
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -342,45 +341,40 @@ def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
 
 
 class _StarvingEngine:
-    """Answers every request with a correct but slow program during "generation", and while it generates, the
-    first test process of that program is frozen (SIGSTOP) for longer than the time limit, as a machine
-    oversubscribed by generation beside scoring starves it; it then stops "generating"."""
+    """Answers every request with a correct but slow program, and while it "generates", CPU-bound processes
+    (`busy` of them) hold the machine, as generation beside scoring does, until the first test process of that
+    program has ended; then generation ends."""
 
     backend = "hf"
 
-    def __init__(self, tokenizer, program: str, mark: str, freeze_s: float):
-        self.tokenizer, self.program, self.mark, self.freeze_s = tokenizer, program, mark, freeze_s
+    def __init__(self, tokenizer, program: str, mark: str, busy: int):
+        self.tokenizer, self.program, self.mark, self.busy = tokenizer, program, mark, busy
         self.loaded = threading.Event()  # set while the machine counts as oversubscribed
 
     def generate(self, requests, *, on_result, **kw):
-        import signal
-        import time
+        import resource
+        import subprocess
+        import sys
 
         from conftest import marked_processes, wait_for
 
+        def bound() -> None:  # never more than two minutes of CPU each, whatever happens to this test
+            resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+        burn = [sys.executable, "-c", "while True:\n    pass"]
+        # Each in its own session: with autogroup scheduling, one session's processes share one CPU share.
+        busy = [subprocess.Popen(burn, preexec_fn=bound, start_new_session=True) for _ in range(self.busy)]
         self.loaded.set()
         try:
             answers = [[f"```python\n{self.program}\n```"] for _ in requests]
             for i, a in enumerate(answers):
                 on_result(i, a)
-            frozen = []
-
-            def freeze() -> bool:
-                for pid in marked_processes(self.mark):
-                    try:
-                        os.kill(pid, signal.SIGSTOP)
-                        frozen.append(pid)
-                    except ProcessLookupError:  # it ended between the listing and the signal
-                        pass
-                return bool(frozen)
-
-            assert wait_for(freeze, 60, interval=0.005), "the test process was never seen running"
-            time.sleep(self.freeze_s)
-            for pid in frozen:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGCONT)
-            time.sleep(0.5)  # the limit is hit while generation still runs
+            assert wait_for(lambda: marked_processes(self.mark), 60, interval=0.005), "the test never ran"
+            assert wait_for(lambda: not marked_processes(self.mark), 60, interval=0.005)
         finally:
+            for p in busy:
+                p.kill()
+                p.wait()
             self.loaded.clear()
         return answers
 
@@ -388,9 +382,9 @@ class _StarvingEngine:
 def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
 ):
-    """Leap Year by a program that burns ~0.2 s of CPU first, under a 2 s limit, scored while generation goes
-    on: its first test is starved past the limit (wall clock, CPU to spare) while the machine is oversubscribed,
-    so it runs again alone once generation is over, passes, and the re-run is counted."""
+    """Leap Year by a program that burns ~0.7 s of CPU first, under a 2 s limit, scored while generation (three
+    CPU-bound processes per core) goes on: it takes longer than the limit in wall clock, but its own time
+    (its waits for a CPU left out) is within it, so it passes as it does alone, without a re-run."""
     from transformers import AutoTokenizer
 
     from codetune.bench import scoring
@@ -401,12 +395,14 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     mark = f"ct-slow-{os.getpid()}"
     program = (
         f"import ctypes\nctypes.CDLL(None).prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
-        "s = 0\nfor i in range(1_500_000):\n    s += i\n"
+        "s = 0\nfor i in range(20_000_000):\n    s += i\n"
         "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)"
     )
-    engine = _StarvingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, mark, freeze_s=3.0)
+    busy = 3 * len(os.sched_getaffinity(0))
+    engine = _StarvingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, mark, busy)
     monkeypatch.setattr(scoring, "oversubscribed", engine.loaded.is_set)
     label = EvalLabel("base", None, "base", None, None)
+
     folder = EvalFolder(
         tmp_path / "base", problems, bench=bench, system_prompt=None, label=label, base_model="t"
     )
@@ -414,14 +410,4 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
         (summary,) = evaluate_folders(engine, [(None, folder)], runner=runner)
     (entry,) = json.loads(scores_path(tmp_path / "base").read_text())
     assert entry["graded_list"] == [True] and summary.solved == 1
-    assert entry["timeouts_rerun"] == 1 and summary.timeouts_rerun == 1
-
-    # Without the re-run rule the same starvation is the program's time limit: the rule is what kept it.
-    monkeypatch.setattr(scoring, "oversubscribed", lambda: False)
-    engine.loaded.set()
-    other = EvalFolder(
-        tmp_path / "b2", problems, bench=bench, system_prompt=None, label=label, base_model="t"
-    )
-    with get_runner(workers=1) as runner:
-        (plain,) = evaluate_folders(engine, [(None, other)], runner=runner)
-    assert plain.solved == 0 and plain.sample_verdicts == {"timeout": 1} and plain.timeouts_rerun == 0
+    assert entry["timeouts_rerun"] == 0 and summary.timeouts_rerun == 0

@@ -37,6 +37,7 @@ from codetune.bench.generate import render_chat
 from codetune.bench.lcb import load_benchmark_file
 from codetune.bench.prompts import build_prompt
 from codetune.config import GenerationConfig, ModelConfig
+from conftest import sigint_as_default
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -486,6 +487,7 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "stderr.txt").open("wb"),  # a file: vLLM's log would fill a pipe
         start_new_session=True,  # its own process group, as a command started from a terminal
+        preexec_fn=sigint_as_default,  # SIGINT as from a terminal, even when the suite runs in the background
     )
     partial = generations_partial_path(base_eval_dir(out))
     family: dict[int, str] = {}

@@ -28,6 +28,7 @@ from codetune.config import (
 from codetune.data.overlap import NGRAM as OVERLAP_NGRAM
 from codetune.data.overlap import THRESHOLD as OVERLAP_THRESHOLD
 from codetune.errors import CodetuneError
+from codetune.files import no_space_error
 
 app = typer.Typer(
     name="codetune",
@@ -718,10 +719,11 @@ def os_error_line(e: OSError) -> str:
     """One line for an OS error: the path(s) and the cause, and what to do when the disk is full."""
     where = e.filename if e.filename2 is None else f"{e.filename} -> {e.filename2}"
     cause = e.strerror or str(e) or type(e).__name__
-    line = f"{where}: {cause}" if where is not None else cause
     if e.errno == errno.ENOSPC:
-        line += " (free some space, then rerun the same command)"
-    return line
+        if e.filename is not None and not cause.startswith("no space left on "):
+            cause = no_space_error(e.filename).strerror  # which disk, and what it has left
+        cause += "; free some space, then rerun the same command"
+    return f"{where}: {cause}" if where is not None else cause
 
 
 def _fail(message: str, code: int = 2) -> None:

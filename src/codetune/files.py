@@ -36,19 +36,33 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; study files are ordinary files
         os.replace(tmp, path)
     except BaseException as e:
+        err = write_error(e, path, size=len(data)) if isinstance(e, OSError) else None  # before the unlink
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.filename is None:  # a write error names no file: say which
-            raise OSError(e.errno, e.strerror, str(path)) from e
+        if err is not None and (e.filename is None or err.errno == errno.ENOSPC):  # name the file, the disk
+            raise err from e
         raise
 
 
+# A lone surrogate (half of a UTF-16 pair) is valid in JSON ("\\ud800") and in a Python str, but has no UTF-8
+# form: benchmark text is hostile input and may hold one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+    """`text` as UTF-8; a lone surrogate becomes U+FFFD (the replacement character), never an error."""
+    write_bytes_atomic(path, _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8"))
+
+
+def json_text(data: object, *, indent: int | None = None) -> str:
+    """JSON for a file: other languages' text kept readable, a lone surrogate kept as its \\u escape (valid
+    JSON that reads back to the same string; it appears only inside strings)."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_json_atomic(path: str | Path, data: object, *, indent: int | None = 2) -> None:
-    write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json_text(data, indent=indent) + "\n")
 
 
 @contextlib.contextmanager
@@ -117,30 +131,64 @@ def check_writable_dir(folder: str | Path) -> Path:
 
 
 _ERRNO_IN_MESSAGE = re.compile(r"(?:os error|code:?)\s*(\d+)", re.IGNORECASE)
+_MB = 1 << 20
 
 
-def write_error(exc: BaseException, path: str | Path) -> OSError:
+def write_error(exc: BaseException, path: str | Path, *, size: int = 0) -> OSError:
     """An OSError naming `path` for a failed write, whatever raised it: an OSError without a file name, or a
-    library's own write error (safetensors' SafetensorError, torch.save's RuntimeError) that wraps the OS
-    error in its message. The errno is read from the message, else a full disk is checked."""
+    library's own write error (safetensors' SafetensorError, torch.save's RuntimeError "unexpected pos") that
+    wraps the OS error in its message or names none. The errno is read from the message; failing that, the
+    disk is full when it has less free than the `size` bytes being written (at least 1 MB). A full disk reads
+    "no space left on DIR (N MB free)". Call it before removing what the failed write left: that space is
+    what the disk lacked."""
     if isinstance(exc, OSError) and exc.errno is not None:
-        return OSError(exc.errno, exc.strerror or str(exc), exc.filename or str(path))
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    m = _ERRNO_IN_MESSAGE.search(str(exc))
-    code = int(m.group(1)) if m else None
-    if code is None and _disk_full(Path(path)):
-        code = errno.ENOSPC
-    if code is not None:
-        return OSError(code, os.strerror(code), str(path))
-    return OSError(errno.EIO, f"write failed ({type(exc).__name__}: {message})", str(path))
+        code, cause, path = exc.errno, exc.strerror or str(exc), exc.filename or str(path)
+    else:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        m = _ERRNO_IN_MESSAGE.search(str(exc))
+        code = int(m.group(1)) if m else None
+        free = free_bytes(Path(path))
+        if code is None and free is not None and free < max(_MB, size):
+            code = errno.ENOSPC
+        cause = os.strerror(code) if code is not None else f"write failed ({type(exc).__name__}: {message})"
+        code = errno.EIO if code is None else code
+    if code == errno.ENOSPC:
+        return no_space_error(path)
+    return OSError(code, cause, str(path))
 
 
-def _disk_full(path: Path) -> bool:
+def no_space_error(path: str | Path) -> OSError:
+    """ENOSPC for `path`, saying which folder's disk is full and how much it has left."""
+    folder = _existing_dir(Path(path))
+    free = free_bytes(folder)
+    shown = "?" if free is None else f"{free / _MB:.0f}"
+    return OSError(errno.ENOSPC, f"no space left on {folder} ({shown} MB free)", str(path))
+
+
+def free_bytes(path: Path) -> int | None:
+    """Bytes an unprivileged writer can still use on the disk of `path` (its nearest existing folder)."""
+    try:
+        st = os.statvfs(_existing_dir(path))
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _existing_dir(path: Path) -> Path:
     for p in (path, *path.parents):
-        if p.exists():
-            try:
-                st = os.statvfs(p)
-            except OSError:
-                return False
-            return st.f_bavail * st.f_frsize < (1 << 20)
-    return False
+        if p.is_dir():
+            return p
+    return Path("/")
+
+
+@contextlib.contextmanager
+def removed_on_failure(folder: str | Path, *, remove: bool = True, size: int = 0) -> Iterator[None]:
+    """Around a library's write of `folder` (a checkpoint): a failure becomes write_error's OSError naming
+    `folder`, judged before the half-written folder is removed (its bytes are what filled the disk)."""
+    try:
+        yield
+    except Exception as e:
+        err = write_error(e, folder, size=size)
+        if remove:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise err from e

@@ -32,7 +32,8 @@ def canonical_json(obj: Any) -> str:
 
 def digest(obj: Any) -> str:
     """sha256 of the canonical JSON of `obj`."""
-    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+    data = canonical_json(obj).encode("utf-8", "surrogatepass")  # hostile text (a lone surrogate) too
+    return hashlib.sha256(data).hexdigest()
 
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from codetune import layout
 from codetune.errors import CodetuneError
-from codetune.files import write_text_atomic
+from codetune.files import json_text, write_text_atomic
 
 SOLVED_AT = 0.5
 IMPORTED = "imported"  # EvalSummary.generated_by["backend"] of answers brought in from LiveCodeBench files
@@ -94,7 +94,7 @@ class Record(BaseModel):
     def write(self, path: Path, *, indent: int = 2) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(self.to_json(), indent=indent, ensure_ascii=False) + "\n")
+        write_text_atomic(path, json_text(self.to_json(), indent=indent) + "\n")
         return path
 
 
@@ -113,7 +113,7 @@ def read_list(cls: type[Record], path: Path) -> list | None:
 def write_list(path: Path, records: Sequence[Record], *, indent: int = 1) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps([r.to_json() for r in records], indent=indent, ensure_ascii=False) + "\n"
+    text = json_text([r.to_json() for r in records], indent=indent) + "\n"
     write_text_atomic(path, text)
     return path
 
@@ -318,8 +318,8 @@ class ScoreEntry(Record):
     n_public_tests: int | None = None
     n_private_tests: int | None = None
     output_list: list[str] | None = None
-    # Tests that hit the time limit while the machine was oversubscribed and were re-run alone to decide
-    # (bench.scoring); the verdicts above are the re-runs'.
+    # Tests that hit the time limit starved of CPU and were re-run alone to decide (bench.scoring._starved);
+    # the verdicts above are the re-runs'.
     timeouts_rerun: int = 0
 
     @model_validator(mode="after")
@@ -368,7 +368,7 @@ class ScoreStats(Record):
     n_samples: int
     extraction_failures: int
     sample_verdicts: dict[str, int]  # each sample's last verdict
-    timeouts_rerun: int = 0  # tests re-run alone after a time limit under load (ScoreEntry.timeouts_rerun)
+    timeouts_rerun: int = 0  # tests re-run alone after a starved time limit (ScoreEntry.timeouts_rerun)
 
 
 class EngineShare(Record):

@@ -33,7 +33,7 @@ from codetune.bench.lcb import Problem
 from codetune.bench.prompts import build_prompt
 from codetune.bench.rules import describe_rules, scoring_rules
 from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
-from codetune.files import write_json_atomic, write_text_atomic
+from codetune.files import json_text, write_json_atomic, write_text_atomic
 from codetune.progress import progress_bar, say
 from codetune.records import EngineShare, EvalSummary, ScoreEntry, write_list
 
@@ -96,7 +96,7 @@ def read_partial(path: Path) -> dict[str, dict]:
 
 def _append_line(path: Path, row: dict) -> None:
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.write(json_text(row) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -148,7 +148,7 @@ class EvalFolder:
         ]
         write_text_atomic(
             layout.prompts_path(self.out_dir),
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompt_rows),
+            "".join(json_text(r) + "\n" for r in prompt_rows),
         )
         self.generated = read_partial(layout.generations_partial_path(self.out_dir))
         score_path = layout.scores_partial_path(self.out_dir)

@@ -74,7 +74,8 @@ def sample_seed(seed: int, key: str, sample: int = 0) -> int:
     sample's index, so an answer is the same whichever batch, engine or rerun produced it."""
     import hashlib
 
-    return int(hashlib.sha256(f"{seed}\0{key}\0{sample}".encode()).hexdigest()[:15], 16)
+    data = f"{seed}\0{key}\0{sample}".encode("utf-8", "surrogatepass")  # a hostile question_id too
+    return int(hashlib.sha256(data).hexdigest()[:15], 16)
 
 
 def seeded_sampler(seeds: Sequence[int], temperature: float, top_p: float):

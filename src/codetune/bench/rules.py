@@ -49,7 +49,7 @@ def describe_rules(rules: dict) -> str:
     memory = f"a {rules['memory_mb']} MB memory cap" if rules.get("memory_mb") else "a memory cap"
     return text + (
         f"; LiveCodeBench rules of commit {commit[:12]}, except {memory}, a fresh process per test and a time "
-        "limit the program cannot catch"
+        "limit the program cannot catch, on its own time (waits for a CPU other work held left out)"
     )
 
 

@@ -15,7 +15,9 @@ refused, unless CODETUNE_SANDBOX_WEAK=1 accepts it (`isolation_level()` says whi
 
 Verdicts (`Result.status`): "ok" = exit status 0 within every limit (judging the output is the caller's);
 "runtime_error" = non-zero exit, uncaught exception or a signal (stderr keeps the traceback's last 8 kB);
-"timeout" = over `cpu_time_s` of CPU, or over the wall-clock ceiling (default 2 * cpu + 2 s) while blocked;
+"timeout" = over `cpu_time_s` of CPU, or over the wall-clock ceiling (default 2 * cpu + 2 s) while blocked
+(the wall clock leaves out the job's waits for a CPU other work held, up to limits.WALL_STRETCH x the ceiling
+in real time; `Result.cpu_wait_s`);
 "memory_limit" = a MemoryError under the address-space limit; "output_limit" = more stdout than
 `max_output_bytes` (the first bytes kept, `stdout_truncated` set; never "ok"); "sandbox_error" = the harness
 failed, not the program (counted as a failure). `progress(n)` gets the number of jobs finished so far.

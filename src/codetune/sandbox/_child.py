@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import ctypes
 import io
 import math
@@ -200,36 +201,73 @@ def become_program(
     os._exit(status)
 
 
-def supervise(pid: int, wall_s: float) -> dict:
-    """Wait for `pid` (a session leader); SIGKILL its group at the wall ceiling. Returns its raw outcome.
-    Raises Stop (the job still running) when the runner's stop pipe closes meanwhile."""
+def cpu_wait_s(pid: int) -> float | None:
+    """Seconds `pid` has been runnable but waiting for a CPU that other work held: the second field of
+    /proc/PID/task/TID/schedstat (nanoseconds), the most of any of its threads (a program that works in a
+    thread while its main thread waits for it). None where the kernel keeps no such count."""
+    waits = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    fields = f.read().split()
+                if int(fields[2]):  # no timeslice counted: not measured here
+                    waits.append(int(fields[1]) / 1e9)
+    except OSError:
+        return None
+    return max(waits) if waits else None
+
+
+def supervise(pid: int, wall_s: float, real_s: float | None = None) -> dict:
+    """Wait for `pid` (a session leader); SIGKILL its group once it has run `wall_s` seconds of wall clock
+    not counting its waits for a CPU (cpu_wait_s), or `real_s` seconds of real time, whichever comes first.
+    Returns its raw outcome. Raises Stop (the job still running) when the runner's stop pipe closes meanwhile."""
     start = time.monotonic()
+    hard = start + max(wall_s, real_s or wall_s)
+    deadline = start + wall_s
+    waited: float | None = None  # the job's waits for a CPU, as last measured
     timed_out = False
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):  # Linux before 5.3
         pidfd = None
-    if pidfd is not None:
-        try:
-            ready, _, _ = select.select([pidfd] if stop_fd is None else [pidfd, stop_fd], [], [], wall_s)
-            if ready == [stop_fd]:
-                raise Stop
-            timed_out = not ready
-        finally:
-            os.close(pidfd)
-    else:  # kernels before 5.3: poll
-        while time.monotonic() - start < wall_s:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+    try:
+        while True:
+            now = time.monotonic()
+            if pidfd is not None:
+                watch = [pidfd] if stop_fd is None else [pidfd, stop_fd]
+                ready, _, _ = select.select(watch, [], [], max(0.0, min(deadline, hard) - now))
+                if pidfd in ready:
+                    break
+                if ready:
+                    raise Stop
+            else:  # kernels before 5.3: poll
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    break
+                check_stop(0.002)
+            now = time.monotonic()
+            if now < min(deadline, hard):
+                continue
+            # The limit, unless the job spent part of it waiting for a CPU: that part is added on.
+            measured = cpu_wait_s(pid)
+            if measured is not None:
+                waited = max(waited or 0.0, measured)
+            deadline = start + wall_s + (waited or 0.0)
+            if now >= min(deadline, hard):
+                timed_out = True
                 break
-            check_stop(0.002)
-        else:
-            timed_out = True
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
     if timed_out:
         kill_group(pid)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    final = cpu_wait_s(pid)  # an exited job's count stays readable until it is reaped (its threads' do not)
+    if final is not None:
+        waited = max(waited or 0.0, final)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     kill_group(pid)  # whatever the program left behind in its process group
@@ -237,6 +275,7 @@ def supervise(pid: int, wall_s: float) -> dict:
         "exit_code": os.waitstatus_to_exitcode(status),
         "cpu_time_s": usage.ru_utime + usage.ru_stime,
         "wall_time_s": wall,
+        "cpu_wait_s": waited,
         "wall_timeout": timed_out,
     }
 
@@ -466,7 +505,7 @@ def run_job(workdir: str, job: dict, iodir: str | None = None) -> dict:
         if pid == 0:
             become_program(workdir, job["program"], stdio, limits, uid)
         try:
-            raw = supervise(pid, float(limits["wall_time_s"]))
+            raw = supervise(pid, float(limits["wall_time_s"]), limits.get("real_time_s"))
             kill_leftovers(uid)
         except BaseException:  # stopped mid-job: the job and all it started go first
             stop_job(pid, uid)

@@ -11,7 +11,13 @@ Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit
 
 
 # Bump when how a program runs changes (isolation, limits, how a verdict is classified): evaluations redo.
-SANDBOX_VERSION = 2  # 2: jobs see only the system folders and the interpreter (HF_HOME, studies hidden)
+SANDBOX_VERSION = 2  # 2: the wall clock leaves out a job's waits for a CPU; jobs see only system and
+# interpreter folders (HF_HOME, studies hidden)
+
+# A job's wall clock leaves out the time it waited for a CPU that other work held (Linux schedstat), so a
+# verdict does not depend on what else runs on the machine; in real time a job still ends by this many times
+# its wall limit (a machine that gives it less than 1/WALL_STRETCH of a CPU ends it "starved").
+WALL_STRETCH = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,16 @@ class Limits:
     def wall_ceiling_s(self) -> float:
         return self.wall_time_s if self.wall_time_s is not None else 2 * self.cpu_time_s + 2
 
+    @property
+    def real_time_ceiling_s(self) -> float:
+        """The longest a job may take in real time, its waits for a CPU included."""
+        return self.wall_ceiling_s * WALL_STRETCH
+
     def to_dict(self) -> dict[str, float | int]:
         return {
             "cpu_time_s": self.cpu_time_s,
             "wall_time_s": self.wall_ceiling_s,
+            "real_time_s": self.real_time_ceiling_s,
             "memory_mb": self.memory_mb,
             "max_output_bytes": self.max_output_bytes,
             "max_file_bytes": self.max_file_bytes,
@@ -65,4 +77,7 @@ class Result:
     stderr: str
     stdout_truncated: bool
     cpu_time_s: float
-    wall_time_s: float
+    wall_time_s: float  # real time, its waits for a CPU included
+    # Of that, the time it waited for a CPU other work held (left out of its wall clock); None where this
+    # kernel does not say (no /proc/PID/schedstat): then the wall clock is real time.
+    cpu_wait_s: float | None = None

@@ -34,7 +34,7 @@ from codetune.sandbox.limits import Job, Limits, Result
 
 log = logging.getLogger(__name__)
 STDERR_KEEP = 8_000
-HARNESS_GRACE_S = 10.0  # on top of a job's wall ceiling before the harness gives up on a worker
+HARNESS_GRACE_S = 10.0  # on top of a job's real-time ceiling before the harness gives up on a worker
 SERVER_START_TIMEOUT_S = 60.0
 SERVER_STOP_GRACE_S = 3.0  # a server stopping (its job killed, its dirs removed) before it is SIGKILLed
 PIPELINE_BYTES = 16_384  # a request queued behind a running job must fit the pipe (no write/write deadlock)
@@ -91,6 +91,7 @@ def classify(raw: dict, limits: Limits) -> Result:
         stdout_truncated=truncated,
         cpu_time_s=round(cpu, 4),
         wall_time_s=round(wall, 4),
+        cpu_wait_s=None if raw.get("cpu_wait_s") is None else round(float(raw["cpu_wait_s"]), 4),
     )
 
 
@@ -224,7 +225,7 @@ class SubprocessRunner(_RunnerBase):
     def _run_in_slot(self, slot: int, job: Job) -> Result:
         server = self._start_server(slot)
         try:
-            raw = server.request(self._request(slot, job), job.limits.wall_ceiling_s + HARNESS_GRACE_S)
+            raw = server.request(self._request(slot, job), job.limits.real_time_ceiling_s + HARNESS_GRACE_S)
             self._account(slot, raw, retire=True)  # a one-job worker: its whole life was this job
         except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
             raw = {"error": f"sandbox launcher failed: {type(e).__name__}: {e}"}
@@ -411,7 +412,8 @@ class PoolRunner(SubprocessRunner):
                         break
                     head = inflight[0]
                     try:
-                        raw = self._servers[slot].receive(jobs[head].limits.wall_ceiling_s + HARNESS_GRACE_S)
+                        timeout = jobs[head].limits.real_time_ceiling_s + HARNESS_GRACE_S
+                        raw = self._servers[slot].receive(timeout)
                     except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
                         # The server failed during `head` (it never runs job code itself, so this is rare):
                         # that job gets a sandbox_error, the queued one goes back, a fresh server takes over.

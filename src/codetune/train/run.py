@@ -9,6 +9,7 @@ eval loss is gathered across processes, and only process 0 writes files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -322,9 +323,12 @@ def train_run(
                 config_file=config_file,
             )
         except OSError as e:
+            # Judged before what this run made goes (a full disk is full of it). A failed write in a library
+            # names no file: the run folder is where it went.
+            err = write_error(e, rdir) if e.filename is None or e.errno == errno.ENOSPC else e
             _remove_unused(made)
-            if e.filename is None:  # e.g. a failed write in a library: the run folder is where it went
-                raise write_error(e, rdir) from e
+            if err is not e:
+                raise err from e
             raise
         except BaseException:
             _remove_unused(made)

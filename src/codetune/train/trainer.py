@@ -23,7 +23,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
-from codetune.files import replace_dir, write_error, write_json_atomic
+from codetune.files import removed_on_failure, replace_dir, write_error, write_json_atomic
 from codetune.layout import checkpoint_name, checkpoint_state_path
 from codetune.progress import progress_bar
 from codetune.records import MetricsRow
@@ -97,12 +97,8 @@ class CodetuneTrainer(Trainer):
         SafetensorError or torch.save's RuntimeError) becomes an OSError naming the checkpoint folder, and
         the half-written folder is removed (resuming never trusts it anyway)."""
         folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-        try:
+        with removed_on_failure(folder, remove=self.args.should_save):
             return super()._save_checkpoint(model, trial)
-        except Exception as e:
-            if self.args.should_save:
-                shutil.rmtree(folder, ignore_errors=True)
-            raise write_error(e, folder) from e
 
     def _eval_loader(self, name: str, dataset):
         # Built and prepared once per split: accelerate shards it across processes (padding the last batch
@@ -228,8 +224,9 @@ class CheckpointCallback(TrainerCallback):
                 write_json_atomic(checkpoint_state_path(tmp), self.metrics.checkpoint_state(), indent=None)
                 replace_dir(tmp, final)  # a checkpoint is either complete under its name or absent
             except OSError as e:
+                err = write_error(e, final)  # before the half-written folder goes
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise write_error(e, final) from e
+                raise err from e
         distributed.wait_for_everyone()
 
 
