@@ -278,6 +278,7 @@ def test_a_second_train_of_the_same_run_is_refused_naming_the_holder(tmp_path, t
 
     cfg = write_config(tmp_path, tiny_model_dir)
     rdir = tmp_path / "out" / "runs" / "a"
+    (tmp_path / "out" / "stages").mkdir(parents=True)  # as the first train left its study folder
     with folder_lock(rdir, "run folder"):
         res = _codetune("train", str(cfg), "--run", "a")
     line = _one_error_line(res)
@@ -327,6 +328,7 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, **kw: run_mod.run_dir(cfg.output_path, name))
     rdir = tmp_path / "out" / "runs" / "a"
+    (tmp_path / "out" / "stages").mkdir(parents=True)  # as rank 0 left its study folder
     rank0 = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(rdir)], env=_env(), stdout=subprocess.PIPE, text=True
     )
