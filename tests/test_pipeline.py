@@ -444,6 +444,7 @@ def test_a_truncated_metrics_file_is_no_result(study):
     md = layout.report_md_path(out).read_text()
     assert "1 evaluation from step 1 to step 1" not in md and "the last evaluation." not in md
     assert "The losses of deep are not shown: runs/deep/metrics.jsonl changed since training" in md
+    assert "Run deep: its losses are not shown, runs/deep/metrics.jsonl changed since training" in md
     with pytest.raises(CodetuneError, match=r"run deep: .*runs/deep/metrics.jsonl changed since training"):
         run_study(load_config(study / "study.yaml"))
 

@@ -87,6 +87,11 @@ class ReportInputs:
         self._resolve()
         self._check_chain()
         self._flag_unselected()
+        for name, state in self.study.runs.items():
+            if state.damaged:
+                self.warnings.append(
+                    f"Run {name}: its losses are not shown, {'; '.join(state.damaged)} (not what training wrote)."
+                )
 
     # -- which evaluations are results
 
