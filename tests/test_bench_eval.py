@@ -23,6 +23,7 @@ from codetune.layout import (
     run_dir,
     scores_path,
     stage_record_path,
+    stages_dir,
 )
 from codetune.records import EvalSummary, StageRecord
 from codetune.study import evaluate as ev
@@ -67,6 +68,7 @@ def study(tmp_path, tiny_model_dir, shared_benchmark):
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark)
     ckpt = run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(2, 0)
     _make_checkpoint(tiny_model_dir, ckpt)
+    stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     return cfg
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from codetune.layout import checkpoint_name, run_dir, scores_path
+from codetune.layout import checkpoint_name, run_dir, scores_path, stages_dir
 from codetune.study import evaluate as ev
 from codetune.study.select import select_study
 from parity_cases import SOLVED, WRONG
@@ -120,6 +120,7 @@ def test_each_verdict_lands_on_its_problem_and_selection_is_exact(
     cfg.lora.r = 4
     for step, src in adapters.items():
         shutil.copytree(src, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0))
+    stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     rows = [json.loads(line) for line in shared_benchmark.read_text().splitlines()]
     statements = {r["question_id"]: r["question_content"][:200] for r in rows[: len(PROBLEMS)]}
     assert list(statements) == PROBLEMS

@@ -312,6 +312,7 @@ def test_a_second_train_of_the_same_run_is_refused_naming_the_holder(tmp_path, t
 
     cfg = write_config(tmp_path, tiny_model_dir)
     rdir = tmp_path / "out" / "runs" / "a"
+    (tmp_path / "out" / "stages").mkdir(parents=True)  # as the first train left its study folder
     with folder_lock(rdir, "run folder"):
         res = _codetune("train", str(cfg), "--run", "a")
     line = _one_error_line(res)
@@ -361,6 +362,7 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, **kw: run_mod.run_dir(cfg.output_path, name))
     rdir = tmp_path / "out" / "runs" / "a"
+    (tmp_path / "out" / "stages").mkdir(parents=True)  # as rank 0 left its study folder
     rank0 = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(rdir)], env=_env(), stdout=subprocess.PIPE, text=True
     )
@@ -374,6 +376,34 @@ def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch,
     finally:
         rank0.kill()
         rank0.wait()
+
+
+def test_train_overwrite_beside_a_study_of_the_same_folder_is_refused(tmp_path, monkeypatch, tiny_model_dir):
+    """Issue 29.11: a study (another process) holds its folder while it evaluates the run; `codetune train
+    --overwrite` of that run is refused naming the study folder and its pid, and deletes nothing."""
+    from codetune.config import load_config
+    from codetune.train import run as run_mod
+    from test_train import write_config
+
+    cfg = load_config(write_config(tmp_path, tiny_model_dir))
+    out = tmp_path / "out"
+    evaluation = out / "runs" / "a" / "eval" / "checkpoint-step-2-epoch-0" / "generations.partial.jsonl"
+    evaluation.parent.mkdir(parents=True)
+    evaluation.write_text("{}\n")
+    (out / "stages").mkdir()
+    trained = []
+    monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, **kw: trained.append(name))
+    study = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)], env=_env(), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert study.stdout.readline() == "held\n"
+        with pytest.raises(CodetuneError, match=rf"study folder {out} is being written by .*pid {study.pid}"):
+            run_mod.train_run(cfg, "a", overwrite=True)
+    finally:
+        study.kill()
+        study.wait()
+    assert trained == [] and evaluation.read_text() == "{}\n"
 
 
 # --- 4 and 5. Ctrl-C, SIGTERM, kill -9: one line, and no process of ours left -------------------------------

@@ -18,6 +18,7 @@ from codetune.cli import app
 from codetune.config import load_config
 from codetune.data.builtin import builtin_benchmark_rows
 from codetune.errors import CodetuneError
+from codetune.fingerprint import content_hashes
 from codetune.records import (
     CompareAnswers,
     EvalSummary,
@@ -362,22 +363,30 @@ def test_a_run_taken_out_of_the_config_is_out_of_the_results(study):
     assert any("runs/old is not a run of the config" in g for g in sel.gaps)
 
 
-def test_an_evaluation_redone_with_other_numbers_redoes_what_reads_it(study):
-    """Same fingerprint, other numbers (as a resumed or sampled re-evaluation gives): the selection and the
-    report chain on the evaluation's content, so they are redone and state the new numbers."""
-    out = out_of(study)
-    key = f"deep/{CHECKPOINTS[1]}"
-    folder = layout.eval_dir(layout.run_dir(out, "deep"), CHECKPOINTS[1])
+def _all_solved(folder: Path) -> None:
+    """Edit an evaluation's files to every problem solved, as a user (or a script) editing them would."""
     scores = json.loads(layout.scores_path(folder).read_text())
     summary = json.loads(layout.eval_summary_path(folder).read_text())
     assert summary["solved"] < 3
-    for s in scores:  # every problem solved now
+    for s in scores:
         s["graded_list"] = [True] * len(s["graded_list"])
         s["pass@1"] = 1.0
     summary.update({"solved": 3, "solved_public": 3, "pass@1": 1.0, "pass@k": {"pass@1": 1.0}})
     summary["sample_verdicts"] = {"passed": 3}
     layout.scores_path(folder).write_text(json.dumps(scores))
     layout.eval_summary_path(folder).write_text(json.dumps(summary))
+
+
+def test_an_evaluation_redone_with_other_numbers_redoes_what_reads_it(study):
+    """Same fingerprint, other numbers (as a resumed or sampled re-evaluation gives, which records its files'
+    hashes when it finishes): the selection and the report chain on the evaluation's content, so they are
+    redone and state the new numbers."""
+    out = out_of(study)
+    key = f"deep/{CHECKPOINTS[1]}"
+    _all_solved(layout.eval_dir(layout.run_dir(out, "deep"), CHECKPOINTS[1]))
+    path = layout.stage_record_path(out, "eval", key)
+    record = StageRecord.read(path)
+    record.model_copy(update={"outputs": content_hashes(out, "eval", key)}).write(path)
     status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
     assert status[f"eval {key}"].state == "done"  # the evaluation itself is what its record says
     assert status["selection"].state == "stale" and status["report"].state == "stale"
@@ -385,6 +394,59 @@ def test_an_evaluation_redone_with_other_numbers_redoes_what_reads_it(study):
     best = Selection.read(layout.selection_path(out)).runs["deep"].best
     assert best.checkpoint == CHECKPOINTS[1] and best.pass1 == 1.0 and best.solved == 3
     assert "100.0%" in layout.report_md_path(out).read_text()
+
+
+def test_an_edited_evaluation_is_never_reported_and_the_study_evaluates_again(study):
+    """Issue 29.6: the selected checkpoint's scores and summary edited to all-solved. `codetune report` does
+    not show them (naming the file); the study's rerun evaluates that checkpoint again instead of selecting
+    from the edited files."""
+    out = out_of(study)
+    best = Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint
+    key = f"deep/{best}"
+    _all_solved(layout.eval_dir(layout.run_dir(out, "deep"), best))
+    res = CliRunner().invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    md = layout.report_md_path(out).read_text()
+    assert "100.0%" not in md
+    edited = f"runs/deep/eval/{best}/scores.json, runs/deep/eval/{best}/summary.json changed after"
+    assert f"its selected checkpoint {best} is not reported ({edited} its evaluation finished)" in md
+
+    status = {s.label: st for s, st in dry_run_status(load_config(study / "study.yaml")).stages}
+    assert status[f"eval {key}"].state == "stale" and edited in status[f"eval {key}"].why
+    run_study(load_config(study / "study.yaml"))
+    assert EvalSummary.read(layout.stage_output(out, "eval", key)).solved < 3  # evaluated again
+    assert Selection.read(layout.selection_path(out)).runs["deep"].best.pass1 < 1.0
+    md = layout.report_md_path(out).read_text()
+    assert "100.0%" not in md and "is not reported" not in md
+
+
+def test_an_evaluation_redone_under_other_settings_after_the_selection_is_not_reported(study):
+    """Issue 29.7: the base model evaluated again with another timeout after the selection (same numbers on
+    these problems): the report says so instead of showing it as what the selection was made from."""
+    res = CliRunner().invoke(
+        app, ["eval", str(study / "study.yaml"), "--include-base", "--set", "benchmark.timeout_s=3.0"]
+    )
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["report", str(out_of(study))])
+    assert res.exit_code == 0, res.output
+    md = layout.report_md_path(out_of(study)).read_text()
+    assert "The base model is not reported: its evaluation was redone under other settings" in md
+
+
+def test_a_truncated_metrics_file_is_no_result(study):
+    """Issue 29.8: metrics.jsonl of a finished run cut to its first row: the report does not read a minimum
+    off it, and the study stops naming the file instead of reporting it."""
+    out = out_of(study)
+    metrics = layout.metrics_path(layout.run_dir(out, "deep"))
+    metrics.write_text(metrics.read_text().splitlines(keepends=True)[0])
+    res = CliRunner().invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    md = layout.report_md_path(out).read_text()
+    assert "1 evaluation from step 1 to step 1" not in md and "the last evaluation." not in md
+    assert "The losses of deep are not shown: runs/deep/metrics.jsonl changed since training" in md
+    assert "Run deep: its losses are not shown, runs/deep/metrics.jsonl changed since training" in md
+    with pytest.raises(CodetuneError, match=r"run deep: .*runs/deep/metrics.jsonl changed since training"):
+        run_study(load_config(study / "study.yaml"))
 
 
 def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, monkeypatch, tmp_path):
@@ -493,3 +555,68 @@ def test_eval_with_set_records_the_config_it_ran_with(study):
     assert record.config["benchmark"]["timeout_s"] == 3.0
     assert record.config_file and (out / record.config_file).is_file()
     assert load_config(out / record.config_file).benchmark.timeout_s == 3.0
+
+
+# --- issue 29: the user's files ------------------------------------------------------------------------------
+
+
+def _user_folder(folder: Path) -> dict[Path, bytes]:
+    """A folder of the user's whose names happen to be a study's."""
+    files = {
+        folder / "compare" / "notes.txt": b"my notes",
+        folder / "eval" / "base" / "notes.txt": b"more notes",
+        folder / "report_assets" / "figure.png": b"\x89PNG mine",
+        folder / "config.yaml": b"# my config\nlr: 1\n",
+        folder / "report.html": b"<p>my report</p>",
+        folder / "selection.json": b"{}",
+    }
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def test_a_folder_that_holds_no_study_is_refused_and_nothing_in_it_is_touched(tmp_path, tiny_model_dir):
+    """Issue 29.9: output_dir pointing at a folder of the user's: the study, its dry run and `codetune eval`
+    stop in one line naming it; every file is as it was. `output_dir: /` fails the dry run too."""
+    files = _user_folder(tmp_path / "mine")
+    rows = builtin_benchmark_rows(seed=42)[:3]
+    (tmp_path / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    doc = study_doc(tiny_model_dir) | {"output_dir": "mine"}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(doc))
+    cfg = load_config(tmp_path / "study.yaml")
+    for call in (run_study, dry_run_status):
+        with pytest.raises(CodetuneError) as err:
+            call(cfg)
+        msg = str(err.value)
+        assert "\n" not in msg and f"{tmp_path / 'mine'} holds files but no codetune study" in msg
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "study.yaml"), "--include-base"])
+    assert res.exit_code != 0 and "holds files but no codetune study" in str(res.exception)
+    assert {p: p.read_bytes() for p in files} == files
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == sorted(
+        ["compare", "eval", "report_assets", "config.yaml", "report.html", "selection.json"]
+    )
+    res = CliRunner().invoke(
+        app, ["study", str(tmp_path / "study.yaml"), "--dry-run", "--set", "output_dir=/"]
+    )
+    assert res.exit_code != 0 and "output_dir / holds files but no codetune study" in str(res.exception)
+
+
+def test_the_user_s_config_is_never_overwritten(study):
+    """Issue 29.10: a config named config.yaml in the study folder with `output_dir: .` (comments and all):
+    refused, the file unchanged; a config of that name in a folder of the user's is refused as not a study."""
+    out = out_of(study)
+    doc = yaml.safe_load(layout.config_path(out).read_text()) | {"output_dir": "."}
+    doc["benchmark"]["source"] = str(study / "bench.jsonl")
+    text = "# my study, my comments\n" + yaml.safe_dump(doc)
+    layout.config_path(out).write_text(text)
+    with pytest.raises(CodetuneError, match="config.yaml is where the study writes the config it ran with"):
+        run_study(load_config(layout.config_path(out)))
+    assert layout.config_path(out).read_text() == text
+
+    mine = study.parent / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text(text)
+    with pytest.raises(CodetuneError, match="holds files but no codetune study"):
+        run_study(load_config(mine / "config.yaml"))
+    assert (mine / "config.yaml").read_text() == text

@@ -71,3 +71,38 @@ def test_document_escapes_text_everywhere():
     assert "<script" not in outside_fences.replace("\\<script", "")
     assert "<summary>&lt;script&gt;" in md  # raw HTML in Markdown: escaped like the page
     assert "````text\n" + HOSTILE in md  # the answer in a fence longer than any it holds
+
+
+LINKS = (
+    "[click](http://evil.example/x) ![p](http://evil.example/p.png) <http://evil.example> www.evil.example"
+)
+
+
+def test_markdown_twin_has_no_live_link_from_outside_text():
+    """Issue 29.13: titles, prompts, the system prompt and the description enter the Markdown as text: a
+    CommonMark renderer makes no link, image or HTML of them, and they read back as written."""
+    from markdown_it import MarkdownIt
+
+    from codetune.study.document import Bullets, Heading, Image, Note, SideBySide
+
+    blocks = [
+        Heading(2, LINKS),
+        Para(LINKS + "\n# not a heading\n- not an item\n1. not a list"),
+        Note(LINKS),
+        Bullets([LINKS, "&amp; *stars* _under_ `tick` ~~strike~~"]),
+        Table([LINKS], [[LINKS]], caption=LINKS),
+        Matrix(
+            ["p", LINKS], [([LINKS], [Cell("WA", "wrong_answer", LINKS, "#a")])], legend=[("x", "WA", LINKS)]
+        ),
+        Image("loss.png", b"", alt=LINKS, caption=LINKS),
+        SideBySide([(LINKS, "answer")]),
+        Details("s", [(LINKS, "text")]),
+    ]
+    md = to_markdown(blocks, "assets")
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert html.count("<a ") == 0 and html.count("<img") == 1  # only the report's own figure
+    assert "<h1>" not in html and html.count("<li>") == 2 and "<ol" not in html
+    assert "<em>stars" not in html and "<em>under" not in html and "<code>" not in html
+    assert "*stars* _under_ `tick` ~~strike~~" in html and "&amp;amp;" in html
+    assert "[click](http://evil.example/x)" in html.replace("&quot;", '"')
+    assert "http\\://" in md and "www\\.evil" in md  # GitHub's bare-URL autolinks need the raw `://`, `www.`

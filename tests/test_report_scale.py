@@ -21,7 +21,7 @@ from codetune import layout
 from codetune.bench.evaluate import EvalLabel
 from codetune.bench.lcb import parse_row
 from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
-from codetune.fingerprint import StageSpec
+from codetune.fingerprint import StageSpec, content_digest, stage_label
 from codetune.records import EvalSummary, MetricsRow, ScoreEntry, StageRecord, read_list, write_list
 from codetune.sandbox.limits import Result
 from codetune.study.report import write_report
@@ -212,12 +212,17 @@ def write_study(
 
 
 def select(study: Path, evals: dict[str, str] | None = None) -> None:
-    """The selection stage: select_study's record written, and its stage record chained on the evaluations'."""
+    """The selection stage: select_study's record written, and its stage record chained on the evaluations'
+    as codetune.study.stages.plan_selection chains: by stage label, their fingerprint and content."""
     if evals is None:
         recs = [StageRecord.read(p) for p in (layout.stages_dir(study) / "eval").rglob("*.json")]
         evals = {r.key: r.fingerprint for r in recs}
+    chained = {
+        stage_label("eval", key): {"fingerprint": fp, "content": content_digest(study, "eval", key)}
+        for key, fp in evals.items()
+    }
     write_selection(study, select_study(study))
-    record(study, "selection", None, {"evals": evals, "version": 1})
+    record(study, "selection", None, {"evals": chained, "version": 1})
 
 
 def best(study: Path, run: str) -> str:
@@ -346,6 +351,8 @@ def test_every_number_follows_the_score_files(tmp_path):
     EvalSummary(**{**old.model_dump(), **summarize_scores(entries).model_dump()}).write(
         layout.eval_summary_path(folder)
     )
+    key = layout.eval_key("deep", ck)
+    record(study, "eval", key, {"checkpoint": key})  # re-evaluated: finished with the new files' hashes
     _, md_path = write_report(study)
     stale = md_path.read_text()
     assert "no longer gives the numbers the selection recorded" in stale

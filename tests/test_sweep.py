@@ -28,6 +28,7 @@ from codetune.layout import (
     run_dir,
     scores_path,
     stage_record_path,
+    stages_dir,
 )
 from codetune.records import EvalSummary, StageRecord
 from codetune.sandbox import get_runner
@@ -70,6 +71,7 @@ def _study(tmp_path: Path, tiny_model_dir, shared_benchmark, adapters, engine: s
     cfg.lora.r = 4
     for step, src in adapters.items():
         shutil.copytree(src, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0))
+    stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     return cfg
 
 

@@ -154,7 +154,10 @@ def test_summary_plot_and_tensorboard(six_steps):
     record = StageRecord.read(stage_record_path(cfg.output_path, "train", "a"))
     assert record.finished and record.config["training"]["learning_rate"] == 1e-3
     assert record.config["runs"] == {"a": cfg.runs["a"].model_dump(mode="json")}
-    assert set(record.inputs) == {"dataset", "model", "resolved", "version"} and len(record.inputs["dataset"]["sha256"]) == 64
+    assert (
+        set(record.inputs) == {"dataset", "model", "resolved", "version"}
+        and len(record.inputs["dataset"]["sha256"]) == 64
+    )
     assert record.inputs["resolved"]["model"] == {"device": "cpu", "dtype": "float32"}
 
 
@@ -436,6 +439,7 @@ def test_a_run_folder_without_stage_record_is_refused(tmp_path, tiny_model_dir):
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     rdir = run_dir(cfg.output_path, "a")
     rdir.mkdir(parents=True)
+    (cfg.output_path / "stages").mkdir()  # a study's folder whose other stages have records
     (rdir / METRICS_FILE).write_text("")
     with pytest.raises(CodetuneError, match="no stage record.*--overwrite.*nothing deleted"):
         train_run(cfg, "a")

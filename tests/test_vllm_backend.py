@@ -17,7 +17,7 @@ import vllm_standin
 from codetune.bench import vllm_backend as vb
 from codetune.config import NOT_RESULT_KEYS, parse_config
 from codetune.errors import CodetuneError
-from codetune.layout import checkpoint_name, run_dir
+from codetune.layout import checkpoint_name, run_dir, stages_dir
 from codetune.study import evaluate as ev
 from test_bench_eval import _config, _make_checkpoint
 
@@ -136,6 +136,7 @@ def test_vllm_on_cuda_engine_and_sampling_settings(tmp_path, tiny_model_dir, sha
         _make_checkpoint(
             tiny_model_dir, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0)
         )
+    stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     summaries = ev.evaluate_study(cfg, include_base=True)
 
     inits = _named(calls, "EngineArgs")
@@ -192,6 +193,7 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
         names = [f"r1__step{s}" for s in (2, 4, 6)]
         for step in (2, 4, 6):
             _make_checkpoint(tiny_model_dir, ckpts / checkpoint_name(step, 0))
+        stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
         ev.evaluate_study(cfg, include_base=True)
         args = _named(calls, "EngineArgs")[0][2]
         assert args["max_loras"] == 3 and args["max_lora_rank"] == 8  # rank 4 -> slot 8

@@ -283,7 +283,7 @@ class _Renamed:
 
 
 def _study(tmp_path, model_dir, bench, adapters, engine_mode):
-    from codetune.layout import checkpoint_name, run_dir
+    from codetune.layout import checkpoint_name, run_dir, stages_dir
     from test_bench_eval import _config
 
     cfg = _config(
@@ -297,6 +297,7 @@ def _study(tmp_path, model_dir, bench, adapters, engine_mode):
         shutil.copytree(
             adapters[name], run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0)
         )
+    stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     return cfg
 
 

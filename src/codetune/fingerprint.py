@@ -4,8 +4,9 @@ A stage's `StageSpec` holds the config values it reads (nested like the YAML, so
 key path, `training.learning_rate`) and its inputs: content hashes of the data, benchmark, model and
 checkpoints it reads, the fingerprints of the stages whose output it uses, and the version of the rules it
 applies. Its fingerprint is the sha256 of a canonical JSON of all that plus FORMAT_VERSION. The stage writes a
-records.StageRecord (stages/...json) when it starts and again when it finishes; its output counts as done
-only when the output exists and the record is finished with the fingerprint the current config gives.
+records.StageRecord (stages/...json) when it starts and again when it finishes, then with the hashes of what
+it wrote (layout.stage_content); its output counts as done only when the output exists, the record is
+finished with the fingerprint the current config gives, and the files still have the hashes it recorded.
 """
 
 from __future__ import annotations
@@ -74,6 +75,39 @@ def folder_sha256(folder: Path) -> str:
     return files_sha256(files, root=folder)
 
 
+def content_hashes(output_dir: Path, stage: str, key: str | None) -> dict[str, str]:
+    """sha256 of each file of a stage's content (layout.stage_content) that exists, by its path in the
+    study folder."""
+    out = Path(output_dir)
+    return {
+        p.relative_to(out).as_posix(): file_sha256(p)
+        for p in layout.stage_content(out, stage, key)
+        if p.is_file()
+    }
+
+
+def content_digest(output_dir: Path, stage: str, key: str | None) -> str | None:
+    """One hash over a stage's content as it is now (what the stages after it chain on); None while none of
+    it exists."""
+    hashes = content_hashes(output_dir, stage, key)
+    return digest(sorted(hashes.items())) if hashes else None
+
+
+def changed_content(output_dir: Path, record: StageRecord) -> list[str]:
+    """The files of a finished stage's content that are not as it left them (edited, truncated, replaced,
+    deleted or added since), by their path in the study folder; empty when all are, or when the record
+    holds no hashes (an unfinished stage, an older codetune)."""
+    if record.outputs is None:
+        return []
+    now_ = content_hashes(output_dir, record.stage, record.key)
+    return sorted(p for p in set(now_) | set(record.outputs) if now_.get(p) != record.outputs.get(p))
+
+
+def stage_label(stage: str, key: str | None) -> str:
+    """How a stage is named in messages and in the records that chain on it: "eval deep/checkpoint-..."."""
+    return stage if key is None else f"{stage} {key}"
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -86,7 +120,7 @@ class StageSpec:
     key: str | None  # the run or the model, for stages done per run or per model
     config: dict[str, Any]
     inputs: dict[str, Any]
-    speed: dict[str, Any] = field(default_factory=dict)  # speed-only settings used: recorded, not fingerprinted
+    speed: dict[str, Any] = field(default_factory=dict)  # speed-only settings: recorded, not fingerprinted
 
     @property
     def fingerprint(self) -> str:
@@ -102,7 +136,7 @@ class StageSpec:
 
     @property
     def label(self) -> str:
-        return self.stage if self.key is None else f"{self.stage} {self.key}"
+        return stage_label(self.stage, self.key)
 
     def record_path(self, output_dir: Path) -> Path:
         return layout.stage_record_path(output_dir, self.stage, self.key)
@@ -131,6 +165,7 @@ class StageSpec:
             codetune_version=__version__,
             started_at=started_at or now(),
             finished_at=now() if finished else None,
+            outputs=content_hashes(output_dir, self.stage, self.key) if finished else None,
         )
         record.write(self.record_path(output_dir))
         return record
@@ -248,4 +283,9 @@ def stage_status(output_dir: Path, spec: StageSpec, *, output_exists: bool) -> S
         return StageStatus("todo", "started, unfinished: continues where it stopped")
     if not output_exists:
         return StageStatus("todo", "its output is gone")
+    if record.outputs is None:
+        return StageStatus("stale", "its record holds no hashes of its output (an older codetune wrote it)")
+    if changed := changed_content(output_dir, record):
+        # Never a result the stage did not compute: an edited file is redone, as a deleted one is.
+        return StageStatus("stale", f"{', '.join(changed)} changed after the stage finished", tuple(changed))
     return StageStatus("done")

@@ -6,7 +6,8 @@ OUTPUT_DIR/
   configs/<UTC time>-<hash>.yaml      every distinct config the study ran with, in time order
   environment.json                    where the study last ran: Python, platform, CPU/GPU, library versions
   .codetune.lock                      held while a process writes the folder
-  stages/                             one record per stage (records.StageRecord): its fingerprint, the config
+  stages/                             created first: a folder holding it is a study (holds_study). One record
+                                      per stage (records.StageRecord): its fingerprint, the config
     profile/<run>.json                values it read and the content hashes of its inputs; a stage is done when
     overlap/<run>.json                its output exists and its record's fingerprint is the one the current
     train/<run>.json                  config and inputs give
@@ -106,15 +107,40 @@ def stage_output(output_dir: Path, stage: str, key: str | None = None) -> Path:
     raise ValueError(f"unknown stage {stage!r}")
 
 
+def stage_content(output_dir: Path, stage: str, key: str | None = None) -> list[Path]:
+    """The files a stage writes that later stages and the report read (its output, and for training and an
+    evaluation the losses and per-problem scores beside it): their hashes go into the stage's record when it
+    finishes, so a file changed after that is known to be no longer the stage's work."""
+    main = stage_output(output_dir, stage, key)
+    if stage == "eval":
+        return [main, scores_path(main.parent)]
+    if stage == "train":
+        return [main, metrics_path(main.parent)]
+    if stage == "compare":
+        return [main, compare_metrics_path(main.parent)]
+    if stage == "report":
+        return [main, report_md_path(output_dir)]
+    return [main]
+
+
 def eval_key(run: str | None, checkpoint: str | None) -> str:
     """The key of an evaluation's stage record: "base", or "<run>/<checkpoint>"."""
     return BASE_MODEL_NAME if run is None else f"{run}/{checkpoint}"
 
 
-def has_study_files(output_dir: Path) -> bool:
-    """Whether a folder holds anything a study wrote (so a dry run has stages to report on)."""
+def holds_study(output_dir: Path) -> bool:
+    """Whether a folder holds a codetune study: its stages/ folder, which every writer of a study creates
+    first (codetune.locks.study_lock), before any other file."""
+    return stages_dir(output_dir).is_dir()
+
+
+def foreign_files(output_dir: Path) -> list[str]:
+    """The names in a folder that holds no study (its lock file aside), sorted: a study may start in the
+    folder only when there are none."""
     d = Path(output_dir)
-    return any((d / name).exists() for name in (STAGES_DIR, RUNS_DIR, DATA_DIR, EVAL_DIR, CONFIG_FILE))
+    if not d.is_dir() or holds_study(d):
+        return []
+    return sorted(p.name for p in d.iterdir() if p.name != LOCK_FILE)
 
 
 # ------------------------------------------------------------------------------------------ data checks

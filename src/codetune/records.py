@@ -137,6 +137,9 @@ class StageRecord(Record):
     codetune_version: str
     started_at: str
     finished_at: str | None  # None while the stage is running (or was killed): its output is partial
+    # Once finished: the sha256 of each file of layout.stage_content by its path in the study folder, so a
+    # file edited, truncated or replaced since is known not to be the stage's work. None: an older codetune.
+    outputs: dict[str, str] | None = None
 
     @property
     def finished(self) -> bool:

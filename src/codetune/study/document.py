@@ -287,13 +287,33 @@ def _details_html(d: Details) -> str:
     return f'<details class="answer"{anchor}><summary>{esc(d.summary)}</summary>{parts}</details>'
 
 
-def _md_text(text: str) -> str:
-    """Markdown renders inline HTML: a backslash before "<" keeps model text (a title, an error) as text."""
-    return text.replace("<", "\\<")
+# What Markdown (CommonMark and GitHub's) reads as markup inside a line: emphasis, code, links and images
+# (`[`, `]`), inline HTML and autolinks (`<`, `>`), entities (`&`), strikethrough, table cells, escapes. An
+# `_` inside a word (`max_problems`) never delimits emphasis, so it is left as it is.
+_MD_INLINE = re.compile(r"([\\`*\[\]<>&~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# GitHub's bare-URL autolinks (`http://x`, `www.x`): an escaped ":" or "." is no longer one.
+_MD_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=\bwww)\.")
+# What opens a block at a line's start: heading, quote, list item, thematic break, setext underline.
+_MD_LINE_START = re.compile(r"^(\s*)(\d*)([#>+=.)-])", re.MULTILINE)
+
+
+def md_text(text: str, *, starts_line: bool = False) -> str:
+    """Text as Markdown shows it literally, whatever it holds: every piece of text that enters the Markdown
+    twin goes through here (problem titles, prompts, run names and errors come from outside and may hold
+    links, images or HTML that a viewer would make live). `starts_line`: the text begins a line of its own,
+    so what would open a block there is escaped too (as it is after each newline in it)."""
+    text = _MD_INLINE.sub(r"\\\1", text)
+    text = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    return _MD_LINE_START.sub(
+        lambda m: (
+            m.group(0) if m.start() == 0 and not starts_line else m.group(1) + m.group(2) + "\\" + m.group(3)
+        ),
+        text,
+    )
 
 
 def _md_escape_cell(text: str) -> str:
-    return _md_text(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text.replace("\n", " "))
 
 
 def _fence(text: str) -> str:
@@ -307,15 +327,15 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
     out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append("#" * b.level + " " + _md_text(b.text))
+            out.append("#" * b.level + " " + md_text(b.text))
         elif isinstance(b, Para):
-            out.append(_md_text(b.text))
+            out.append(md_text(b.text, starts_line=True))
         elif isinstance(b, Note):
-            out.append("> **Note:** " + _md_text(b.text))
+            out.append("> **Note:** " + md_text(b.text))
         elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {_md_text(i)}" for i in b.items))
+            out.append("\n".join(f"- {md_text(i)}" for i in b.items))
         elif isinstance(b, Table):
-            lines = [f"**{_md_text(b.caption)}**\n"] if b.caption else []
+            lines = [f"**{md_text(b.caption)}**\n"] if b.caption else []
             lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
             lines.append(
                 "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
@@ -327,7 +347,10 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
                 lines.append("| " + " | ".join(cells) + " |")
             out.append("\n".join(lines))
         elif isinstance(b, Image):
-            out.append(f"![{b.alt}]({assets_dir}/{b.name})" + (f"\n\n*{b.caption}*" if b.caption else ""))
+            out.append(
+                f"![{md_text(b.alt)}]({assets_dir}/{b.name})"
+                + (f"\n\n*{md_text(b.caption)}*" if b.caption else "")
+            )
         elif isinstance(b, Code):
             f = _fence(b.text)
             code = f"{f}{b.lang}\n{b.text.rstrip()}\n{f}"
@@ -339,11 +362,11 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
         elif isinstance(b, SideBySide):
             for title, text in b.columns:
                 f = _fence(text)
-                out.append(f"**{_md_text(title)}**\n\n{f}text\n{text.rstrip() or '(empty answer)'}\n{f}")
+                out.append(f"**{md_text(title)}**\n\n{f}text\n{text.rstrip() or '(empty answer)'}\n{f}")
         elif isinstance(b, Matrix):
             if b.legend:
-                out.append("Legend: " + "; ".join(f"{t} {_md_text(d)}" for _, t, d in b.legend) + ".")
-            lines = [f"**{_md_text(b.caption)}**\n"] if b.caption else []
+                out.append("Legend: " + "; ".join(f"{md_text(t)} {md_text(d)}" for _, t, d in b.legend) + ".")
+            lines = [f"**{md_text(b.caption)}**\n"] if b.caption else []
             lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
             lines.append("|" + "|".join("---" for _ in b.headers) + "|")
             for labels, cells in b.rows:
@@ -355,7 +378,9 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
             parts = []
             for label, text in [x for part in b.parts for x in ([part] if isinstance(part, tuple) else part)]:
                 f = _fence(text)
-                parts.append(f"{_md_text(label)}:\n\n{f}text\n{text.rstrip() or '(empty)'}\n{f}")
+                parts.append(
+                    f"{md_text(label, starts_line=True)}:\n\n{f}text\n{text.rstrip() or '(empty)'}\n{f}"
+                )
             body = "\n\n".join(parts)
             out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n{body}\n\n</details>")
     return "\n\n".join(out) + "\n"

@@ -10,8 +10,7 @@ from pathlib import Path
 from codetune import layout
 from codetune.config import StudyConfig
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_dir
-from codetune.locks import folder_lock
+from codetune.locks import study_lock
 from codetune.progress import say
 from codetune.records import EvalSummary
 from codetune.sandbox import check_isolation
@@ -137,7 +136,7 @@ def evaluate_study(
     """`codetune eval`: evaluate the chosen checkpoints (and the base model) of a study; returns their
     summaries. Evaluations done with the same fingerprint are kept without loading a model; stale ones are
     redone. The study folder is locked throughout (a second eval or study of it is refused)."""
-    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
+    with study_lock(cfg.output_path):
         return _evaluate_study(cfg, run=run, checkpoints=checkpoints, include_base=include_base)
 
 

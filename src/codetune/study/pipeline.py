@@ -17,8 +17,7 @@ from pathlib import Path
 from codetune import layout
 from codetune.config import StudyConfig
 from codetune.errors import CodetuneError
-from codetune.files import check_writable_dir
-from codetune.locks import folder_lock
+from codetune.locks import check_study_folder, study_lock
 from codetune.progress import console, say
 from codetune.sandbox import check_isolation
 from codetune.study.environment import write_environment
@@ -28,6 +27,7 @@ from codetune.study.stages import (
     Stage,
     StudyContext,
     StudyStatus,
+    check_own_config,
     computing,
     plan_report,
     plan_training,
@@ -177,11 +177,12 @@ def run_study(cfg: StudyConfig, *, overwrite_stale: bool = False) -> tuple[Path,
     """Run every stage that is not done; returns the report's (HTML, Markdown) paths.
 
     The study folder is locked throughout: a second study or eval of the same folder is refused."""
-    with folder_lock(check_writable_dir(cfg.output_path), "study folder"):
+    with study_lock(cfg.output_path):
         return _run_study(cfg, overwrite_stale=overwrite_stale)
 
 
 def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
+    check_own_config(cfg)  # before any work: the user's config file is never overwritten
     check_isolation()  # before training: a study that cannot score its answers stops now, in one line
     ctx = StudyContext(cfg, overwrite_stale=overwrite_stale)
     refuse_stale_training(ctx)
@@ -220,8 +221,11 @@ def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
 
 def dry_run_status(cfg: StudyConfig) -> StudyStatus | None:
     """Every stage's status in an existing study folder, computing nothing and reading no network; None when
-    the output folder holds no study yet."""
-    if not layout.has_study_files(cfg.output_path):
+    the output folder holds no study yet; CodetuneError where it holds someone else's files (the study would
+    refuse it)."""
+    check_study_folder(cfg.output_path)
+    check_own_config(cfg)
+    if not layout.holds_study(cfg.output_path):
         return None
     return study_status(StudyContext(cfg, dry_run=True))
 

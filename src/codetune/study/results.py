@@ -24,7 +24,7 @@ from codetune.records import (
     is_solved,
     read_list,
 )
-from codetune.train.summary import read_metrics
+from codetune.train.summary import read_metrics, results_damage
 
 
 @dataclass
@@ -99,6 +99,9 @@ class RunState:
     checkpoints: list[str]  # complete checkpoint folders on disk, by step
     evals: list[EvalResult]  # complete evaluations, by step
     gaps: list[str] = field(default_factory=list)  # what is missing or partial, in words
+    # Files training wrote that are no longer as it left them (train.summary.results_damage): its losses
+    # are then no result (a truncated metrics file would give another minimum).
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -167,13 +170,21 @@ def load_records(study_dir: Path) -> dict[tuple[str, str | None], StageRecord]:
     return out
 
 
-def load_run(study_dir: Path, name: str, *, imported: bool = False) -> RunState:
+def load_run(
+    study_dir: Path, name: str, record: StageRecord | None = None, *, imported: bool = False
+) -> RunState:
+    """A run folder as it is; `record` (its train stage record) tells whether its losses are as training
+    left them; `imported`: the study holds answers `codetune import` brought in (no training claimed)."""
     d = layout.run_dir(study_dir, name)
     if not d.is_dir():
         return RunState(name, d, False, None, [], [], [], gaps=[f"run {name}: not started (no folder {d})"])
     summary = RunSummary.read(layout.run_summary_path(d))
     gaps: list[str] = []
     metrics = read_metrics(layout.metrics_path(d))
+    damaged = results_damage(study_dir, d, record, summary) if summary is not None else []
+    if damaged:
+        gaps.append(f"run {name}: {'; '.join(damaged)}: its losses are not shown")
+        metrics = []
     ckpts = [p.name for p in layout.list_checkpoints(d)]
     val_by_step = {r.step: _finite(r.val_loss) for r in metrics}
     if imported:
@@ -211,7 +222,7 @@ def load_run(study_dir: Path, name: str, *, imported: bool = False) -> RunState:
         evals.append(res)
     if not ckpts and not evals:
         gaps.append(f"run {name}: no checkpoints saved")
-    return RunState(name, d, True, summary, metrics, ckpts, evals, gaps)
+    return RunState(name, d, True, summary, metrics, ckpts, evals, gaps, damaged)
 
 
 def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResults:
@@ -236,10 +247,13 @@ def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResu
             f"{study_dir}: no {layout.CONFIG_FILE} with runs and no {layout.RUNS_DIR}/ folder: not a study folder"
         )
     imported = ImportRecord.read(layout.import_record_path(study_dir))
-    runs = {n: load_run(study_dir, n, imported=imported is not None) for n in names}
+    records = load_records(study_dir)
+    runs = {
+        n: load_run(study_dir, n, records.get(("train", n)), imported=imported is not None) for n in names
+    }
     base = read_eval(layout.base_eval_dir(study_dir), model=layout.BASE_MODEL_NAME)
     if base is None:
         gaps.append(
             f"base model: not evaluated (no {layout.EVAL_DIR}/{layout.BASE_MODEL_NAME}/{layout.EVAL_SUMMARY_FILE})"
         )
-    return StudyResults(study_dir, cfg, text, err, runs, base, load_records(study_dir), gaps, imported)
+    return StudyResults(study_dir, cfg, text, err, runs, base, records, gaps, imported)

@@ -37,9 +37,11 @@ from codetune.fingerprint import (
     StageSpec,
     StageStatus,
     adapter_sha256,
+    changed_content,
+    content_digest,
     digest,
     file_sha256,
-    files_sha256,
+    stage_label,
     stage_status,
 )
 from codetune.records import Selection
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from codetune.bench.evaluate import EvalLabel
 
 PROFILE_KEYS = ("training.max_seq_length", "training.seed", "model.source", "model.revision")
-REPORT_VERSION = 2  # bump when the report's content changes, so studies rebuild it
+REPORT_VERSION = 3  # bump when the report's content changes, so studies rebuild it
 SELECTION_VERSION = 1  # bump when the selection rule changes
 
 
@@ -75,7 +77,7 @@ class Stage:
 
     @property
     def label(self) -> str:
-        return self.kind if self.key is None else f"{self.kind} {self.key}"
+        return stage_label(self.kind, self.key)
 
 
 class StudyContext:
@@ -142,9 +144,23 @@ class StudyContext:
         return self._datasets[run]
 
 
+def check_own_config(cfg: StudyConfig) -> None:
+    """CodetuneError when the config file given is the study folder's own config.yaml but says other than
+    what the study would write there (comments, another layout): the user's file is never overwritten."""
+    own = layout.config_path(cfg.output_path)
+    if cfg.path is None or not own.is_file() or not own.samefile(cfg.path):
+        return
+    if own.read_text(encoding="utf-8", errors="replace") != dump_config(cfg):
+        raise CodetuneError(
+            f"{cfg.path} is where the study writes the config it ran with ({layout.CONFIG_FILE} in output_dir) "
+            "and would be overwritten: give your config another name, or keep it outside output_dir"
+        )
+
+
 def record_config(ctx: StudyContext) -> str:
     """The study's config file (the latest) and, once per distinct config, a dated copy; returns the
     copy's path relative to the study folder (what each stage record names)."""
+    check_own_config(ctx.cfg)
     text = dump_config(ctx.cfg)
     h = digest(text)[:12]
     path = next((p for p in reversed(layout.config_history(ctx.out)) if p.stem.endswith(h)), None)
@@ -198,7 +214,14 @@ def start_computing(ctx: StudyContext, stage: Stage) -> None:
     if spec is None:
         raise CodetuneError(f"{stage.label} cannot run yet: {stage.waiting}")
     record = spec.read_record(ctx.out)
-    if record is None or record.fingerprint != spec.fingerprint:
+    # A finished record whose files changed since: what is there is not the stage's work, so none of it is
+    # resumed from (a deleted output alone resumes from the partial files beside it).
+    edited = (
+        record is not None
+        and record.finished
+        and (record.outputs is None or any((ctx.out / p).is_file() for p in changed_content(ctx.out, record)))
+    )
+    if record is None or record.fingerprint != spec.fingerprint or edited:
         remove(stage.clean or stage.outputs)
         spec.write_record(ctx.out, finished=False, config_file=ctx.config_file)
 
@@ -221,16 +244,11 @@ def _not_done(ctx: StudyContext, stages: list[Stage]) -> list[Stage]:
 
 
 def output_content(ctx: StudyContext, stage: Stage) -> str | None:
-    """One hash over what a done stage wrote that later stages read (an evaluation's summary and scores, a
-    run's summary and losses, ...): a stage redone under the same fingerprint with other numbers (a deleted
-    summary, a resumed run, sampling) changes it, so what reads it is redone too. None while missing."""
-    files = [p for p in stage.outputs if p.is_file()]
-    if stage.kind == "eval":
-        files.append(layout.scores_path(stage.detail.out_dir))
-    elif stage.kind == "train":
-        files.append(layout.metrics_path(layout.run_dir(ctx.out, stage.key)))
-    files = [p for p in files if p.is_file()]
-    return files_sha256(files, root=ctx.out) if files else None
+    """One hash over what a done stage wrote that later stages read (layout.stage_content: an evaluation's
+    summary and scores, a run's summary and losses, ...): a stage redone under the same fingerprint with
+    other numbers (a deleted summary, a resumed run, sampling) changes it, so what reads it is redone too.
+    None while missing."""
+    return content_digest(ctx.out, stage.kind, stage.key)
 
 
 def _chained(ctx: StudyContext, stages: list[Stage]) -> dict[str, dict[str, str | None]]:

@@ -29,13 +29,20 @@ from codetune.layout import (
     parse_checkpoint_name,
     run_dir,
     run_summary_path,
+    stages_dir,
     tensorboard_dir,
 )
-from codetune.locks import folder_lock
+from codetune.locks import folder_lock, study_lock
 from codetune.records import RunSummary
 from codetune.train.accel import Acceleration, resolve_acceleration
 from codetune.train.distributed import check_launcher, distributed_record
-from codetune.train.summary import plot_losses, read_metrics, summarize, truncate_metrics
+from codetune.train.summary import (
+    plot_losses,
+    read_metrics,
+    results_damage,
+    summarize,
+    truncate_metrics,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -82,7 +89,7 @@ def run_dir_state(output_dir: Path, rdir: Path, spec: StageSpec) -> tuple[RunSta
     summary = RunSummary.read(run_summary_path(rdir))
     if summary is None:
         return "unfinished", []
-    damage = checkpoint_damage(rdir, summary)
+    damage = checkpoint_damage(rdir, summary) + results_damage(output_dir, rdir, record, summary)
     return ("damaged", damage) if damage else ("complete", [])
 
 
@@ -102,7 +109,7 @@ def checkpoint_damage(rdir: Path, summary: RunSummary) -> list[str]:
 def damaged_run_message(run: str, damage: list[str], flag: str) -> str:
     shown = ", ".join(damage[:4]) + (f" and {len(damage) - 4} more" if len(damage) > 4 else "")
     return (
-        f"run {run}: checkpoints its training wrote are not there as it left them ({shown}); restore them, "
+        f"run {run}: files its training wrote are not there as it left them ({shown}); restore them, "
         f"retrain with {flag}, or leave the run out by removing it from `runs` (nothing deleted)"
     )
 
@@ -301,17 +308,19 @@ def train_run(
     left as it is; a run made from other settings is refused (naming `flag`, the option that overwrites).
     `spec` and `config_file` (the study's configs/ history file, for the stage record) come from a study.
 
-    The run folder is locked for the whole run (a second `train` of the same run is refused, naming this
-    process); under a launcher only process 0 takes the lock, the others follow its decisions."""
+    The study folder and the run folder are locked for the whole run (a study, an eval or a second `train`
+    of the same folder is refused, naming this process: an --overwrite never deletes what another process is
+    writing); under a launcher only process 0 takes the locks, the others follow its decisions."""
     cfg.run(run_name)  # an unknown run name is an error naming the known ones
     rdir = run_dir(cfg.output_path, run_name)
     made = [p for p in (rdir, *rdir.parents) if not p.exists()]  # the folders this call creates
-    if os.environ.get("RANK", "0") != "0":
-        lock, made = contextlib.nullcontext(), []  # process 0 makes (and cleans up) the folder
-    else:
-        check_writable_dir(rdir)  # before any data or model loads
-        lock = folder_lock(rdir, "run folder")
-    with lock:
+    with contextlib.ExitStack() as locks:
+        if os.environ.get("RANK", "0") != "0":
+            made = []  # process 0 makes (and cleans up) the folder
+        else:
+            locks.enter_context(study_lock(cfg.output_path))
+            check_writable_dir(rdir)  # before any data or model loads
+            locks.enter_context(folder_lock(rdir, "run folder"))
         try:
             return _train_run(
                 cfg,
@@ -337,9 +346,12 @@ def train_run(
 
 def _remove_unused(folders: list[Path]) -> None:
     """A run that failed before writing anything (a data error) leaves no folder behind: the ones it made
-    are removed while they hold nothing but its lock file."""
+    are removed while they hold nothing but its lock file (and the empty stages/ that marks the study)."""
     for folder in folders:  # deepest first
         try:
+            marker = stages_dir(folder)
+            if marker.is_dir() and not any(marker.iterdir()):
+                marker.rmdir()
             if {p.name for p in folder.iterdir()} - {LOCK_FILE}:
                 return
             (folder / LOCK_FILE).unlink(missing_ok=True)

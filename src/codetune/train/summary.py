@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from codetune import layout
 from codetune.errors import CodetuneError
 from codetune.files import write_bytes_atomic, write_text_atomic
-from codetune.records import FinalLosses, LossAt, MetricsRow, RunSummary
+from codetune.fingerprint import changed_content
+from codetune.records import FinalLosses, LossAt, MetricsRow, RunSummary, StageRecord
 
 
 def read_metrics(path: Path) -> list[MetricsRow]:
@@ -155,3 +157,19 @@ def plot_losses(
         fig.savefig(out, format="png")
     plt.close(fig)
     return out
+
+
+def results_damage(
+    output_dir: Path, rdir: Path, record: StageRecord | None, summary: RunSummary
+) -> list[str]:
+    """The run's losses and summary as training left them: by the hashes its finished record holds, else
+    (a record from an older codetune, or one killed before it was finished) the summary's count of
+    evaluations against the metrics file's rows. In words; empty when intact."""
+    if record is not None and record.finished and record.outputs is not None:
+        return [f"{p} changed since training" for p in changed_content(output_dir, record)]
+    rows = read_metrics(layout.metrics_path(rdir))
+    if len(rows) != summary.evals or (rows and rows[-1].step != summary.steps):
+        return [
+            f"{layout.METRICS_FILE} holds {len(rows)} of the {summary.evals} evaluations its summary counts"
+        ]
+    return []

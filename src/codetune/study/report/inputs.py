@@ -17,7 +17,13 @@ from itertools import combinations
 from pathlib import Path
 
 from codetune import layout
-from codetune.fingerprint import config_disagreement, settings_as_run
+from codetune.fingerprint import (
+    changed_content,
+    config_disagreement,
+    content_digest,
+    settings_as_run,
+    stage_label,
+)
 from codetune.records import ModelRow, RunSelection, ScoreEntry, Selection, StageRecord
 from codetune.study.results import EvalResult, StudyResults, load_study, read_eval
 from codetune.study.stats import PairedComparison, paired_comparison
@@ -81,6 +87,11 @@ class ReportInputs:
         self._resolve()
         self._check_chain()
         self._flag_unselected()
+        for name, state in self.study.runs.items():
+            if state.damaged:
+                self.warnings.append(
+                    f"Run {name}: its losses are not shown, {'; '.join(state.damaged)} (not what training wrote)."
+                )
 
     # -- which evaluations are results
 
@@ -116,6 +127,9 @@ class ReportInputs:
         e = self.study.base
         if e is None:
             self.not_shown.append("base: in the selection record, but its evaluation is no longer on disk")
+        elif why := self._edited(layout.BASE_MODEL_NAME):
+            self.warnings.append(f"The base model is not reported: {why}.")
+            self.not_shown.append(f"base: not shown, {why}")
         elif not _same_numbers(row, e, self.report_ids):
             self.warnings.append(self._changed("base"))
             self.not_shown.append("base: not shown, its evaluation changed after the selection was made")
@@ -140,6 +154,8 @@ class ReportInputs:
             why = "its checkpoint folder was deleted"
         elif e is None:
             why = "its evaluation is no longer complete on disk"
+        elif why := self._edited(key):
+            pass
         elif not _same_numbers(row, e, self.report_ids):
             why = "its evaluation changed after the selection was made"
             self.warnings.append(self._changed(key))
@@ -162,18 +178,33 @@ class ReportInputs:
             "the selection; run the study again so that selection and this report follow it."
         )
 
+    def _edited(self, key: str) -> str | None:
+        """Which files of the evaluation `key` changed after its stage finished (by the hashes its record
+        holds), in words, or None."""
+        ev = self.study.records.get(("eval", key))
+        if ev is not None and ev.finished and (changed := changed_content(self.dir, ev)):
+            return f"{', '.join(changed)} changed after its evaluation finished"
+        return None
+
     def _redone(self, key: str) -> str | None:
         """Why the evaluation `key` is not the one the selection's stage record chained on, or None (it is,
-        or the folder keeps no records to tell)."""
-        sel = self.study.records.get(("selection", None))
+        or the folder keeps no records to tell): its files changed since its own stage finished, it was
+        redone under other settings, or its files are not the ones the selection read."""
+        if why := self._edited(key):
+            return why
         ev = self.study.records.get(("eval", key))
-        chained = (sel.inputs.get("evals") or {}).get(key) if sel is not None else None
-        if ev is None or chained is None or chained == ev.fingerprint:
+        sel = self.study.records.get(("selection", None))
+        chained = (sel.inputs.get("evals") or {}).get(stage_label("eval", key)) if sel is not None else None
+        if ev is None or not isinstance(chained, dict):
             return None
-        return (
-            f"its evaluation was redone under other settings after the selection was made (fingerprint "
-            f"{ev.fingerprint[:12]}, the selection used {str(chained)[:12]})"
-        )
+        if chained.get("fingerprint") != ev.fingerprint:
+            return (
+                f"its evaluation was redone under other settings after the selection was made (fingerprint "
+                f"{ev.fingerprint[:12]}, the selection used {str(chained.get('fingerprint'))[:12]})"
+            )
+        if chained.get("content") != content_digest(self.dir, "eval", key):
+            return "its files are not the ones the selection was made from (redone or edited after it)"
+        return None
 
     def _check_chain(self) -> None:
         """Where stage records exist: the selection has its own, finished."""
@@ -285,6 +316,8 @@ class ReportInputs:
             return f"{what} has no stage record: which settings produced it is not recorded."
         if not rec.finished:
             return f"{what}: its stage did not finish, so the file may be partial."
+        if changed := changed_content(self.dir, rec):
+            return f"{what}: {', '.join(changed)} changed after its stage finished, so it is not what the stage wrote."
         return None
 
     @property

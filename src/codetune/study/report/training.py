@@ -32,6 +32,13 @@ def run_training(inp: ReportInputs, state: RunState) -> list[Block]:
                 "at the last logged step."
             )
         )
+    if state.damaged:
+        return out + [
+            Note(
+                f"The losses of {state.name} are not shown: {'; '.join(state.damaged)}, so they are not what "
+                "training wrote. Restore the file, or retrain the run."
+            )
+        ]
     if not state.metrics:
         return out + [Note(f"No losses were logged for {state.name} (no readable {layout.METRICS_FILE}).")]
     return out + _curves(inp, state)
