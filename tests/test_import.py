@@ -226,3 +226,15 @@ def test_an_interrupted_import_continues_where_it_stopped(tmp_path, shared_bench
     import_answers(answers, out, **kw)  # not refused as "a study codetune trained": it is this import
     assert first.stat().st_mtime_ns == stamp
     assert Selection.parse(select_study(out).to_json(), "x").runs["deep"].best.solved == 1
+
+
+def test_import_never_writes_among_a_user_s_files(tmp_path, shared_benchmark):
+    ids = [p.question_id for p in load_benchmark_file(shared_benchmark)]
+    answers, out = tmp_path / "answers", tmp_path / "mine"
+    answers.mkdir()
+    (answers / NAME.format(run="deep", step=10)).write_text(json.dumps(_answers(ids, [])))
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CodetuneError, match=r"mine is not empty and holds no study \(notes.txt\)"):
+        import_answers(answers, out, model="m", benchmark={"source": str(shared_benchmark)})
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

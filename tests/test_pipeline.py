@@ -473,7 +473,7 @@ def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, mon
     assert on_cpu[0].inputs["resolved"]["model"] == {"device": "cpu", "dtype": "float32"}
     assert on_cpu[0].inputs["resolved"]["training"]["gradient_checkpointing"] is False
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # bf16: Ampere
     on_gpu = specs()
     assert on_gpu[0].inputs["resolved"]["model"] == {"device": "cuda", "dtype": "bfloat16"}
     prefixes = ("inputs.resolved.model", "inputs.resolved")  # training's, the evaluation's

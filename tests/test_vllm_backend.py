@@ -32,6 +32,7 @@ def test_missing_vllm_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmar
 
 def test_gpu_vllm_without_cuda_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))  # no vllm.platforms: not the CPU build
+    monkeypatch.setitem(sys.modules, "vllm.platforms", None)  # nor the real one an earlier test imported
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
     with pytest.raises(CodetuneError, match="needs a CUDA GPU, or vLLM's CPU build"):
         ev.evaluate_study(cfg, include_base=True)

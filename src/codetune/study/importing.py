@@ -226,10 +226,17 @@ def import_answers(
             )
         if not Path(path).is_file():
             raise CodetuneError(f"--metrics {run}={path}: file not found")
-    if out.exists() and layout.has_study_files(out) and not layout.import_record_path(out).is_file():
-        raise CodetuneError(
-            f"{out} holds a study codetune trained: import into a new folder (nothing written)"
-        )
+    if out.exists() and not layout.import_record_path(out).is_file():  # not an import to continue
+        if layout.holds_study(out):
+            raise CodetuneError(
+                f"{out} holds a study codetune trained: import into a new folder (nothing written)"
+            )
+        foreign = layout.foreign_files(out)
+        if foreign:  # never among a user's files (the study's rule, layout.foreign_files)
+            raise CodetuneError(
+                f"{out} is not empty and holds no study ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}): import into a new or empty folder (nothing written)"
+            )
     bench = dict(benchmark)
     if is_local_source(bench.get("source", "")):
         bench["source"] = str(Path(bench["source"]).expanduser().resolve())
