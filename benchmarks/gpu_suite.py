@@ -654,7 +654,7 @@ def vllm_arm(report: Report, scale: Scale, device: str, model, tok, names, reque
     try:
         import vllm  # noqa: F401
     except ImportError:
-        report.skip("vLLM one-engine sweep", "vLLM is not installed here (pip install 'codetune[vllm]')")
+        report.skip("vLLM one-engine sweep", "vLLM is not installed here (scripts/setup-gpu.sh installs it)")
         return
     if report.left() < 120:
         report.skip("vLLM one-engine sweep", "no time left in the budget")
