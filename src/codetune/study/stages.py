@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from codetune.bench.evaluate import EvalLabel
 
 PROFILE_KEYS = ("training.max_seq_length", "training.seed", "model.source", "model.revision")
-REPORT_VERSION = 3  # bump when the report's content changes, so studies rebuild it
+REPORT_VERSION = 4  # 4: gained/lost rows in problem order; bump when the report's content changes, so studies rebuild it
 SELECTION_VERSION = 1  # bump when the selection rule changes
 
 

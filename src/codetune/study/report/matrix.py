@@ -57,7 +57,9 @@ def changes(inp: ReportInputs) -> list[Block]:
     out: list[Block] = []
     for a, b in pairs:
         sa, sb = _solved(a, ids), _solved(b, ids)
-        gained, lost = sorted(sa - sb, key=list(ids).index), sorted(sb - sa, key=list(ids).index)
+        # in the report's problem order (a set's order changes with each process's string hashing)
+        gained = [q for q in inp.problems if q in sa - sb]
+        lost = [q for q in inp.problems if q in sb - sa]
         name_a, name_b = inp.name(a), inp.name(b)
         out.append(Heading(3, f"{name_a} against {name_b}"))
         if not gained and not lost:
