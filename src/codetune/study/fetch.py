@@ -50,8 +50,8 @@ def fetch_study(cfg: StudyConfig, report: Callable[[str], None] = print) -> list
             note(Fetched(what, ds.source, "local, nothing to download"))
             continue
         seen.add((ds.source, ds.revision))
-        folder, commit = cached
-        note(Fetched(what, ds.source, str(folder), commit))
+        snapshot, commit = cached
+        note(Fetched(what, ds.source, str(snapshot), commit))
     bench = cfg.benchmark
     files = benchmark_source(bench.source, base_dir).fetch(bench)
     if not files:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from codetune.config import DatasetConfig
 from codetune.data.sources.base import BadRows, DatasetSource
@@ -30,7 +30,7 @@ class BuiltinDataset(DatasetSource):
             from codetune.data.builtin import builtin_instruction_rows
         except ImportError as e:
             raise CodetuneError(f"built-in data is not available in this install: {e}") from None
-        rows = builtin_instruction_rows(variant, seed=seed)  # type: ignore[arg-type]  # checked above
+        rows = builtin_instruction_rows(cast(Literal["deep", "diverse"], variant), seed=seed)
         return [(f"{self.spec} row {i}", row) for i, row in enumerate(rows)]
 
     def identity(self, ds_cfg: DatasetConfig, *, seed: int) -> dict[str, Any]:

@@ -111,6 +111,8 @@ class FileDataset(DatasetSource):
 
     @classmethod
     def claims(cls, spec: str, base_dir: Path | None) -> bool:
+        if not spec:  # Path("") is the config's own folder
+            return False
         path = cls(spec, base_dir).path
         return path.exists() or path.suffix.lower() in SUFFIXES or spec.startswith((".", "/", "~"))
 

@@ -212,8 +212,7 @@ def records(inp: ReportInputs) -> list[Block]:
     quoted: set[str] = set()
     for rec, _ in others:
         label = rec.stage if rec.key is None else f"{rec.stage} {rec.key}"
-        history = inp.dir / rec.config_file if rec.config_file else None
-        if history is not None and history.is_file():
+        if rec.config_file is not None and (history := inp.dir / rec.config_file).is_file():
             if rec.config_file not in quoted:
                 quoted.add(rec.config_file)
                 users = [
