@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from codetune.config import DatasetConfig
@@ -16,7 +17,7 @@ class BuiltinDataset(DatasetSource):
     description = " or ".join(PREFIX + v for v in VARIANTS) + " (codetune's built-in data)"
 
     @classmethod
-    def claims(cls, spec: str, base_dir: object) -> bool:
+    def claims(cls, spec: str, base_dir: Path | None) -> bool:
         return spec.startswith(PREFIX)
 
     def read(self, ds_cfg: DatasetConfig, *, seed: int, bad: BadRows) -> list[tuple[str, dict]]:
