@@ -107,7 +107,7 @@ class StudyContext:
 
     @cached_property
     def benchmark_identity(self) -> dict | None:
-        """Hash of every selected problem and test; None in a dry run on a hub benchmark (not read offline)."""
+        """Hash of every selected problem and test; None in a dry run on a source not read offline (the hub)."""
         from codetune.bench.lcb import selection_identity
         from codetune.bench.sources import benchmark_source
 
