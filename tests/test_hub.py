@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from codetune.bench.lcb import BenchmarkSelection, release_files, selection_identity
+from codetune.bench.lcb import BenchmarkSelection, selection_identity
+from codetune.bench.sources.hub import release_files
 from codetune.errors import CodetuneError
 from hubserver import StandInHub
 from standin import LCB_FILES, LCB_ID, SEED, build_stand_in, codetune, hub_env

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from codetune import layout, progress
+from codetune.bench.sources import kinds_text as benchmark_kinds
 from codetune.config import (
     DEFAULT_COMPARE_MAX_NEW_TOKENS,
     DEFAULT_IMPORT_PATTERN,
@@ -27,6 +28,7 @@ from codetune.config import (
 )
 from codetune.data.overlap import NGRAM as OVERLAP_NGRAM
 from codetune.data.overlap import THRESHOLD as OVERLAP_THRESHOLD
+from codetune.data.sources import kinds_text as dataset_kinds
 from codetune.errors import CodetuneError
 from codetune.files import no_space_error
 
@@ -154,9 +156,7 @@ def study(
 
 @data_app.command("profile")
 def data_profile(
-    source: Annotated[
-        str, typer.Argument(help="Hub id, local .jsonl/.json/.parquet file, or builtin:deep|builtin:diverse.")
-    ],
+    source: Annotated[str, typer.Argument(help=f"The dataset: {dataset_kinds()}.")],
     tokenizer: Annotated[
         str | None,
         typer.Option("--tokenizer", help="Model whose tokenizer measures token lengths (id, dir or alias)."),
@@ -205,15 +205,8 @@ def data_profile(
 
 @data_app.command("overlap")
 def data_overlap(
-    train_source: Annotated[
-        str,
-        typer.Argument(
-            help="Training data: hub id, local .jsonl/.json/.parquet, or builtin:deep|builtin:diverse."
-        ),
-    ],
-    benchmark_source: Annotated[
-        str, typer.Argument(help="Benchmark: LiveCodeBench-layout JSONL, hub id, or builtin.")
-    ],
+    train_source: Annotated[str, typer.Argument(help=f"Training data: {dataset_kinds()}.")],
+    benchmark_source: Annotated[str, typer.Argument(help=f"Benchmark: {benchmark_kinds()}.")],
     threshold: Annotated[
         float, typer.Option("--threshold", help="Flag pairs whose similarity is at least this (0-1].")
     ] = OVERLAP_THRESHOLD,

@@ -126,7 +126,8 @@ class SplitRatios(_Section):
 
 
 class DatasetConfig(_Section):
-    """A hub id (`Naholav/CodeGen-Deep-5K`), a local .jsonl/.json/.parquet file, or `builtin:deep` / `builtin:diverse`."""
+    """A run's training data. `source` is one of the kinds of codetune.data.sources.KINDS (each described on its
+    class; `codetune data profile --help` lists them), e.g. a hub id such as `Naholav/CodeGen-Deep-5K`."""
 
     source: str
     hub_split: str = "train"  # which split of a hub dataset to read; rows are then split by `columns.split`
@@ -195,7 +196,8 @@ class SelectionConfig(_Section):
 
 
 class BenchmarkConfig(_Section):
-    """LiveCodeBench rows: `livecodebench/code_generation_lite` (hub), a local JSONL, or `builtin`."""
+    """LiveCodeBench rows. `source` is one of the kinds of codetune.bench.sources.KINDS (each described on its
+    class; `codetune data overlap --help` lists them); the default is LiveCodeBench's hub dataset."""
 
     source: str = "livecodebench/code_generation_lite"
     release: str | None = "release_v5"  # release_v1..v6, release_latest, v1..v6 or vA_vB (hub source only)

@@ -19,6 +19,7 @@ RepoType = Literal["model", "dataset"]
 FETCH_HINT = "pre-download it where the hub is reachable: `codetune fetch CONFIG` (or `{cmd}`)"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_REPO_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")  # name or owner/name: the shape huggingface_hub accepts
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class HubFile:
     path: Path
     revision: str | None  # commit sha of the repository snapshot
     sha256: str
+
+
+def is_repo_id(name: str) -> bool:
+    """Whether `name` has the shape of a hub repository id (`name` or `owner/name`)."""
+    return _REPO_ID.fullmatch(name) is not None
 
 
 def offline() -> bool:

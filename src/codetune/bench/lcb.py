@@ -1,13 +1,10 @@
-"""LiveCodeBench `code_generation_lite` rows: read (hub, local JSONL, built-in), decode, filter.
+"""LiveCodeBench `code_generation_lite` rows: read (from a source, codetune.bench.sources), decode, filter.
 
 A row's fields: question_title, question_content, platform, question_id, contest_id, contest_date (ISO or
 null), starter_code, difficulty, public_test_cases (JSON string), private_test_cases (JSON string, or on the
 hub base64(zlib(pickle(JSON string)))), metadata (JSON string; `func_name` marks a call-based problem).
-
-On the hub the dataset is a loading script (code_generation_lite.py, which `datasets` 4+ refuses to run)
-beside raw files test.jsonl, test2.jsonl ... test6.jsonl; a release names the files it is made of
-(`release_files`), which are downloaded with huggingface_hub and parsed here. Private tests are decoded only
-for the problems that survive the filters: the hub rows carry megabytes of them each.
+Private tests are decoded only for the problems that survive the filters: the hub rows carry megabytes of
+them each.
 """
 
 from __future__ import annotations
@@ -23,17 +20,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from codetune import hub
+from codetune.bench.sources import benchmark_source
+from codetune.bench.sources.local import read_jsonl
 from codetune.config import DEFAULT_SEED, BenchmarkConfig
 from codetune.errors import CodetuneError
 from codetune.fingerprint import digest
-from codetune.hub import HubFile
 
-HUB_DATASET = "livecodebench/code_generation_lite"
 DEFAULT_MAX_PRIVATE_TESTS_MB = BenchmarkConfig.model_fields["max_private_tests_mb"].default
 # What a broken row's error says to do, where no option skips broken rows (the config has benchmark.skip_bad_rows).
 BENCHMARK_BAD_ROWS_HINT = "set benchmark.skip_bad_rows: true to skip broken rows"
-BUILTIN_SOURCE = "builtin"
 
 
 @dataclass(frozen=True)
@@ -285,91 +280,6 @@ def decode_private(
     return out
 
 
-def read_jsonl(path: Path, name: str | None = None) -> list[tuple[str, dict]]:
-    """(origin, row) pairs of a JSONL file; `name` is how origins call it (default: the path)."""
-    if not path.is_file():
-        raise CodetuneError(f"benchmark file not found: {path}")
-    name = name or str(path)
-    out = []
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise CodetuneError(f"{name}:{lineno}: not UTF-8 text ({e.reason})") from None
-            if not line.strip():
-                continue
-            try:
-                out.append((f"{name}:{lineno}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise CodetuneError(f"{name}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-    return out
-
-
-def _test_file(n: int) -> str:
-    return "test.jsonl" if n == 1 else f"test{n}.jsonl"
-
-
-# LiveCodeBench's own release names (its hub loading script): each release_vN adds one file to the last.
-RELEASE_COUNT = 6
-RELEASES: dict[str, list[str]] = {
-    **{f"release_v{n}": [_test_file(i) for i in range(1, n + 1)] for n in range(1, RELEASE_COUNT + 1)},
-    "release_latest": [_test_file(i) for i in range(1, RELEASE_COUNT + 1)],
-    **{f"v{n}": [_test_file(n)] for n in range(1, RELEASE_COUNT + 1)},
-    **{
-        f"v{a}_v{b}": [_test_file(i) for i in range(a, b + 1)]
-        for a in range(1, RELEASE_COUNT + 1)
-        for b in range(a + 1, RELEASE_COUNT + 1)
-    },
-}
-DEFAULT_RELEASE = "release_latest"
-
-
-def release_files(release: str | None) -> list[str]:
-    """The hub files a release is made of; an unknown release is an error listing the known ones."""
-    name = release or DEFAULT_RELEASE
-    if name not in RELEASES:
-        named = [k for k in RELEASES if k.startswith("release_")]
-        raise CodetuneError(
-            f"benchmark.release {name!r} is not a LiveCodeBench release; use one of {', '.join(named)}, "
-            f"v1..v{RELEASE_COUNT} (one file each) or a range vA_vB such as v5_v6"
-        )
-    return RELEASES[name]
-
-
-def fetch_release(source: str, release: str | None, revision: str | None = None) -> list[HubFile]:
-    """The release's raw files in the hub cache (downloaded when missing), all from one commit."""
-    files = [hub.download(source, n, repo_type="dataset", revision=revision) for n in release_files(release)]
-    revisions = {f.revision for f in files}
-    if len(revisions) > 1:  # "main" moved between two downloads: the release would mix two snapshots
-        raise CodetuneError(
-            f"benchmark {source}: its files come from different commits "
-            f"({', '.join(sorted(map(str, revisions)))}); set benchmark.revision to one commit"
-        )
-    return files
-
-
-def read_hub(
-    source: str, release: str | None, revision: str | None = None
-) -> tuple[list[tuple[str, dict]], list[HubFile]]:
-    """Rows of a hub release, read from its raw files (downloaded into the hub cache, or read from it)."""
-    files = fetch_release(source, release, revision)
-    rows = [row for f in files for row in read_jsonl(f.path, f"{source}/{f.name}")]
-    return rows, files
-
-
-def read_builtin(seed: int) -> list[tuple[str, dict]]:
-    try:
-        from codetune.data.builtin import builtin_benchmark_rows
-    except ImportError:
-        raise CodetuneError("benchmark source 'builtin' is not available in this installation") from None
-    return [(f"builtin benchmark row {i}", row) for i, row in enumerate(builtin_benchmark_rows(seed=seed))]
-
-
-def is_local_source(source: str) -> bool:
-    return source.endswith((".jsonl", ".json")) or source.startswith((".", "/", "~"))
-
-
 def _yymm(d: datetime) -> str:
     return f"{d.year % 100:02d}{d.month:02d}"
 
@@ -476,37 +386,20 @@ def load_benchmark(
     `base_dir` resolves a relative local path (the config file's folder); `seed` picks the built-in benchmark;
     `bad_rows_hint` ends a broken row's error (a command without the config's skip_bad_rows words its own).
     """
-    source = cfg.source
-    files: list[dict] = []
-    revision = None
-    release = None
-    if source == BUILTIN_SOURCE:
-        rows = read_builtin(seed)
-        origin = f"built-in benchmark (seed {seed})"
-        release_note = "no release filter applies to the built-in benchmark"
-    elif is_local_source(source):
-        path = Path(source).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        rows = read_jsonl(path)
-        origin = str(path)
-        release_note = "no release filter applies to a local file"
-    else:
-        release = cfg.release or DEFAULT_RELEASE
-        rows, hub_files = read_hub(source, release, cfg.revision)
-        files = [{"name": f.name, "sha256": f.sha256} for f in hub_files]
-        revision = hub_files[0].revision if hub_files else None
-        origin = f"{source} ({release})"
-        release_note = f"{', '.join(f.name for f in hub_files)} at {(revision or '?')[:12]}"
+    source = benchmark_source(cfg.source, Path(base_dir) if base_dir is not None else None)
+    got = source.read(cfg, seed=seed)
+    files = [{"name": f.name, "sha256": f.sha256} for f in got.files]
+    revision = got.files[0].revision if got.files else None
+    origin, note, release = got.origin, got.note, got.release
     problems = parse_rows(
-        rows,
+        got.rows,
         skip_bad_rows=cfg.skip_bad_rows,
         report=report,
         decode_private=False,
         bad_rows_hint=bad_rows_hint,
     )
-    del rows
-    report(f"benchmark {origin}: {len(problems)} problems ({release_note})")
+    del got  # the raw rows: a hub release's undecoded private tests are hundreds of MB
+    report(f"benchmark {origin}: {len(problems)} problems ({note})")
     counts: list[dict] = []
     selected = filter_problems(problems, cfg, report, counts)
     selected = decode_private(
@@ -520,7 +413,7 @@ def load_benchmark(
         counts.append({"step": "tests decoded", "count": len(selected)})
     if not selected:
         raise CodetuneError("benchmark selection is empty: every selected row's tests are broken")
-    return BenchmarkSelection(selected, source, release, files, revision, counts)
+    return BenchmarkSelection(selected, cfg.source, release, files, revision, counts)
 
 
 def problems_identity(problems: Iterable[Problem]) -> dict[str, object]:

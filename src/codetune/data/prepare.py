@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from codetune.config import DatasetConfig, StudyConfig
 from codetune.data.formatting import assistant_text, encode_conversations
-from codetune.data.sources import is_builtin, load_source
+from codetune.data.sources import load_source
 from codetune.data.splits import SPLITS, assign_splits, cross_split_problems
 from codetune.errors import CodetuneError
 from codetune.progress import progress_bar
@@ -144,8 +144,7 @@ def prepare_run_data(cfg: StudyConfig, run_name: str, tokenizer: PreTrainedToken
 
     run = cfg.run(run_name)
     t = cfg.training
-    base_dir = None if is_builtin(run.dataset.source) else _dataset_base_dir(cfg)
-    by_split, info = split_rows(run.dataset, mode=run.mode, seed=t.seed, base_dir=base_dir)
+    by_split, info = split_rows(run.dataset, mode=run.mode, seed=t.seed, base_dir=_dataset_base_dir(cfg))
     for split in SPLITS:
         if not by_split[split]:
             raise CodetuneError(

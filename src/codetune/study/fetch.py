@@ -23,8 +23,8 @@ class Fetched:
 
 def fetch_study(cfg: StudyConfig, report: Callable[[str], None] = print) -> list[Fetched]:
     """Download (or find in the cache) every hub file `cfg` needs; returns what was fetched, in order."""
-    from codetune.bench.lcb import BUILTIN_SOURCE, fetch_release, is_local_source
-    from codetune.data.sources import fetch_hub_dataset, is_builtin, resolve_local
+    from codetune.bench.sources import benchmark_source
+    from codetune.data.sources import dataset_source
     from codetune.models import fetch_model
 
     base_dir = cfg.path.parent if cfg.path else None
@@ -42,20 +42,21 @@ def fetch_study(cfg: StudyConfig, report: Callable[[str], None] = print) -> list
     for name, run in cfg.runs.items():
         ds = run.dataset
         what = f"dataset (run {name})"
-        if is_builtin(ds.source) or resolve_local(ds.source, base_dir) is not None:
-            note(Fetched(what, ds.source, "local, nothing to download"))
-            continue
-        if (ds.source, ds.revision) in seen:
+        if (ds.source, ds.revision) in seen:  # only hub datasets are in `seen`
             note(Fetched(what, ds.source, "fetched above"))
             continue
+        cached = dataset_source(ds.source, base_dir).fetch(ds)
+        if cached is None:
+            note(Fetched(what, ds.source, "local, nothing to download"))
+            continue
         seen.add((ds.source, ds.revision))
-        folder, commit = fetch_hub_dataset(ds)
-        note(Fetched(what, ds.source, str(folder), commit))
+        snapshot, commit = cached
+        note(Fetched(what, ds.source, str(snapshot), commit))
     bench = cfg.benchmark
-    if bench.source == BUILTIN_SOURCE or is_local_source(bench.source):
+    files = benchmark_source(bench.source, base_dir).fetch(bench)
+    if not files:
         note(Fetched("benchmark", bench.source, "local, nothing to download"))
-    else:
-        for f in fetch_release(bench.source, bench.release, bench.revision):
-            what = f"benchmark {bench.release or 'release_latest'}"
-            note(Fetched(what, f"{bench.source}/{f.name}", str(f.path), f.revision))
+    for f in files:
+        what = f"benchmark {bench.release or 'release_latest'}"
+        note(Fetched(what, f"{bench.source}/{f.name}", str(f.path), f.revision))
     return out

@@ -208,7 +208,8 @@ def import_answers(
     workers: int | None = None,
 ) -> ImportRecord:
     """Score every answers file of `answers_dir` into the study folder `out`; returns the import record."""
-    from codetune.bench.lcb import is_local_source, load_benchmark
+    from codetune.bench.lcb import load_benchmark
+    from codetune.bench.sources import benchmark_source
     from codetune.config import dump_config, parse_config
     from codetune.sandbox import get_runner
 
@@ -238,8 +239,8 @@ def import_answers(
                 f"{', ...' if len(foreign) > 3 else ''}): import into a new or empty folder (nothing written)"
             )
     bench = dict(benchmark)
-    if is_local_source(bench.get("source", "")):
-        bench["source"] = str(Path(bench["source"]).expanduser().resolve())
+    if "source" in bench:  # the config is written into the study folder: a relative path would not read there
+        bench["source"] = benchmark_source(bench["source"]).absolute()
     cfg = parse_config(
         import_config_doc(out.name, model, runs, bench), origin="codetune import", overrides=overrides or []
     )

@@ -133,19 +133,10 @@ def _is_hub_id(source: str) -> bool:
 
 def _benchmark_name(b: dict) -> tuple[str, str]:
     """(the dataset id the metadata names, the window in words)."""
-    from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
+    from codetune.bench.sources import benchmark_source
 
-    src = b["source"]
-    parts = []
-    if src == BUILTIN_SOURCE:
-        dataset = "codetune/builtin-benchmark"
-        parts.append("codetune's built-in benchmark (generated problems, not LiveCodeBench)")
-    elif is_local_source(src):
-        dataset = Path(src).name
-        parts.append(f"LiveCodeBench rows from the local file {Path(src).name}")
-    else:
-        dataset = src
-        parts.append(f"LiveCodeBench {src} {b.get('release') or ''}".strip())
+    dataset, words = benchmark_source(b["source"]).card_name(b.get("release"))
+    parts = [words]
     if b.get("contest_start") or b.get("contest_end"):
         parts.append(f"contests {b.get('contest_start') or '…'} to {b.get('contest_end') or '…'} (YYMM)")
     for k in ("platform", "difficulty"):

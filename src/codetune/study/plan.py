@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from codetune.config import StudyConfig
+from codetune.data.sources import dataset_source
 from codetune.layout import checkpoint_name, run_dir
 from codetune.models import BUILTIN_MODELS
 
@@ -34,24 +33,6 @@ class StudyPlan:
     benchmark_filters: dict[str, object]
 
 
-def local_split_counts(cfg_path: Path, split_column: str | None) -> dict[str, int] | None:
-    """Row counts per split value of a local JSONL file (all rows under 'all' when there is no split column)."""
-    if cfg_path.suffix != ".jsonl" or not cfg_path.is_file():
-        return None
-    counts: dict[str, int] = {}
-    with cfg_path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            key = str(row.get(split_column, "all")) if split_column else "all"
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def expected_checkpoints(total_steps: int, steps_per_epoch: int, save_every: int) -> list[str]:
     """Names of the checkpoints a run writes: every save_every steps and at the end."""
     steps = list(range(save_every, total_steps + 1, save_every))
@@ -63,21 +44,9 @@ def expected_checkpoints(total_steps: int, steps_per_epoch: int, save_every: int
 
 def _train_rows(cfg: StudyConfig, run_name: str) -> int | None:
     ds = cfg.runs[run_name].dataset
-    if ds.source.startswith("builtin:"):
-        try:
-            from codetune.data.builtin import builtin_split_sizes
-        except ImportError:
-            return None
-        return builtin_split_sizes(ds.source, seed=cfg.training.seed).get("train")
-    counts = local_split_counts(cfg.resolve_path(ds.source), ds.columns.split)
-    if counts is None:
-        return None
-    if "all" in counts and len(counts) == 1:
-        n = counts["all"]
-        if ds.max_rows:
-            n = min(n, ds.max_rows)
-        return int(n * ds.split_ratios.train)  # approximate: the split is by problem
-    return counts.get(ds.split_names["train"])
+    return dataset_source(ds.source, cfg.path.parent if cfg.path else None).train_rows(
+        ds, seed=cfg.training.seed
+    )
 
 
 def make_plan(cfg: StudyConfig) -> StudyPlan:

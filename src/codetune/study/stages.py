@@ -107,11 +107,11 @@ class StudyContext:
 
     @cached_property
     def benchmark_identity(self) -> dict | None:
-        """Hash of every selected problem and test; None in a dry run on a hub benchmark (not read offline)."""
-        from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source, selection_identity
+        """Hash of every selected problem and test; None in a dry run on a source not read offline (the hub)."""
+        from codetune.bench.lcb import selection_identity
+        from codetune.bench.sources import benchmark_source
 
-        source = self.cfg.benchmark.source
-        if self.dry_run and source != BUILTIN_SOURCE and not is_local_source(source):
+        if self.dry_run and not benchmark_source(self.cfg.benchmark.source, self.base_dir).offline:
             return None
         return selection_identity(self.benchmark)
 

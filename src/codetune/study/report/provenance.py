@@ -7,7 +7,10 @@ from __future__ import annotations
 import yaml
 
 from codetune import layout
-from codetune.bench.lcb import BUILTIN_SOURCE, is_local_source
+from codetune.bench.sources import benchmark_source
+from codetune.bench.sources.builtin import BuiltinBenchmark
+from codetune.data.sources import dataset_source
+from codetune.data.sources.builtin import BuiltinDataset
 from codetune.records import IMPORTED, Environment
 from codetune.study.compare import load_compare
 from codetune.study.document import Block, Bullets, Code, Heading, Note, Para, Table
@@ -18,11 +21,15 @@ from codetune.study.report.inputs import ReportInputs
 def is_demo(cfg) -> bool:
     from codetune.models import BUILTIN_MODELS
 
+    if cfg is None:
+        return False
+    base_dir = cfg.path.parent if cfg.path else None
     return (
-        cfg is not None
-        and cfg.model.source in BUILTIN_MODELS
-        and cfg.benchmark.source == "builtin"
-        and all(r.dataset.source.startswith("builtin:") for r in cfg.runs.values())
+        cfg.model.source in BUILTIN_MODELS
+        and isinstance(benchmark_source(cfg.benchmark.source, base_dir), BuiltinBenchmark)
+        and all(
+            isinstance(dataset_source(r.dataset.source, base_dir), BuiltinDataset) for r in cfg.runs.values()
+        )
     )
 
 
@@ -103,8 +110,7 @@ def config_table(inp: ReportInputs) -> list[Block]:
     length = f"{t.max_steps} steps" if t.max_steps else f"{t.epochs:g} epochs"
     bench = {
         "source": bm.source,
-        # The release filter applies to the hub only.
-        "release": None if bm.source == BUILTIN_SOURCE or is_local_source(bm.source) else bm.release,
+        "release": bm.release if benchmark_source(bm.source).uses_release else None,
         "platform": bm.platform,
         "difficulty": bm.difficulty,
         "contests": f"{bm.contest_start}-{bm.contest_end}" if bm.contest_start or bm.contest_end else None,
@@ -206,8 +212,7 @@ def records(inp: ReportInputs) -> list[Block]:
     quoted: set[str] = set()
     for rec, _ in others:
         label = rec.stage if rec.key is None else f"{rec.stage} {rec.key}"
-        history = inp.dir / rec.config_file if rec.config_file else None
-        if history is not None and history.is_file():
+        if rec.config_file is not None and (history := inp.dir / rec.config_file).is_file():
             if rec.config_file not in quoted:
                 quoted.add(rec.config_file)
                 users = [
