@@ -5,7 +5,7 @@ Qwen2.5-Coder-1.5B-Instruct's configuration (random weights cost what real ones 
 word-level one over the same 151,936-entry vocabulary, and the workloads have the study's shapes.
 
   training    LoRA r=16 on every linear layer, sequences up to 2048 tokens, effective batch 8, bf16:
-              codetune's recipe (CodetuneTrainer, codetune's TrainingArguments; batch 4 x 2 accumulation,
+              codetune's recipe (codetune.train.build, the Trainer a run trains with; batch 4 x 2 accumulation,
               length-grouped dynamic padding, gradient checkpointing decided by its memory estimate) and its
               variants (packing with sdpa / flex_attention, Liger kernels, checkpointing forced on), against
               TRL SFTTrainer with SFTConfig defaults on the same rows. Real (non-padding) tokens/s after
@@ -312,68 +312,45 @@ def codetune_recipe(
     liger: bool = False,
     checkpointing: bool | str = "auto",
 ) -> dict:
-    from transformers import PrinterCallback, Qwen2Config
+    from transformers import Qwen2Config
 
-    from codetune.config import parse_config
+    from codetune.config import LoraConfig, TrainingConfig
     from codetune.models import resolve_dtype
     from codetune.train.accel import resolve_acceleration
-    from codetune.train.collate import PackingCollator, PadCollator
-    from codetune.train.run import training_arguments, wrap_lora
-    from codetune.train.trainer import CodetuneTrainer
+    from codetune.train.build import build_trainer, training_arguments
 
-    steps = scale.warmup_steps + scale.measured_steps
-    cfg = parse_config(
-        {
-            "name": "gpu-suite",
-            "model": {"source": "random-init", "device": device, "dtype": "auto"},
-            "lora": {
-                "r": scale.lora_r,
-                "alpha": 2 * scale.lora_r,
-                "dropout": 0.05,
-                "target_modules": "all-linear",
-            },
-            "training": {
-                "batch_size": 4,  # the seed study's effective batch of 8
-                "gradient_accumulation_steps": 2,
-                "max_seq_length": scale.seq,
-                "max_steps": steps,
-                "eval_every": 10**6,  # no eval or checkpoint inside the measured steps
-                "save_every": 10**6,
-                "packing": packing,
-                "attention": attention,
-                "liger_kernel": liger,
-                "gradient_checkpointing": checkpointing,
-                "report_to": [],
-                "seed": 0,
-            },
-            "runs": {"r": {"dataset": {"source": "unused.jsonl"}}},
-            "output_dir": str(out),
-        }
+    lora = LoraConfig(r=scale.lora_r, alpha=2 * scale.lora_r, dropout=0.05, target_modules="all-linear")
+    t = TrainingConfig(
+        batch_size=4,  # the seed study's effective batch of 8
+        gradient_accumulation_steps=2,
+        max_seq_length=scale.seq,
+        max_steps=scale.warmup_steps + scale.measured_steps,
+        eval_every=10**6,  # no eval or checkpoint inside the measured steps
+        save_every=10**6,
+        packing=packing,
+        attention=attention,
+        liger_kernel=liger,
+        gradient_checkpointing=checkpointing,
+        report_to=[],
+        seed=0,
     )
-    dtype = resolve_dtype(cfg.model.dtype, device)
-    accel = resolve_acceleration(
-        cfg.training, cfg.lora, device, Qwen2Config(**scale.model), dtype_bytes=dtype.itemsize
-    )
-    args = training_arguments(cfg, out, device, accel)
-    model = wrap_lora(
-        random_model(scale.model, device, dtype, accel.attention),
-        cfg,
-        gradient_checkpointing=accel.gradient_checkpointing,
-    )
-    pad = PadCollator(tok.pad_token_id, pad_to_multiple_of=8 if device.startswith("cuda") else None)
+    dtype = resolve_dtype("auto", device)
+    accel = resolve_acceleration(t, lora, device, Qwen2Config(**scale.model), dtype_bytes=dtype.itemsize)
+    args = training_arguments(t, out, device, accel, dtype=dtype, run_name=f"gpu-suite/{out.name}")
     timer = step_timer(device)
-    trainer = CodetuneTrainer(
-        model=model,
-        args=args,
-        train_dataset=RowTable(rows),
-        eval_dataset={"val": RowTable(rows[:2])},
-        data_collator=PackingCollator() if packing else pad,
-        eval_collator=pad,
-        group_by_length=True,
+    build_trainer(
+        random_model(scale.model, device, dtype, accel.attention),
+        args,
+        lora=lora,
+        t=t,
+        accel=accel,
+        train=RowTable(rows),
+        evals={"val": RowTable(rows[:2]), "test": RowTable(rows[2:4])},
+        pad_id=tok.pad_token_id,
+        rdir=out,
+        description="train gpu-suite",
         callbacks=[timer],
-    )
-    trainer.remove_callback(PrinterCallback)
-    trainer.train()
+    ).train()
     tok_s, tokens = throughput(timer, scale.warmup_steps)
     return {
         "tokens_per_s": tok_s,

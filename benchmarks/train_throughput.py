@@ -7,7 +7,8 @@ assistant-answer tokens ("useful" tokens: what codetune puts loss on) and the sa
     seed_style     transformers Trainer, every row padded to max_length, labels = input_ids (no masking)
     trl_defaults   TRL SFTTrainer with SFTConfig defaults (prompt-completion rows: completion-only loss,
                    pad to longest in batch, gradient checkpointing on); fp32 like the others
-    codetune       CodetuneTrainer: dynamic padding + length-grouped batches, answer-only labels
+    codetune       codetune's Trainer as a run builds it (codetune.train.build): dynamic padding +
+                   length-grouped batches, answer-only labels; eval and checkpoints never due
     codetune_pack  the same with padding-free packing (training.packing: true)
 
 Prints one line per recipe, then the ratios, then a JSON line (name, speedup = codetune vs seed_style in
@@ -82,11 +83,18 @@ def common_args(out: Path, batch_size: int, seed: int, **extra):
     )
 
 
+LORA = {"r": 16, "alpha": 32, "dropout": 0.05}  # on every linear layer, in every recipe
+
+
 def lora_config():
     from peft import LoraConfig
 
     return LoraConfig(
-        r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
+        r=LORA["r"],
+        lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
     )
 
 
@@ -137,26 +145,42 @@ def run_trl(model_dir, tok, messages, batch_size, max_length, seed, out):
     return timer.end - timer.start
 
 
-def run_codetune(model_dir, tok, train_ds, batch_size, seed, out, *, packing: bool):
-    from peft import get_peft_model
-    from transformers import TrainingArguments
+def run_codetune(model_dir, tok, data, batch_size, max_length, seed, out, *, packing: bool):
+    """codetune's recipe through the builder `codetune train` uses; eval and checkpoints are never due."""
+    import torch
 
-    from codetune.train.collate import PackingCollator, PadCollator
-    from codetune.train.trainer import CodetuneTrainer
+    from codetune.config import LoraConfig, TrainingConfig
+    from codetune.train.accel import resolve_acceleration
+    from codetune.train.build import build_trainer, training_arguments
 
-    pad = PadCollator(tok.pad_token_id)
-    model = get_peft_model(fresh_model(model_dir, seed), lora_config())
-    timer = Timer()
-    args = TrainingArguments(
-        **common_args(out, batch_size, seed, remove_unused_columns=False, label_names=["labels"])
+    lora = LoraConfig(**LORA)
+    t = TrainingConfig(
+        learning_rate=2e-4,
+        epochs=1,
+        batch_size=batch_size,
+        max_seq_length=max_length,
+        seed=seed,
+        warmup_ratio=0.0,  # as the other recipes (transformers' default)
+        eval_every=10**6,
+        save_every=10**6,
+        packing=packing,
+        report_to=[],
     )
-    CodetuneTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        data_collator=PackingCollator() if packing else pad,
-        eval_collator=pad,
-        group_by_length=True,
+    model = fresh_model(model_dir, seed)
+    accel = resolve_acceleration(t, lora, "cpu", model.config, dtype_bytes=4)
+    args = training_arguments(t, out, "cpu", accel, dtype=torch.float32, run_name="train-throughput")
+    timer = Timer()
+    build_trainer(
+        model,
+        args,
+        lora=lora,
+        t=t,
+        accel=accel,
+        train=data.train,
+        evals={"val": data.valid, "test": data.test},
+        pad_id=tok.pad_token_id,
+        rdir=out,
+        description=f"train {out.name}",
         callbacks=[timer],
     ).train()
     return timer.end - timer.start
@@ -176,10 +200,9 @@ def main() -> None:
     import datasets
     import torch
     import transformers
-    import yaml
     from tiny_model import build_tiny_model  # next to this script
 
-    from codetune.config import load_config
+    from codetune.config import DatasetConfig, ModelConfig, RunConfig
     from codetune.data.formatting import chat_messages, fenced_code
     from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
@@ -197,16 +220,17 @@ def main() -> None:
     rows = rows[: a.rows]
     (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows + extra))
     system = "You are an expert Python programmer. Please read the problem carefully."
-    cfg_doc = {
-        "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
-        "training": {"max_seq_length": a.max_length, "batch_size": a.batch_size, "seed": a.seed},
-        "runs": {"bench": {"dataset": {"source": "data.jsonl"}, "system_prompt": system}},
-        "output_dir": "out",
-    }
-    (tmp / "study.yaml").write_text(yaml.safe_dump(cfg_doc))
-    cfg = load_config(tmp / "study.yaml")
-    tok = load_tokenizer(cfg.model)
-    train = prepare_run_data(cfg, "bench", tok).train
+    tok = load_tokenizer(ModelConfig(source=str(model_dir), device="cpu", dtype="float32"))
+    data = prepare_run_data(
+        "bench",
+        RunConfig(dataset=DatasetConfig(source=str(tmp / "data.jsonl")), system_prompt=system),
+        tok,
+        seed=a.seed,
+        max_length=a.max_length,
+        overlong="drop",
+        base_dir=None,
+    )
+    train = data.train
     if len(train) != a.rows:
         raise SystemExit(f"{a.rows - len(train)} rows exceed --max-length {a.max_length}; raise it")
     useful = sum(sum(1 for x in r if x != -100) for r in train["labels"])
@@ -224,8 +248,12 @@ def main() -> None:
             model_dir, tok, messages, a.batch_size, a.max_length, a.seed, o
         ),
         "trl_defaults": lambda o: run_trl(model_dir, tok, messages, a.batch_size, a.max_length, a.seed, o),
-        "codetune": lambda o: run_codetune(model_dir, tok, train, a.batch_size, a.seed, o, packing=False),
-        "codetune_pack": lambda o: run_codetune(model_dir, tok, train, a.batch_size, a.seed, o, packing=True),
+        "codetune": lambda o: run_codetune(
+            model_dir, tok, data, a.batch_size, a.max_length, a.seed, o, packing=False
+        ),
+        "codetune_pack": lambda o: run_codetune(
+            model_dir, tok, data, a.batch_size, a.max_length, a.seed, o, packing=True
+        ),
     }
     results = {}
     for name, fn in recipes.items():

@@ -624,7 +624,16 @@ def _prepare(tmp_path, model_dir, **training):
     from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, model_dir, **training))
-    return prepare_run_data(cfg, "a", load_tokenizer(cfg.model))
+    t = cfg.training
+    return prepare_run_data(
+        "a",
+        cfg.run("a"),
+        load_tokenizer(cfg.model),
+        seed=t.seed,
+        max_length=t.max_seq_length,
+        overlong=t.overlong,
+        base_dir=cfg.base_dir,
+    )
 
 
 def test_overlong_advice_only_when_truncating_would_help(tmp_path, tiny_model_dir):

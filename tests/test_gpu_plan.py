@@ -97,11 +97,10 @@ def test_lora_weights_stay_float32_under_a_float16_base(tiny_model_dir, tmp_path
     from transformers import AutoModelForCausalLM
 
     from codetune.config import LoraConfig
-    from codetune.train.run import wrap_lora
+    from codetune.models import wrap_lora
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float16)
-    cfg = type("Cfg", (), {"lora": LoraConfig(r=4, alpha=8)})()
-    model = wrap_lora(base, cfg, gradient_checkpointing=False)
+    model = wrap_lora(base, LoraConfig(r=4, alpha=8), gradient_checkpointing=False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert trainable and {p.dtype for p in trainable} == {torch.float32}
     assert any(p.dtype == torch.float16 for p in model.parameters() if not p.requires_grad)

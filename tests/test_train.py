@@ -293,9 +293,17 @@ def test_packed_batches_give_the_padded_loss(tmp_path, tiny_model_dir):
     from codetune.train.collate import PackingCollator, PadCollator, label_loss_sums
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
-    data = prepare_run_data(cfg, "a", load_tokenizer(cfg.model))
-    rows = [data.train[i] for i in range(4)]
     tok = load_tokenizer(cfg.model)
+    data = prepare_run_data(
+        "a",
+        cfg.run("a"),
+        tok,
+        seed=cfg.training.seed,
+        max_length=cfg.training.max_seq_length,
+        overlong=cfg.training.overlong,
+        base_dir=cfg.base_dir,
+    )
+    rows = [data.train[i] for i in range(4)]
     padded = PadCollator(tok.pad_token_id)(rows)
     packed = PackingCollator()(rows)
     assert packed["input_ids"].shape[0] == 1
@@ -325,7 +333,15 @@ def test_only_assistant_tokens_carry_loss_in_training_batches(tmp_path, tiny_mod
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     tok = load_tokenizer(cfg.model)
-    data = prepare_run_data(cfg, "a", tok)
+    data = prepare_run_data(
+        "a",
+        cfg.run("a"),
+        tok,
+        seed=cfg.training.seed,
+        max_length=cfg.training.max_seq_length,
+        overlong=cfg.training.overlong,
+        base_dir=cfg.base_dir,
+    )
     rows = [data.train[i] for i in range(3)]
     batch = PadCollator(tok.pad_token_id)(rows)
     solutions = [json.loads(line)["solution"] for line in (tmp_path / "data.jsonl").read_text().splitlines()]
@@ -410,11 +426,11 @@ def test_eval_split_is_capped_and_sorted_longest_first(tmp_path, tiny_model_dir)
     ds = datasets.Dataset.from_dict(
         {"input_ids": [[1] * n for n in range(1, 11)], "length": list(range(1, 11))}
     )
-    capped = eval_split(ds, "validation", cfg.training)
+    capped = eval_split(ds, "validation", max_samples=4, seed=cfg.training.seed)
     assert len(capped) == 4 and capped["length"] == sorted(capped["length"], reverse=True)
-    assert capped["length"] == eval_split(ds, "validation", cfg.training)["length"]  # seeded
+    assert capped["length"] == eval_split(ds, "validation", max_samples=4, seed=cfg.training.seed)["length"]
     with pytest.raises(CodetuneError, match="validation split is empty"):
-        eval_split(ds.select([]), "validation", cfg.training)
+        eval_split(ds.select([]), "validation", max_samples=4, seed=cfg.training.seed)
 
 
 def test_differences_name_every_key_that_changed_or_appeared():

@@ -108,7 +108,10 @@ def test_train_refuses_flex_attention_on_cpu_before_touching_the_run(tmp_path, t
 
 
 def test_run_records_the_resolved_options(tmp_path, tiny_model_dir):
-    from codetune.train.run import checkpointing_arg, train_run, training_arguments
+    import torch
+
+    from codetune.train.build import checkpointing_arg, training_arguments
+    from codetune.train.run import train_run
 
     cfg = load_config(
         write_config(tmp_path, tiny_model_dir, max_steps=2, eval_every=2, save_every=2, attention="eager")
@@ -123,7 +126,8 @@ def test_run_records_the_resolved_options(tmp_path, tiny_model_dir):
     }
     from codetune.train.accel import Acceleration
 
-    args = training_arguments(cfg, tmp_path / "x", "cpu", Acceleration(None, True, True, "test"))
+    accel = Acceleration(None, True, True, "test")
+    args = training_arguments(cfg.training, tmp_path / "x", "cpu", accel, dtype=torch.float32, run_name="t/x")
     assert args.use_liger_kernel and getattr(args, checkpointing_arg())  # its name depends on transformers
 
 

@@ -345,9 +345,7 @@ def bench(
         err_console.print(msg, markup=False, highlight=False, style="dim")
 
     cfg = load_config(config, overrides or [])
-    sel = load_benchmark(
-        cfg.benchmark, cfg.path.parent if cfg.path else None, seed=cfg.training.seed, report=note
-    )
+    sel = load_benchmark(cfg.benchmark, cfg.base_dir, seed=cfg.training.seed, report=note)
     data = sel.to_dict()
     if as_json:
         print(json.dumps(data, indent=1))

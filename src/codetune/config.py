@@ -295,11 +295,17 @@ class StudyConfig(_Section):
     def path(self) -> Path | None:
         return self._path
 
+    @property
+    def base_dir(self) -> Path | None:
+        """The config file's folder, which relative paths in it are relative to; None for a config not
+        read from a file."""
+        return self._path.parent if self._path is not None else None
+
     def resolve_path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         p = Path(value).expanduser()
-        if not p.is_absolute() and self._path is not None:
-            p = self._path.parent / p
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
         return p
 
     @property
@@ -335,7 +341,7 @@ class StudyConfig(_Section):
             value: Any = full
             for p in parts:
                 value = value[p]
-            node = out
+            node: Any = out  # a nested dict, or None past a missing key below
             for p in parts[:-1]:
                 node = node.setdefault(p, {})
             node[parts[-1]] = copy.deepcopy(value)

@@ -24,7 +24,7 @@ from codetune.fingerprint import files_sha256, folder_sha256
 if TYPE_CHECKING:  # torch/transformers load lazily: `--help` and `--dry-run` stay fast
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from codetune.config import ModelConfig
+    from codetune.config import LoraConfig, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,8 @@ BF16_CAPABILITY = (8, 0)
 def cuda_capability(device: str) -> tuple[int, int]:
     import torch
 
-    return tuple(torch.cuda.get_device_capability(torch.device(device)))
+    major, minor = torch.cuda.get_device_capability(torch.device(device))
+    return major, minor
 
 
 def resolve_dtype(dtype: str, device: str):
@@ -273,7 +274,7 @@ MODEL_FILES = [
         "pytorch_model.bin.index.json",
     ),
 ]
-TOKENIZER_FILES = [("tokenizer_config.json", "tokenizer.json")]
+TOKENIZER_FILES: list[tuple[str, ...]] = [("tokenizer_config.json", "tokenizer.json")]
 
 
 def _hub_load_error(e: OSError, cfg: ModelConfig, needed: list[tuple[str, ...]]) -> CodetuneError:
@@ -345,12 +346,35 @@ def load_model(
             raise
         raise _hub_load_error(e, cfg, MODEL_FILES) from None
     if not quantize_4bit:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers types `to` as taking the model itself
     return model
 
 
 def load_model_and_tokenizer(cfg: ModelConfig, *, quantize_4bit: bool = False):
     return load_model(cfg, quantize_4bit=quantize_4bit), load_tokenizer(cfg)
+
+
+def wrap_lora(model: PreTrainedModel, lora: LoraConfig, *, gradient_checkpointing: bool):
+    """`model` with trainable LoRA adapters as `lora` sets them (prepared for 4-bit training under QLoRA)."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if lora.quantize == "4bit":
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    peft_cfg = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft types it int; its scaling is alpha / r
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    # autocast_adapter_dtype: the LoRA weights are float32 under a bf16/fp16 base, so fp16 training (a T4)
+    # has float32 gradients for its GradScaler to unscale, and bf16 updates lose no precision.
+    return get_peft_model(model, peft_cfg, autocast_adapter_dtype=True)
 
 
 def adapter_base_model(checkpoint: str | Path) -> str:

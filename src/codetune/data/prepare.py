@@ -7,14 +7,15 @@ truncate, counted per split). Valid and test are kept whole: capping evaluation 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codetune.config import DatasetConfig, StudyConfig
-from codetune.data.formatting import assistant_text, encode_conversations
+from codetune.config import DatasetConfig, RunConfig
+from codetune.data.formatting import Mode, assistant_text, encode_conversations
 from codetune.data.sources import load_source
 from codetune.data.splits import SPLITS, assign_splits, cross_split_problems
 from codetune.errors import CodetuneError
@@ -36,12 +37,8 @@ class PreparedData:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _dataset_base_dir(cfg: StudyConfig) -> Path | None:
-    return cfg.path.parent if cfg.path is not None else None
-
-
 def split_rows(
-    ds_cfg: DatasetConfig, *, mode: str, seed: int, base_dir: Path | None = None
+    ds_cfg: DatasetConfig, *, mode: Mode, seed: int, base_dir: Path | None = None
 ) -> tuple[dict[str, list[dict]], dict[str, Any]]:
     """Normalised rows per split for a training mode, and what loading/splitting counted.
 
@@ -93,7 +90,7 @@ def tokenize_split(
     rows: list[dict],
     tokenizer: PreTrainedTokenizerBase,
     *,
-    mode: str,
+    mode: Mode,
     system_prompt: str | None,
     max_length: int,
     overlong: str,
@@ -138,13 +135,22 @@ def tokenize_split(
     return cols, stats
 
 
-def prepare_run_data(cfg: StudyConfig, run_name: str, tokenizer: PreTrainedTokenizerBase) -> PreparedData:
-    """Tokenized train / valid / test for one run. Empty split after filtering is an error naming it."""
+def prepare_run_data(
+    run_name: str,
+    run: RunConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    seed: int,
+    max_length: int,
+    overlong: str,
+    base_dir: Path | None,
+) -> PreparedData:
+    """Tokenized train / valid / test for the run `run_name` (its section `run`): split with `seed`, rows
+    over `max_length` tokens handled as `overlong` says; a relative dataset path is read from `base_dir`.
+    An empty split after filtering is an error naming it."""
     import datasets
 
-    run = cfg.run(run_name)
-    t = cfg.training
-    by_split, info = split_rows(run.dataset, mode=run.mode, seed=t.seed, base_dir=_dataset_base_dir(cfg))
+    by_split, info = split_rows(run.dataset, mode=run.mode, seed=seed, base_dir=base_dir)
     for split in SPLITS:
         if not by_split[split]:
             raise CodetuneError(
@@ -161,11 +167,11 @@ def prepare_run_data(cfg: StudyConfig, run_name: str, tokenizer: PreTrainedToken
                 tokenizer,
                 mode=run.mode,
                 system_prompt=run.system_prompt,
-                max_length=t.max_seq_length,
-                overlong=t.overlong,
-                on_progress=lambda n, task=tasks[split]: bar.advance(task, n),
+                max_length=max_length,
+                overlong=overlong,
+                on_progress=functools.partial(bar.advance, tasks[split]),
             )
-            _check_split(run_name, split, split_stats, t.max_seq_length, t.overlong)
+            _check_split(run_name, split, split_stats, max_length, overlong)
             out[split] = datasets.Dataset.from_dict(cols)
             stats[split] = split_stats
     return PreparedData(train=out["train"], valid=out["valid"], test=out["test"], stats=stats)

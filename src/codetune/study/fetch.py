@@ -27,7 +27,7 @@ def fetch_study(cfg: StudyConfig, report: Callable[[str], None] = print) -> list
     from codetune.data.sources import dataset_source
     from codetune.models import fetch_model
 
-    base_dir = cfg.path.parent if cfg.path else None
+    base_dir = cfg.base_dir
     out: list[Fetched] = []
 
     def note(item: Fetched) -> None:

