@@ -44,9 +44,7 @@ def expected_checkpoints(total_steps: int, steps_per_epoch: int, save_every: int
 
 def _train_rows(cfg: StudyConfig, run_name: str) -> int | None:
     ds = cfg.runs[run_name].dataset
-    return dataset_source(ds.source, cfg.path.parent if cfg.path else None).train_rows(
-        ds, seed=cfg.training.seed
-    )
+    return dataset_source(ds.source, cfg.base_dir).train_rows(ds, seed=cfg.training.seed)
 
 
 def make_plan(cfg: StudyConfig) -> StudyPlan:

@@ -23,12 +23,12 @@ def is_demo(cfg) -> bool:
 
     if cfg is None:
         return False
-    base_dir = cfg.path.parent if cfg.path else None
     return (
         cfg.model.source in BUILTIN_MODELS
-        and isinstance(benchmark_source(cfg.benchmark.source, base_dir), BuiltinBenchmark)
+        and isinstance(benchmark_source(cfg.benchmark.source, cfg.base_dir), BuiltinBenchmark)
         and all(
-            isinstance(dataset_source(r.dataset.source, base_dir), BuiltinDataset) for r in cfg.runs.values()
+            isinstance(dataset_source(r.dataset.source, cfg.base_dir), BuiltinDataset)
+            for r in cfg.runs.values()
         )
     )
 
