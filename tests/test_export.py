@@ -148,7 +148,7 @@ def test_prune_keeps_adapters_records_and_the_report_and_says_what_it_freed(stud
     cfg = load_config(study.parent / "study.yaml")
 
     def states() -> dict:
-        return {(stage.kind, stage.key): st.state for stage, st in dry_run_status(cfg).stages}
+        return {(stage.kind.name, stage.key): st.state for stage, st in dry_run_status(cfg).stages}
 
     # every stage is done but the report, which the standalone `codetune report` above rewrote (a new build time)
     states_before = states()

@@ -455,7 +455,8 @@ def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, mon
     import torch
 
     from codetune.fingerprint import record_differences
-    from codetune.study.stages import StudyContext, eval_stage, eval_targets
+    from codetune.study.stages.context import StudyContext
+    from codetune.study.stages.eval import eval_stage, eval_targets
     from codetune.train.run import train_spec
 
     doc = study_doc(tiny_model_dir)
@@ -490,6 +491,8 @@ def test_auto_is_fingerprinted_as_what_it_became(base_study, tiny_model_dir, mon
         ("codetune.bench.scoring", "SCORING_VERSION", "eval base", "inputs.versions.scoring"),
         ("codetune.data.formatting", "TRAINING_INPUT_VERSION", "train deep", "inputs.version"),
         ("codetune.study.compare", "COMPARE_VERSION", "compare", "inputs.versions.compare"),
+        ("codetune.study.select", "SELECTION_VERSION", "selection", "inputs.version"),
+        ("codetune.study.report.build", "REPORT_VERSION", "report", "inputs.version"),
     ],
 )
 def test_code_that_changes_results_is_versioned_in_the_fingerprint(

@@ -213,7 +213,7 @@ def write_study(
 
 def select(study: Path, evals: dict[str, str] | None = None) -> None:
     """The selection stage: select_study's record written, and its stage record chained on the evaluations'
-    as codetune.study.stages.plan_selection chains: by stage label, their fingerprint and content."""
+    as codetune.study.stages.selection chains: by stage label, their fingerprint and content."""
     if evals is None:
         recs = [StageRecord.read(p) for p in (layout.stages_dir(study) / "eval").rglob("*.json")]
         evals = {r.key: r.fingerprint for r in recs}

@@ -57,7 +57,8 @@ def test_scoring_workers_leave_every_verdict_as_it_was():
 def test_records_store_the_speed_settings_they_ran_with(tmp_path, tiny_model_dir, shared_benchmark):
     """Not fingerprinted, still recorded: a report then claims "as config.yaml" only when they match too."""
     from codetune.fingerprint import config_disagreement, settings_as_run
-    from codetune.study.stages import StudyContext, eval_stage, eval_targets
+    from codetune.study.stages.context import StudyContext
+    from codetune.study.stages.eval import eval_stage, eval_targets
     from test_bench_eval import _config
 
     cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, workers=3)

@@ -169,14 +169,15 @@ def test_auto_engine_is_recorded_as_what_it_resolves_to_so_spelling_it_out_redoe
         raise AssertionError("a complete evaluation must not load the model")
 
     monkeypatch.setattr("codetune.models.load_model_and_tokenizer", no_load)
-    from codetune.study.stages import StudyContext, eval_stage, eval_targets, status
+    from codetune.study.stages.context import StudyContext
+    from codetune.study.stages.eval import eval_stage, eval_targets
 
     ctx = StudyContext(cfg)
-    assert {status(ctx, eval_stage(ctx, t)).state for t in eval_targets(ctx)} == {"done"}
+    assert {eval_stage(ctx, t).status(ctx).state for t in eval_targets(ctx)} == {"done"}
     assert ev.evaluate_study(cfg, include_base=True) == summaries
     cfg.benchmark.generation.engine = "one_engine"  # another engine mode: another evaluation
     ctx = StudyContext(cfg)
-    assert {status(ctx, eval_stage(ctx, t)).state for t in eval_targets(ctx)} == {"stale"}
+    assert {eval_stage(ctx, t).status(ctx).state for t in eval_targets(ctx)} == {"stale"}
 
 
 def test_one_engine_resumes_after_a_kill(

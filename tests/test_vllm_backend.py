@@ -213,7 +213,8 @@ def test_auto_backend_is_vllm_where_it_runs_and_counts_as_resolved(
     build for a CPU model, its CUDA build with a GPU), else hf; an evaluation's fingerprint and summary name
     the backend that ran, so moving the study to a machine with vLLM redoes its evaluations."""
     from codetune.bench.engine import resolved_backend
-    from codetune.study.stages import StudyContext, eval_stage, eval_targets
+    from codetune.study.stages.context import StudyContext
+    from codetune.study.stages.eval import eval_stage, eval_targets
 
     def stage(cfg):
         ctx = StudyContext(cfg)

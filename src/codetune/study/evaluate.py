@@ -1,7 +1,5 @@
-"""Evaluating a study's models: which checkpoints (all, best, or steps), and every pending evaluation through
-ONE loaded base model that carries every checkpoint's adapter, one model at a time or all through one engine
-call (benchmark.generation.engine). Each model's own evaluation is codetune.bench.evaluate, several at once
-codetune.bench.sweep; whether it is done or stale is its stage's (codetune.study.stages)."""
+"""`codetune eval`: a study's chosen checkpoints (all, best, or steps) and the base model, each evaluated as
+its eval stage (codetune.study.stages.eval: how, and whether it is done or stale)."""
 
 from __future__ import annotations
 
@@ -14,17 +12,9 @@ from codetune.locks import study_lock
 from codetune.progress import say
 from codetune.records import EvalSummary
 from codetune.sandbox import check_isolation
-from codetune.study.stages import (
-    Stage,
-    StudyContext,
-    computing,
-    eval_stage,
-    eval_targets,
-    finish_computing,
-    record_config,
-    start_computing,
-    status,
-)
+from codetune.study.stages.base import Stage
+from codetune.study.stages.context import StudyContext, record_config
+from codetune.study.stages.eval import EVAL, eval_stage, eval_targets
 
 
 def choose_checkpoints(cfg: StudyConfig, run: str, spec: str) -> list[Path]:
@@ -45,7 +35,7 @@ def choose_checkpoints(cfg: StudyConfig, run: str, spec: str) -> list[Path]:
                 f"run {run}: --checkpoints best needs evaluated checkpoints; evaluate with --checkpoints all first"
             )
         return [p for p in ckpts if p.name == best.checkpoint]
-    by_step = {layout.parse_checkpoint_name(p.name)[0]: p for p in ckpts}
+    by_step = {parsed[0]: p for p in ckpts if (parsed := layout.parse_checkpoint_name(p.name))}
     chosen = []
     for part in spec.split(","):
         part = part.strip()
@@ -57,77 +47,6 @@ def choose_checkpoints(cfg: StudyConfig, run: str, spec: str) -> list[Path]:
             )
         chosen.append(by_step[int(part)])
     return chosen
-
-
-def evaluate_stages(ctx: StudyContext, stages: list[Stage]) -> None:
-    """Compute the given eval stages: the base model loaded once with every checkpoint's adapter, one sandbox
-    pool for all scoring. `benchmark.generation.engine` (codetune.bench.engine.engine_mode) decides how:
-    per_checkpoint evaluates one model after the other, one_engine sends every pending model's problems
-    through one engine call (codetune.bench.sweep); both write the same files, and each stage's record is
-    written started before its work and finished once its summary is there."""
-    stages = [s for s in stages if s.spec is not None]
-    if not stages:
-        return
-    cfg, bench = ctx.cfg, ctx.cfg.benchmark
-    if ctx.resolved_backend == "vllm":
-        from codetune.bench.vllm_backend import require_vllm
-
-        require_vllm()  # fail before any work when vLLM or CUDA is missing
-    from codetune.bench.engine import load_engine
-
-    targets = [s.detail for s in stages]
-    adapters = {t.adapter: t.checkpoint for t in targets if t.adapter is not None}
-    engine = load_engine(
-        cfg.model, bench.generation, adapters, max_lora_rank=cfg.lora.r, seed=cfg.training.seed
-    )
-    try:
-        _evaluate_with(ctx, stages, targets, engine)
-    finally:
-        # vLLM's engine core and its worker hold a core and the KV cache's RAM until stopped: left to
-        # interpreter exit they slowed the comparison and report after it and took ~2 min to exit.
-        engine.close()
-
-
-def _evaluate_with(ctx: StudyContext, stages: list[Stage], targets, engine) -> None:
-    from codetune.bench.engine import describe_engine, engine_mode
-    from codetune.bench.evaluate import EvalFolder, evaluate_model
-    from codetune.bench.sweep import evaluate_folders
-    from codetune.sandbox import get_runner
-
-    cfg, bench = ctx.cfg, ctx.cfg.benchmark
-    if engine.backend != ctx.resolved_backend:  # the fingerprint names the resolved backend
-        raise CodetuneError(f"backend {ctx.resolved_backend} resolved, but a {engine.backend} engine loaded")
-    mode = engine_mode(bench.generation, engine)
-    generated_by = describe_engine(engine, mode)
-    provenance = ctx.benchmark.provenance()
-    folders = [
-        EvalFolder(
-            t.out_dir,
-            ctx.problems,
-            bench=bench,
-            system_prompt=t.system_prompt,
-            label=t.label,
-            base_model=cfg.model.source,
-            provenance=provenance,
-            seed=cfg.training.seed,
-            generated_by=generated_by,
-        )
-        for t in targets
-    ]
-    with get_runner(workers=bench.workers) as runner:
-        if mode == "per_checkpoint":
-            for stage, target, folder in zip(stages, targets, folders, strict=True):
-                with computing(ctx, stage):
-                    evaluate_model(
-                        engine.for_adapter(target.adapter), engine.tokenizer, folder, runner=runner
-                    )
-            return
-        for stage in stages:
-            start_computing(ctx, stage)
-        jobs = [(t.adapter, f) for t, f in zip(targets, folders, strict=True)]
-        evaluate_folders(
-            engine, jobs, runner=runner, on_finished=lambda k, _: finish_computing(ctx, stages[k])
-        )
 
 
 def evaluate_study(
@@ -166,13 +85,21 @@ def _evaluate_study(
     stages = [eval_stage(ctx, t) for t in targets]
     pending = []
     for s in stages:
-        st = status(ctx, s)
+        st = s.status(ctx)
         if st.state == "done":
-            summary = EvalSummary.complete_in(s.detail.out_dir)
+            summary = _summary(s)
             say(f"{s.detail.label.model}: already evaluated (pass@1 {summary.pass_at_1:.1%}), skipped")
         else:
             if st.state == "stale":
                 say(f"{s.detail.label.model}: evaluated with other settings ({st.why}); evaluating afresh")
             pending.append(s)
-    evaluate_stages(ctx, pending)
-    return [EvalSummary.complete_in(s.detail.out_dir) for s in stages]
+    EVAL.compute(ctx, pending)
+    return [_summary(s) for s in stages]
+
+
+def _summary(stage: Stage) -> EvalSummary:
+    """The summary of an evaluation done (kept or just computed)."""
+    summary = EvalSummary.complete_in(stage.detail.out_dir)
+    if summary is None:
+        raise CodetuneError(f"{stage.label}: no complete evaluation in {stage.detail.out_dir}")
+    return summary

@@ -1,161 +1,44 @@
-"""The whole study, stage by stage in the order of codetune.study.stages.KINDS: profile each run's data,
+"""The whole study, stage by stage in the order of codetune.study.stages.STAGES: profile each run's data,
 check it against the benchmark, train each run, evaluate the base model and every checkpoint, select,
-compare the selected checkpoints, report.
+compare the selected checkpoints, report. What each stage does is its kind's (a module of
+codetune.study.stages); this is the loop that runs them.
 
 Before any work, every run's training is checked against its stage record: a run trained with other settings
 stops the study with one line naming the keys that differ (--overwrite-stale retrains it; another output_dir
-keeps both). Then the config is written (the latest, and a dated copy of each distinct one: codetune.layout), and each kind's stages are planned from what is on disk: done ones are kept, the others are
-computed (a stale output is deleted first). So re-running after an interruption continues where it stopped,
-and after a config change recomputes exactly the stages whose settings or inputs changed.
+keeps both). Then the config is written (the latest, and a dated copy of each distinct one: codetune.layout),
+and each kind's stages are planned from what is on disk: done ones are kept, the others are computed (a stale
+output is deleted first). So re-running after an interruption continues where it stopped, and after a config
+change recomputes exactly the stages whose settings or inputs changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codetune import layout
 from codetune.config import StudyConfig
 from codetune.errors import CodetuneError
+from codetune.fingerprint import StageStatus
 from codetune.locks import check_study_folder, study_lock
 from codetune.progress import console, say
 from codetune.sandbox import check_isolation
 from codetune.study.environment import write_environment
-from codetune.study.evaluate import evaluate_stages
-from codetune.study.stages import (
-    KINDS,
-    Stage,
-    StudyContext,
-    StudyStatus,
-    check_own_config,
-    computing,
-    plan_report,
-    plan_training,
-    record_config,
-    status,
-    study_status,
-)
-
-OVERWRITE_STALE = "--overwrite-stale"
+from codetune.study.stages import STAGES
+from codetune.study.stages.base import Stage
+from codetune.study.stages.context import StudyContext, check_own_config, record_config
+from codetune.study.stages.report import REPORT
+from codetune.study.stages.train import OVERWRITE_STALE, TRAIN
 
 
-def compute_profiles(ctx: StudyContext, stages: list[Stage]) -> None:
-    from codetune.data.profile import profile_dataset
-    from codetune.models import load_tokenizer
-
-    cfg = ctx.cfg
-    tokenizer = load_tokenizer(cfg.model)
-    for s in stages:
-        run = cfg.runs[s.detail]
-        with computing(ctx, s):
-            prof = profile_dataset(
-                run.dataset,
-                base_dir=ctx.base_dir,
-                tokenizer=tokenizer,
-                max_length=cfg.training.max_seq_length,
-                seed=cfg.training.seed,
-                system_prompt=run.system_prompt,
-            )
-            path = prof.write(layout.profile_path(ctx.out, s.detail))
-        say(f"{s.detail}: {prof.rows:,} rows, {prof.unique_problems:,} unique problems -> {path}")
-
-
-def compute_overlaps(ctx: StudyContext, stages: list[Stage]) -> None:
-    """Per run: benchmark problems whose statement has a near-duplicate in the run's data."""
-    from codetune.data.overlap import dataset_overlaps
-
-    bench = [(p.question_id, p.question_content) for p in ctx.problems]
-    for s in stages:
-        with computing(ctx, s):
-            rep = dataset_overlaps(
-                ctx.cfg.runs[s.detail].dataset, bench, ctx.base_dir, seed=ctx.cfg.training.seed
-            )
-            rep.write(layout.overlap_path(ctx.out, s.detail))
-        say(f"{s.detail}: {rep.possibly_seen} of {len(bench)} benchmark problems possibly seen in training")
-
-
-def compute_training(ctx: StudyContext, stages: list[Stage]) -> None:
-    from codetune.train.run import train_run
-
-    for s in stages:
-        # A stale run reaches here only with --overwrite-stale (refuse_stale_training stopped the study else).
-        stale = status(ctx, s).state == "stale"
-        train_run(
-            ctx.cfg,
-            s.detail,
-            resume=True,
-            overwrite=stale,
-            flag=OVERWRITE_STALE,
-            spec=s.spec,
-            config_file=ctx.config_file,
-        )
-
-
-def compute_selection(ctx: StudyContext, stages: list[Stage]) -> None:
-    from codetune.study.select import select_study, write_selection
-
-    (stage,) = stages
-    with computing(ctx, stage):
-        selection = select_study(ctx.out, cfg=ctx.cfg)
-        write_selection(ctx.out, selection)
-    for name, rs in selection.runs.items():
-        if rs.best is not None:
-            say(
-                f"best of {name}: {rs.best.checkpoint}, pass@1 {rs.best.pass1:.1%} (decided by {rs.decided_by})"
-            )
-        else:
-            say(f"run {name}: no evaluated checkpoint")
-    say(selection.note)
-
-
-def compute_compare(ctx: StudyContext, stages: list[Stage]) -> None:
-    """The selected checkpoint of each run (and the base model) on the config's compare prompts."""
-    from codetune.study.compare import run_compare, save_compare
-
-    (stage,) = stages
-    cfg = ctx.cfg
-    with computing(ctx, stage):
-        result = run_compare(
-            stage.detail,
-            list(cfg.compare.prompts),
-            max_new_tokens=cfg.compare.max_new_tokens,
-            include_base=True,
-            system_prompt=cfg.shared_system_prompt(),
-            model_cfg=cfg.model,
-            batch_size=cfg.benchmark.generation.batch_size,
-        )
-        answers, _ = save_compare(result, layout.compare_dir(ctx.out))
-    say(f"answers of {len(result.answers.models)} models -> {answers}")
-
-
-def compute_report(ctx: StudyContext, stages: list[Stage]) -> None:
-    from codetune.study.report import write_report
-
-    (stage,) = stages
-    with computing(ctx, stage):
-        html, _ = write_report(ctx.out)
-    say(f"report -> {html}")
-
-
-COMPUTE: dict[str, Callable[[StudyContext, list[Stage]], None]] = {
-    "profile": compute_profiles,
-    "overlap": compute_overlaps,
-    "train": compute_training,
-    "eval": evaluate_stages,
-    "selection": compute_selection,
-    "compare": compute_compare,
-    "report": compute_report,
-}
-
-
-def stale_training_message(stale: list[tuple[Stage, object]]) -> str:
+def stale_training_message(stale: list[tuple[Stage, StageStatus]]) -> str:
     from codetune.train.run import damaged_run_message
 
     # A run whose checkpoints are gone or changed says so in its own words.
     damaged = [
         st.why
         for s, st in stale
-        if st.why == damaged_run_message(s.key, list(st.differences), OVERWRITE_STALE)
+        if st.why == damaged_run_message(str(s.key), list(st.differences), OVERWRITE_STALE)
     ]
     if damaged:
         return "; ".join(damaged)
@@ -168,7 +51,7 @@ def stale_training_message(stale: list[tuple[Stage, object]]) -> str:
 
 def refuse_stale_training(ctx: StudyContext) -> None:
     """Stop before any work when a run folder holds training from other settings (unless --overwrite-stale)."""
-    stale = [(s, st) for s in plan_training(ctx, {}) if (st := status(ctx, s)).state == "stale"]
+    stale = [(s, st) for s in TRAIN.plan(ctx, {}) if (st := s.status(ctx)).state == "stale"]
     if stale and not ctx.overwrite_stale:
         raise CodetuneError(stale_training_message(stale))
 
@@ -191,12 +74,12 @@ def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
     write_environment(ctx.out)
     planned: dict[str, list[Stage]] = {}
     try:
-        for i, kind in enumerate(KINDS):
-            console.rule(f"[bold]{i + 1}/{len(KINDS)} {kind.title}[/bold]")
-            planned[kind.kind] = stages = kind.plan(ctx, planned)
+        for i, kind in enumerate(STAGES):
+            console.rule(f"[bold]{i + 1}/{len(STAGES)} {kind.title}[/bold]")
+            planned[kind.name] = stages = kind.plan(ctx, planned)
             pending = []
             for s in stages:
-                st = status(ctx, s)
+                st = s.status(ctx)
                 if st.state == "done":
                     say(f"{s.label}: done, kept")
                 elif s.spec is None:
@@ -205,18 +88,38 @@ def _run_study(cfg: StudyConfig, *, overwrite_stale: bool) -> tuple[Path, Path]:
                     say(f"{s.label}: {st}")
                     pending.append(s)
             if pending:
-                COMPUTE[kind.kind](ctx, pending)
+                kind.compute(ctx, pending)
     except CodetuneError:
         # A report of what exists (and what is missing) is still worth having; then the error is shown.
-        if "report" not in planned and (
+        if REPORT.name not in planned and (
             layout.base_eval_dir(ctx.out).is_dir() or layout.runs_dir(ctx.out).is_dir()
         ):
             try:
-                compute_report(ctx, plan_report(ctx, planned))
+                REPORT.compute(ctx, REPORT.plan(ctx, planned))
             except CodetuneError as e:
                 say(f"(no partial report: {e})")
         raise
     return layout.report_html_path(ctx.out), layout.report_md_path(ctx.out)
+
+
+@dataclass
+class StudyStatus:
+    """Every stage of a study with its status: what `codetune study --dry-run` prints."""
+
+    stages: list[tuple[Stage, StageStatus]] = field(default_factory=list)
+
+    def stale_training(self) -> list[tuple[Stage, StageStatus]]:
+        return [(s, st) for s, st in self.stages if s.kind is TRAIN and st.state == "stale"]
+
+
+def study_status(ctx: StudyContext) -> StudyStatus:
+    """Plan every stage from what is on disk, computing nothing."""
+    planned: dict[str, list[Stage]] = {}
+    result = StudyStatus()
+    for kind in STAGES:
+        planned[kind.name] = kind.plan(ctx, planned)
+        result.stages += [(s, s.status(ctx)) for s in planned[kind.name]]
+    return result
 
 
 def dry_run_status(cfg: StudyConfig) -> StudyStatus | None:

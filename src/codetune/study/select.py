@@ -16,6 +16,8 @@ from codetune.records import TIE_BREAKS, ModelRow, RunSelection, Selection, chec
 from codetune.study.results import EvalResult, StudyResults, load_study
 from codetune.study.stats import bootstrap_interval, selection_note, split_problems, wilson_interval
 
+SELECTION_VERSION = 1  # bump when the selection rule changes, so studies select again
+
 
 def model_row(
     e: EvalResult, ids: list[str] | None, *, seed: int = 0, select_ids: list[str] | None = None

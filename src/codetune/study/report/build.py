@@ -23,6 +23,9 @@ from codetune.study.report import (
 )
 from codetune.study.report.inputs import ReportInputs
 
+# Bump when the report's content changes, so studies rebuild it. 4: gained/lost rows in problem order.
+REPORT_VERSION = 4
+
 
 def title(inp: ReportInputs) -> str:
     name = inp.cfg.name if inp.cfg is not None else inp.dir.name

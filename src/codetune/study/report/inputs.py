@@ -26,9 +26,8 @@ from codetune.fingerprint import (
 )
 from codetune.records import ModelRow, RunSelection, ScoreEntry, Selection, StageRecord
 from codetune.study.results import EvalResult, StudyResults, load_study, read_eval
+from codetune.study.stages import STAGES
 from codetune.study.stats import PairedComparison, paired_comparison
-
-STAGE_ORDER = ["profile", "overlap", "train", "eval", "selection", "compare"]
 
 
 @dataclass
@@ -289,9 +288,10 @@ class ReportInputs:
     def record_rows(self) -> list[tuple[StageRecord, list[str]]]:
         """Each stage record whose output is there, with the settings where it disagrees with config.yaml."""
         full = self.cfg.model_dump(mode="json") if self.cfg is not None else None
+        order = [kind.name for kind in STAGES]  # the order the stages run in
         ranked = sorted(
             self.study.records.items(),
-            key=lambda kv: (STAGE_ORDER.index(kv[0][0]) if kv[0][0] in STAGE_ORDER else 99, kv[0][1] or ""),
+            key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1] or ""),
         )
         out = []
         for (stage, key), rec in ranked:
