@@ -333,7 +333,7 @@ class StudyConfig(_Section):
             value: Any = full
             for p in parts:
                 value = value[p]
-            node = out
+            node: Any = out  # a dict here; below, what a path reaches (maybe not a dict)
             for p in parts[:-1]:
                 node = node.setdefault(p, {})
             node[parts[-1]] = copy.deepcopy(value)
