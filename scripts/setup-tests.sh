@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine -> the test suite. Creates .venv, installs codetune with its test extras and vLLM's CPU build
 # (the same vLLM release as the GPU lock, so the real engine's tests run here too), the system packages the
-# tests use (bubblewrap for the sandbox, chromium for the report check), then runs ruff and pytest.
+# tests use (bubblewrap for the sandbox, chromium for the report check), then runs ruff, mypy and pytest.
 # Extra arguments go to pytest (e.g. -m "not slow" to skip the tests that take over ~20 s each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ if ! scripts/install-system-packages.sh; then
   echo "warning: could not install system packages; the tests that need them will skip" >&2
 fi
 ruff check src tests benchmarks
+mypy  # src/codetune and tests/fakes.py (pyproject.toml's [tool.mypy])
 set +e
 python -m pytest "$@"
 rc=$?

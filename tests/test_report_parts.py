@@ -9,7 +9,8 @@ from codetune.bench.scoring import grading_limits, score_generations
 from codetune.study.document import Cell, Details, Matrix, Para, Table, to_html, to_markdown
 from codetune.study.report.outcomes import problem_kind, sample_kind
 from codetune.study.stats import spearman
-from test_report_scale import PROBLEMS, StandInRunner
+from fakes import StandInRunner
+from test_report_scale import PROBLEMS
 
 
 def test_spearman():
@@ -37,14 +38,14 @@ def test_outcome_kinds_from_the_scorer(outcome, kind):
     p = PROBLEMS[0]
     code = None if outcome == "no_code" else f"# fake {p.question_id} {outcome}\nprint(1)"
     gen = {"question_id": p.question_id, "code_list": [code], "extraction_failed": [code is None]}
-    (entry,) = score_generations([p], [gen], limits=grading_limits(), runner=StandInRunner())
+    (entry,) = score_generations([p], [gen], limits=grading_limits(), runner=StandInRunner(PROBLEMS))
     assert sample_kind(entry, 0) == kind and problem_kind(entry) == kind
 
 
 def test_lcb_files_without_verdicts_use_error_codes():
     p = PROBLEMS[0]
     gen = {"question_id": p.question_id, "code_list": [f"# fake {p.question_id} timeout\n"]}
-    (entry,) = score_generations([p], [gen], limits=grading_limits(), runner=StandInRunner())
+    (entry,) = score_generations([p], [gen], limits=grading_limits(), runner=StandInRunner(PROBLEMS))
     bare = entry.model_copy(update={"verdicts": None, "extraction_failed": None})
     assert sample_kind(bare, 0) == "timeout"
 

@@ -23,10 +23,10 @@ from codetune.bench.lcb import parse_row
 from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.fingerprint import StageSpec, content_digest, stage_label
 from codetune.records import EvalSummary, MetricsRow, ScoreEntry, StageRecord, read_list, write_list
-from codetune.sandbox.limits import Result
 from codetune.study.report import write_report
 from codetune.study.select import select_study, write_selection
 from codetune.train.summary import summarize
+from fakes import StandInRunner
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -51,33 +51,8 @@ benchmark:
   selection: {{method: all}}
 """
 
-# Each outcome the stand-in runner can give a test: (sandbox status, stdout, stderr).
-_MARK = re.compile(r"# fake (\w+) ([a-z_]+)")
+# The failures a program can name in its marker (fakes.StandInRunner answers each as the sandbox would).
 FAILURES = ("wrong_answer", "runtime_error", "syntax_error", "timeout", "memory_limit")
-
-
-class StandInRunner:
-    """Runs nothing: each program carries a marker naming its problem and outcome, and the runner answers as
-    the sandbox would (right output, wrong output, a traceback, a limit)."""
-
-    def __init__(self):
-        self.expected = {(p.question_id, t.input): t.output for p in PROBLEMS for t in p.tests}
-
-    def run(self, jobs):
-        out = []
-        for job in jobs:
-            qid, outcome = _MARK.search(job.program).groups()
-            status, stdout, stderr = "ok", self.expected.get((qid, job.stdin), ""), ""
-            if outcome == "wrong_answer":
-                stdout = "definitely not it\n"
-            elif outcome == "runtime_error":
-                status, stderr = "runtime_error", "Traceback (most recent call last):\nValueError: bad input"
-            elif outcome == "syntax_error":
-                status, stderr = "runtime_error", '  File "prog.py", line 1\nSyntaxError: invalid syntax'
-            elif outcome in ("timeout", "memory_limit"):
-                status, stdout = outcome, ""
-            out.append(Result(status, 0 if status == "ok" else 1, stdout, stderr, False, 0.01, 0.01))
-        return out
 
 
 def _outcome(rng: random.Random, p_solve: float) -> str:
@@ -124,7 +99,7 @@ def write_eval(folder: Path, label: EvalLabel, p_solve: float, *, hostile: bool 
         PROBLEMS,
         generations(label.model, p_solve, hostile=hostile),
         limits=grading_limits(),
-        runner=StandInRunner(),
+        runner=StandInRunner(PROBLEMS),
     )
     if hostile:  # a problem title is text from the benchmark: shown everywhere, escaped everywhere
         entries[0] = entries[0].model_copy(update={"question_title": HOSTILE_TITLE})

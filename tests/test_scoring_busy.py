@@ -14,6 +14,7 @@ import pytest
 from codetune.bench.lcb import parse_row
 from codetune.bench.scoring import grading_limits, score_generations
 from codetune.sandbox import get_runner
+from fakes import StarvedOnceRunner
 
 LIMITS = grading_limits(timeout_s=1.0, memory_mb=512)  # LiveCodeBench's rule with a 1 s limit: a fast test
 CORES = len(os.sched_getaffinity(0))
@@ -109,19 +110,11 @@ def test_starved_tests_wait_once_in_all_say_so_and_run_again_alone(monkeypatch, 
 
     starved = Result("timeout", None, "", "", False, 0.01, 1.0, None)
     calls: list[int] = []
-
-    class Runner:
-        def run(self, jobs, progress=None):
-            calls.append(len(jobs))
-            if len(calls) == 1:
-                return [starved] * len(jobs)
-            return [Result("ok", 0, f"{2 * int(j.stdin)}\n", "", False, 0.01, 0.01, 0.0) for j in jobs]
-
     monkeypatch.setattr(scoring, "oversubscribed", lambda: True)  # the machine never quietens
     monkeypatch.setattr(scoring, "RERUN_WAIT_S", 1.0)
     rows, gens, _ = _problems_and_answers()
     t0 = time.monotonic()
-    scores = score_generations(rows[:5], gens[:5], limits=LIMITS, runner=Runner())
+    scores = score_generations(rows[:5], gens[:5], limits=LIMITS, runner=StarvedOnceRunner(starved, calls))
     assert time.monotonic() - t0 < 1.0 + 3
     assert calls == [5, 1, 1, 1, 1, 1]  # all five at once, then each again alone
     assert [s.graded_list for s in scores] == [[True]] * 5 and [s.timeouts_rerun for s in scores] == [1] * 5

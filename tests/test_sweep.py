@@ -33,6 +33,7 @@ from codetune.layout import (
 from codetune.records import EvalSummary, StageRecord
 from codetune.sandbox import get_runner
 from codetune.study import evaluate as ev
+from fakes import ScriptedEngine, SignallingRunner, StarvingEngine
 from test_bench_eval import _config
 
 # How the answers were produced (times, the sweep's share, the engine mode in generated_by), not what they are.
@@ -270,24 +271,6 @@ def test_per_checkpoint_resumes_after_a_kill(
         assert files == expected, model
 
 
-class _ScriptedEngine:
-    """Answers with a correct-looking program; after the first answer it waits until that answer is scored."""
-
-    backend = "hf"
-
-    def __init__(self, tokenizer, scored: threading.Event):
-        self.tokenizer, self.scored = tokenizer, scored
-
-    def generate(self, requests, *, on_result, **kw):
-        answers = []
-        for i, _ in enumerate(requests):
-            answers.append(["```python\nprint(input())\n```"])
-            on_result(i, answers[-1])
-            if i == 0:
-                assert self.scored.wait(60), "the first answer was not scored while generation went on"
-        return answers
-
-
 def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark):
     from transformers import AutoTokenizer
 
@@ -296,21 +279,17 @@ def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark)
     problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
     scored = threading.Event()
     with get_runner(workers=1) as real_runner:
-
-        class Runner:
-            def run(self, jobs, progress=None):
-                out = real_runner.run(jobs, progress)
-                scored.set()
-                return out
-
-        engine = _ScriptedEngine(AutoTokenizer.from_pretrained(tiny_model_dir), scored)
+        engine = ScriptedEngine(AutoTokenizer.from_pretrained(tiny_model_dir), scored)
         label = EvalLabel("base", None, "base", None, None)
         folder = EvalFolder(
             tmp_path / "base", problems, bench=bench, system_prompt=None, label=label, base_model="t"
         )
         finished = []
         (summary,) = evaluate_folders(
-            engine, [(None, folder)], runner=Runner(), on_finished=lambda k, s: finished.append(k)
+            engine,
+            [(None, folder)],
+            runner=SignallingRunner(real_runner, scored),
+            on_finished=lambda k, s: finished.append(k),
         )
     assert summary.total == 3 and summary.engine.mode == "one_engine" and finished == [0]
     assert len(json.loads(scores_path(tmp_path / "base").read_text())) == 3
@@ -343,45 +322,6 @@ def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
     )
 
 
-class _StarvingEngine:
-    """Answers every request with a correct but slow program, and while it "generates", CPU-bound processes
-    (`busy` of them) hold the machine, as generation beside scoring does, until the first test process of that
-    program has ended; then generation ends."""
-
-    backend = "hf"
-
-    def __init__(self, tokenizer, program: str, mark: str, busy: int):
-        self.tokenizer, self.program, self.mark, self.busy = tokenizer, program, mark, busy
-        self.loaded = threading.Event()  # set while the machine counts as oversubscribed
-
-    def generate(self, requests, *, on_result, **kw):
-        import resource
-        import subprocess
-        import sys
-
-        from conftest import marked_processes, wait_for
-
-        def bound() -> None:  # never more than two minutes of CPU each, whatever happens to this test
-            resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
-
-        burn = [sys.executable, "-c", "while True:\n    pass"]
-        # Each in its own session: with autogroup scheduling, one session's processes share one CPU share.
-        busy = [subprocess.Popen(burn, preexec_fn=bound, start_new_session=True) for _ in range(self.busy)]
-        self.loaded.set()
-        try:
-            answers = [[f"```python\n{self.program}\n```"] for _ in requests]
-            for i, a in enumerate(answers):
-                on_result(i, a)
-            assert wait_for(lambda: marked_processes(self.mark), 60, interval=0.005), "the test never ran"
-            assert wait_for(lambda: not marked_processes(self.mark), 60, interval=0.005)
-        finally:
-            for p in busy:
-                p.kill()
-                p.wait()
-            self.loaded.clear()
-        return answers
-
-
 def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
     tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
 ):
@@ -402,7 +342,7 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
         "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)"
     )
     busy = 3 * len(os.sched_getaffinity(0))
-    engine = _StarvingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, mark, busy)
+    engine = StarvingEngine(AutoTokenizer.from_pretrained(tiny_model_dir), program, mark, busy)
     monkeypatch.setattr(scoring, "oversubscribed", engine.loaded.is_set)
     label = EvalLabel("base", None, "base", None, None)
 

@@ -294,7 +294,9 @@ def train(
     rdir = train_run(cfg, run, resume=resume, overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, process 0 reports
         return
-    render.run_summary(console, run, rdir, RunSummary.read(run_summary_path(rdir)))
+    summary = RunSummary.read(run_summary_path(rdir))
+    assert summary is not None  # train_run wrote it
+    render.run_summary(console, run, rdir, summary)
 
 
 @app.command("eval")
@@ -612,7 +614,7 @@ def prune(
 
     if keep_resume not in ("none", "last"):
         raise CodetuneError(f"--keep-resume {keep_resume!r}: expected none or last")
-    res = prune_study(study_dir, keep_resume=keep_resume)
+    res = prune_study(study_dir, keep_resume="last" if keep_resume == "last" else "none")
     for k in res.kept_resume:
         console.print(f"kept resume state: {k}", markup=False, highlight=False)
     console.print(
@@ -712,7 +714,7 @@ def os_error_line(e: OSError) -> str:
     cause = e.strerror or str(e) or type(e).__name__
     if e.errno == errno.ENOSPC:
         if e.filename is not None and not cause.startswith("no space left on "):
-            cause = no_space_error(e.filename).strerror  # which disk, and what it has left
+            cause = no_space_error(e.filename).strerror or cause  # which disk, and what it has left
         cause += "; free some space, then rerun the same command"
     return f"{where}: {cause}" if where is not None else cause
 
@@ -740,7 +742,8 @@ def main() -> None:
     except typer.TyperException as e:  # usage errors (click's, vendored by typer): shown as typer shows them
         from typer import rich_utils
 
-        rich_utils.rich_format_error(e)
+        # typer annotates click's ClickException, its subclass, but formats any (it reads ctx with getattr)
+        rich_utils.rich_format_error(e)  # type: ignore[arg-type]
         sys.exit(e.exit_code)
     except typer.Abort:  # end of input at a prompt
         _fail("codetune: aborted", 1)

@@ -39,7 +39,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         err = write_error(e, path, size=len(data)) if isinstance(e, OSError) else None  # before the unlink
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if err is not None and (e.filename is None or err.errno == errno.ENOSPC):  # name the file, the disk
+        # name the file, the disk (err is None unless e is an OSError)
+        if isinstance(e, OSError) and err is not None and (e.filename is None or err.errno == errno.ENOSPC):
             raise err from e
         raise
 
@@ -141,6 +142,7 @@ def write_error(exc: BaseException, path: str | Path, *, size: int = 0) -> OSErr
     disk is full when it has less free than the `size` bytes being written (at least 1 MB). A full disk reads
     "no space left on DIR (N MB free)". Call it before removing what the failed write left: that space is
     what the disk lacked."""
+    code: int | None
     if isinstance(exc, OSError) and exc.errno is not None:
         code, cause, path = exc.errno, exc.strerror or str(exc), exc.filename or str(path)
     else:

@@ -173,12 +173,12 @@ class StageSpec:
     def finish_record(self, output_dir: Path) -> StageRecord:
         """Mark the stage's record finished (keeping when it started)."""
         old = self.read_record(output_dir)
-        same = old is not None and old.fingerprint == self.fingerprint
+        same = old if old is not None and old.fingerprint == self.fingerprint else None
         return self.write_record(
             output_dir,
             finished=True,
-            config_file=old.config_file if same else None,
-            started_at=old.started_at if same else None,
+            config_file=same.config_file if same is not None else None,
+            started_at=same.started_at if same is not None else None,
         )
 
 

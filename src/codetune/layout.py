@@ -88,12 +88,16 @@ def stage_output(output_dir: Path, stage: str, key: str | None = None) -> Path:
     """The file whose presence means a stage's output is there (the last one it writes)."""
     out = Path(output_dir)
     if stage == "profile":
+        assert key is not None  # per run
         return profile_path(out, key)
     if stage == "overlap":
+        assert key is not None  # per run
         return overlap_path(out, key)
     if stage == "train":
+        assert key is not None  # per run
         return run_summary_path(run_dir(out, key))
     if stage == "eval":
+        assert key is not None  # per model
         if key == BASE_MODEL_NAME:
             return eval_summary_path(base_eval_dir(out))
         run, checkpoint = key.split("/", 1)

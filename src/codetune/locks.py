@@ -34,7 +34,7 @@ _guard = threading.Lock()
 def lock_holder(folder: str | Path) -> int | None:
     """The pid recorded by the process that last took the folder's lock (it may have finished since)."""
     try:
-        text = lock_path(folder).read_text(encoding="utf-8").strip()
+        text = lock_path(Path(folder)).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     return int(text) if text.isdigit() else None

@@ -56,7 +56,7 @@ def stage_statuses(console: Console, study_status, output_dir: Path, stop_line: 
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("stage", no_wrap=True)
     table.add_column("status", overflow="fold")
-    styles = {"done": "green", "stale": "yellow", "todo": None}
+    styles = {"done": "green", "stale": "yellow", "todo": ""}
     for stage, st in study_status.stages:
         table.add_row(Text(stage.label), Text(str(st), style=styles[st.state]))
     console.print(table)
@@ -117,8 +117,8 @@ def profile(console: Console, prof: DatasetProfile) -> None:
         console.print(tok)
     if prof.duplicate_examples:
         console.print("[bold]duplicate examples[/bold]")
-        for ex in prof.duplicate_examples:
-            _line(console, f"  {ex.copies} copies ({', '.join(ex.where)}): {ex.problem}")
+        for dup in prof.duplicate_examples:
+            _line(console, f"  {dup.copies} copies ({', '.join(dup.where)}): {dup.problem}")
 
 
 def overlap(console: Console, res: OverlapReport, *, n_benchmark: int) -> None:
@@ -243,15 +243,15 @@ def comparison(console: Console, result) -> None:
         table.add_column("metric")
         for n in names:
             table.add_column(n)
-        for label, fn in METRIC_ROWS:
-            table.add_row(label, *(fn(m.metrics[i]) for m in metrics))
+        for label, row in METRIC_ROWS:
+            table.add_row(label, *(row(m.metrics[i]) for m in metrics))
         console.print(table)
     table = Table(title="per model, all prompts", title_justify="left")
     table.add_column("metric")
     for n in names:
         table.add_column(n)
-    for label, fn in AGGREGATE_ROWS:
-        table.add_row(label, *(fn(m.aggregate) for m in metrics))
+    for label, aggregate in AGGREGATE_ROWS:
+        table.add_row(label, *(aggregate(m.aggregate) for m in metrics))
     console.print(table)
 
 

@@ -53,12 +53,17 @@ def describe_rules(rules: dict) -> str:
     )
 
 
+def _named(names: dict[str, str], value: object) -> object:
+    """`value`'s name in `names`, else `value` as it is (None where a record lacks it)."""
+    return names.get(value, value) if isinstance(value, str) else value
+
+
 def _generated_rules(rules: dict) -> str:
     stop = ", ".join(repr(s) for s in rules.get("stop", [])) or "none"
     text = (
-        f"prompt style {STYLE_NAMES.get(rules.get('prompt_style'), rules.get('prompt_style'))}"
+        f"prompt style {_named(STYLE_NAMES, rules.get('prompt_style'))}"
         f"{' with the run system prompt' if rules.get('system_prompt_added') else ''}; extraction "
-        f"{EXTRACTION_RULES.get(rules.get('extraction'), rules.get('extraction'))}; answers end at EOS, the "
+        f"{_named(EXTRACTION_RULES, rules.get('extraction'))}; answers end at EOS, the "
         f"token budget or a stop string ({stop})"
     )
     if rules.get("stop_at_code_end"):

@@ -59,7 +59,10 @@ def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict], *, gen
             f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template; "
             "use an instruct/chat model or a tokenizer that defines one"
         )
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+    # transformers types every `tokenize` setting's result as one union; with tokenize=False it is the text
+    return tokenizer.apply_chat_template(  # type: ignore[return-value]
+        messages, tokenize=False, add_generation_prompt=generation_prompt
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Callable
 
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 PROGRAM_FILE = "main.py"
@@ -32,6 +33,8 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 STOP_FD_ENV = "CODETUNE_SANDBOX_STOP_FD"
+_libc: ctypes.CDLL | None
+_prctl: Callable[..., int] | None
 try:  # resolved once, in the server: loading it in every forked job costs about a millisecond
     _libc = ctypes.CDLL(None, use_errno=True)
     _prctl = _libc.prctl
@@ -131,7 +134,8 @@ def prepare_process(workdir: str) -> None:
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace"
     )
     sys.stderr.reconfigure(line_buffering=True)
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+    # typeshed declares these Final; the job's program must find the fresh streams there too
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
     atexit._clear()
 
 
@@ -423,7 +427,7 @@ def isolate_without_bwrap(home: str, keep: list[str]) -> None:
     held = [(path, os.open(path, os.O_PATH)) for path in keep if os.path.isdir(path)]
     top = [os.path.join("/", n) for n in sorted(os.listdir("/"))]
     other = [d for d in top if d not in (*SYSTEM_DIRS, *_KERNEL_DIRS) and not os.path.islink(d)]
-    hidden = []
+    hidden: list[str] = []
     for d in (*SCRATCH_DIRS, *other, home):
         inside = any(d.startswith(h.rstrip("/") + "/") for h in hidden)  # (e.g. /var/tmp once /var is)
         if d != "/" and d not in hidden and not inside and os.path.isdir(d) and not os.path.islink(d):

@@ -85,7 +85,7 @@ def _job_dir_bytes(req: dict) -> int:
 def _scratch_entries() -> set[str]:
     """What the scratch dirs hold now: at start-up, only what bubblewrap put there (the parents of bound
     directories, e.g. a venv or a clone under /tmp), which clearing must leave alone."""
-    found = set()
+    found: set[str] = set()
     for d in _child.BWRAP_SCRATCH_DIRS:
         try:
             found.update(os.path.join(d, name) for name in os.listdir(d))

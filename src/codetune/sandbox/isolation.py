@@ -20,6 +20,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,11 @@ def python_roots() -> list[Path]:
 
 
 def bwrap_args(
-    *, is_root: bool, binds: list[tuple[str, str]] = (), caps: bool = False, tmpfs_bytes: int = TMPFS_BYTES
+    *,
+    is_root: bool,
+    binds: Sequence[tuple[str, str]] = (),
+    caps: bool = False,
+    tmpfs_bytes: int = TMPFS_BYTES,
 ) -> list[str]:
     """The bubblewrap prefix: only the system's directories (programs, libraries, /etc) and the interpreter's
     read-only, a private /tmp, no network, own pid namespace. Nothing else of the host's file system is there:
@@ -220,7 +225,7 @@ def detect() -> Isolation:
     )
 
 
-def unshare_env(extra_keep: list[str] = ()) -> dict[str, str]:
+def unshare_env(extra_keep: Sequence[str] = ()) -> dict[str, str]:
     """The environment that makes the server (or launcher) confine itself (see `_child.isolate_without_bwrap`)."""
     home = str(Path(os.path.expanduser("~")).resolve())
     keep = [str(r) for r in python_roots()] + list(extra_keep)

@@ -30,7 +30,7 @@ from codetune.sandbox.isolation import (
     require_isolation,
     user_task_count,
 )
-from codetune.sandbox.limits import Job, Limits, Result
+from codetune.sandbox.limits import Job, Limits, Result, Status
 
 log = logging.getLogger(__name__)
 STDERR_KEEP = 8_000
@@ -65,6 +65,7 @@ def classify(raw: dict, limits: Limits) -> Result:
     wall = float(raw.get("wall_time_s", 0.0))
     stdout, stderr = raw.get("stdout", ""), raw.get("stderr", "")
     truncated = raw.get("stdout_size", 0) > limits.max_output_bytes
+    status: Status
     if raw.get("error"):
         status = "sandbox_error"
         stderr = f"{raw['error']}\n{stderr}"
@@ -96,6 +97,9 @@ def classify(raw: dict, limits: Limits) -> Result:
 
 
 class _RunnerBase:
+    _argv: list[str]  # the server's command line and environment: each engine's __init__ sets them
+    _env: dict[str, str]
+
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
         self.isolation = detect()
@@ -262,6 +266,8 @@ class _Server:
             raise
         finally:
             os.close(stop_r)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self._stdin, self._stdout = self.proc.stdin, self.proc.stdout
         try:
             if self._read(1, SERVER_START_TIMEOUT_S) == b"R":
                 return
@@ -275,7 +281,7 @@ class _Server:
         raise RuntimeError(f"sandbox worker did not start: {' | '.join(why) or 'no message'}")
 
     def _read(self, n: int, timeout: float) -> bytes:
-        fd = self.proc.stdout.fileno()
+        fd = self._stdout.fileno()
         buf = b""
         deadline = time.monotonic() + timeout
         while len(buf) < n:
@@ -293,7 +299,7 @@ class _Server:
         return self.receive(timeout)
 
     def send(self, body: bytes) -> None:
-        _child.write_all(self.proc.stdin.fileno(), struct.pack(">I", len(body)) + body)
+        _child.write_all(self._stdin.fileno(), struct.pack(">I", len(body)) + body)
 
     def receive(self, timeout: float) -> dict:
         (size,) = struct.unpack(">I", self._read(4, timeout))
@@ -302,7 +308,7 @@ class _Server:
     def begin_stop(self) -> None:
         """Ask it to stop: end of input (between jobs it exits on that) and the stop pipe closed (in a job,
         it kills the job's whole session and what escaped it, removes its dirs and exits)."""
-        for close in (self.proc.stdin.close, lambda: os.close(self._stop_w)):
+        for close in (self._stdin.close, lambda: os.close(self._stop_w)):
             with contextlib.suppress(OSError):
                 close()
 
@@ -325,7 +331,7 @@ class _Server:
             if self.proc.returncode is None:
                 self.begin_stop()
                 self.finish_stop(time.monotonic() + SERVER_STOP_GRACE_S)
-            for f in (self.proc.stdin, self.proc.stdout, self.log):
+            for f in (self._stdin, self._stdout, self.log):
                 with contextlib.suppress(OSError):
                     f.close()
 
@@ -352,9 +358,10 @@ class PoolRunner(SubprocessRunner):
         self._run_lock = threading.Lock()
 
     def _server(self, slot: int) -> _Server:
-        if self._servers[slot] is None:
-            self._servers[slot] = self._start_server(slot)
-        return self._servers[slot]
+        server = self._servers[slot]
+        if server is None:
+            server = self._servers[slot] = self._start_server(slot)
+        return server
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[Result]:
         """Run all jobs in parallel; results in job order. `progress(n)` is called with the number done so far.
@@ -369,7 +376,8 @@ class PoolRunner(SubprocessRunner):
         if self._closed:
             raise RuntimeError("sandbox runner is closed")
         self._nproc_base = 0 if self._uids else user_task_count()
-        todo, lock, finished = collections.deque(range(len(jobs))), threading.Lock(), queue.SimpleQueue()
+        todo, lock = collections.deque(range(len(jobs))), threading.Lock()
+        finished: queue.SimpleQueue[int] = queue.SimpleQueue()
         results: list[Result | None] = [None] * len(jobs)
 
         def take() -> int | None:
@@ -413,7 +421,9 @@ class PoolRunner(SubprocessRunner):
                     head = inflight[0]
                     try:
                         timeout = jobs[head].limits.real_time_ceiling_s + HARNESS_GRACE_S
-                        raw = self._servers[slot].receive(timeout)
+                        server = self._servers[slot]
+                        assert server is not None  # the one the jobs in flight were sent to
+                        raw = server.receive(timeout)
                     except (OSError, EOFError, TimeoutError, ValueError, struct.error) as e:
                         # The server failed during `head` (it never runs job code itself, so this is rare):
                         # that job gets a sandbox_error, the queued one goes back, a fresh server takes over.

@@ -369,9 +369,9 @@ def to_markdown(blocks: list[Block], assets_dir: str) -> str:
             lines = [f"**{md_text(b.caption)}**\n"] if b.caption else []
             lines.append("| " + " | ".join(_md_escape_cell(h) for h in b.headers) + " |")
             lines.append("|" + "|".join("---" for _ in b.headers) + "|")
-            for labels, cells in b.rows:
+            for labels, grid in b.rows:
                 lines.append(
-                    "| " + " | ".join(_md_escape_cell(c) for c in [*labels, *(x.text for x in cells)]) + " |"
+                    "| " + " | ".join(_md_escape_cell(c) for c in [*labels, *(x.text for x in grid)]) + " |"
                 )
             out.append("\n".join(lines))
         elif isinstance(b, Details):

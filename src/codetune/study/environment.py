@@ -17,7 +17,7 @@ PACKAGES = ("codetune", "torch", "transformers", "peft", "datasets", "accelerate
 
 
 def collect_environment(*, with_torch: bool = True) -> Environment:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for p in PACKAGES:
         try:
             versions[p] = metadata.version(p)

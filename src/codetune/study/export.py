@@ -39,10 +39,13 @@ def _checkpoint_by_step(rdir: Path, run: str, which: str) -> Path:
         step = int(which)
     except ValueError:
         raise CodetuneError(f"--checkpoint {which!r}: expected `best` or a step number") from None
-    for ck in layout.list_checkpoints(rdir):
-        if layout.parse_checkpoint_name(ck.name)[0] == step:
+    steps = [
+        (k[0], ck) for ck in layout.list_checkpoints(rdir) if (k := layout.parse_checkpoint_name(ck.name))
+    ]
+    for s, ck in steps:
+        if s == step:
             return ck
-    have = ", ".join(str(layout.parse_checkpoint_name(c.name)[0]) for c in layout.list_checkpoints(rdir))
+    have = ", ".join(str(s) for s, _ in steps)
     raise CodetuneError(
         f"run {run}: no checkpoint at step {step} in {layout.checkpoints_dir(rdir)} (steps: {have or 'none'})"
     )
@@ -83,7 +86,7 @@ def export_source(study_dir: str | Path, run: str, which: str = "best") -> Expor
     rdir = layout.run_dir(inp.dir, run)
     if which == "best":
         rs = inp.sel.runs.get(run) if inp.sel is not None else None
-        if rs is None or rs.best is None:
+        if rs is None or rs.best is None or rs.best.checkpoint is None:
             raise CodetuneError(
                 f"run {run}: no selected checkpoint in {layout.selection_path(inp.dir)} (run `codetune select "
                 f"{inp.dir}` first, or pass --checkpoint STEP)"

@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Set
 from pathlib import Path
 
 from codetune import __version__, layout
@@ -59,7 +60,7 @@ def pattern_regex(pattern: str) -> re.Pattern:
 
 
 def match_files(
-    answers_dir: Path, pattern: str, *, skip: set[Path] = frozenset()
+    answers_dir: Path, pattern: str, *, skip: Set[Path] = frozenset()
 ) -> dict[tuple[str, str], Path]:
     """(run, checkpoint name) -> its answers file. A file the pattern does not match is left out (said); two
     files for one checkpoint are an error naming both."""
@@ -248,7 +249,9 @@ def import_answers(
 
     for path in metrics.values():
         read_metrics(Path(path))  # every line a MetricsRow, or an error naming the line
-    jobs = ([(None, None, base)] if base else []) + [(r, ck, p) for (r, ck), p in sorted(files.items())]
+    jobs: list[tuple[str | None, str | None, Path]] = ([(None, None, base)] if base else []) + [
+        (r, ck, p) for (r, ck), p in sorted(files.items())
+    ]
     record = ImportRecord(
         answers_dir=str(answers_dir.resolve()),
         pattern=pattern,
@@ -265,16 +268,16 @@ def import_answers(
         selection = load_benchmark(cfg.benchmark, None, seed=cfg.training.seed, report=say)
         with get_runner(workers=workers or cfg.benchmark.workers) as runner, progress_bar("files") as bar:
             task = bar.add_task("import", total=len(jobs))
-            for run, ck, path in jobs:
-                folder = (
-                    layout.base_eval_dir(out)
-                    if run is None
-                    else layout.eval_dir(layout.run_dir(out, run), ck)
-                )
+            for r, ck, path in jobs:
+                if r is None:
+                    folder = layout.base_eval_dir(out)
+                else:
+                    assert ck is not None  # a run's answers file is a checkpoint's
+                    folder = layout.eval_dir(layout.run_dir(out, r), ck)
                 _score_one(
                     path,
                     folder,
-                    run=run,
+                    run=r,
                     checkpoint=ck,
                     model=model,
                     selection=selection,

@@ -62,7 +62,9 @@ def _nested(d: dict, *keys: str) -> Any:
 
 def card_facts(inp: ReportInputs, run: str, checkpoint: str, *, selected: bool) -> ModelCardFacts:
     cfg = inp.cfg
-    step, epoch = layout.parse_checkpoint_name(checkpoint)
+    parsed = layout.parse_checkpoint_name(checkpoint)
+    assert cfg is not None and parsed is not None  # export_source checked both
+    step, epoch = parsed
     key = layout.eval_key(run, checkpoint)
     train_rec = inp.study.records.get(("train", run))
     eval_rec = inp.study.records.get(("eval", key))
@@ -248,9 +250,9 @@ def card_body(facts: ModelCardFacts, *, merged: bool) -> str:
             )
         lines.append(f"- benchmark: {window}")
         if f.benchmark_provenance:
-            p = f.benchmark_provenance
-            files = ", ".join(f"{x['name']} (sha256 {x['sha256'][:12]})" for x in p.get("files", []))
-            lines.append(f"- benchmark files: revision {p.get('revision') or 'unknown'}; {files}")
+            prov = f.benchmark_provenance
+            files = ", ".join(f"{x['name']} (sha256 {x['sha256'][:12]})" for x in prov.get("files", []))
+            lines.append(f"- benchmark files: revision {prov.get('revision') or 'unknown'}; {files}")
         if f.scoring:
             from codetune.bench.rules import describe_rules
 

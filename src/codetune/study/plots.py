@@ -33,11 +33,12 @@ def pass_at_step_png(
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
     for i, (run, rows) in enumerate(series.items()):
-        rows = sorted((r for r in rows if r.step is not None), key=lambda r: r.step)
-        if not rows:
+        stepped = sorted(((r.step, r) for r in rows if r.step is not None), key=lambda sr: sr[0])
+        if not stepped:
             continue
         color = f"C{i}"
-        steps = [r.step for r in rows]
+        steps = [s for s, _ in stepped]
+        rows = [r for _, r in stepped]
         ys = [100 * r.pass1 for r in rows]
         lo = [100 * (r.pass1 - r.wilson[0]) if r.wilson else 0 for r in rows]
         hi = [100 * (r.wilson[1] - r.pass1) if r.wilson else 0 for r in rows]

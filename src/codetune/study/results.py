@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codetune import layout
 from codetune.errors import CodetuneError
@@ -25,6 +26,9 @@ from codetune.records import (
     read_list,
 )
 from codetune.train.summary import read_metrics, results_damage
+
+if TYPE_CHECKING:
+    from codetune.config import StudyConfig
 
 
 @dataclass
@@ -56,7 +60,8 @@ class EvalResult:
             return self.summary.private_solved
         wanted = set(ids)
         vals = [s.private_solved for s in self.scores if s.question_id in wanted]
-        return None if not vals or None in vals else sum(vals)
+        known = [v for v in vals if v is not None]
+        return sum(known) if vals and len(known) == len(vals) else None
 
     @property
     def pass1(self) -> float:
@@ -111,7 +116,7 @@ class RunState:
 @dataclass
 class StudyResults:
     dir: Path
-    config: object | None  # StudyConfig when the folder's config loads
+    config: StudyConfig | None  # when the folder's config loads
     config_text: str | None
     config_error: str | None
     runs: dict[str, RunState]
@@ -145,7 +150,7 @@ def read_eval(
     )
 
 
-def load_config_text(study_dir: Path) -> tuple[object | None, str | None, str | None]:
+def load_config_text(study_dir: Path) -> tuple[StudyConfig | None, str | None, str | None]:
     """(StudyConfig or None, the YAML text or None, an error message or None) of the folder's config file."""
     from codetune.config import load_config
 
@@ -162,11 +167,12 @@ def load_config_text(study_dir: Path) -> tuple[object | None, str | None, str | 
 def load_records(study_dir: Path) -> dict[tuple[str, str | None], StageRecord]:
     """Every stage record of the folder, by (stage, key)."""
     root = layout.stages_dir(study_dir)
-    out = {}
+    out: dict[tuple[str, str | None], StageRecord] = {}
     if root.is_dir():
         for path in sorted(root.rglob("*.json")):
             rec = StageRecord.read(path)
-            out[(rec.stage, rec.key)] = rec
+            if rec is not None:  # (removed since the listing)
+                out[(rec.stage, rec.key)] = rec
     return out
 
 
@@ -217,7 +223,7 @@ def load_run(
             state = "evaluation incomplete" if folder.is_dir() else "not evaluated"
             gaps.append(f"run {name}: {ck} {state}")
             continue
-        res.val_loss = val_by_step.get(res.step)
+        res.val_loss = val_by_step.get(res.step) if res.step is not None else None
         res.checkpoint_dir = None if res.summary.imported else layout.checkpoints_dir(d) / ck
         evals.append(res)
     if not ckpts and not evals:
@@ -225,7 +231,7 @@ def load_run(
     return RunState(name, d, True, summary, metrics, ckpts, evals, gaps, damaged)
 
 
-def load_study(study_dir: str | Path, *, cfg: object | None = None) -> StudyResults:
+def load_study(study_dir: str | Path, *, cfg: StudyConfig | None = None) -> StudyResults:
     """The study folder's contents; `cfg` (a StudyConfig) stands for the folder's config file when given."""
     study_dir = Path(study_dir)
     if not study_dir.is_dir():

@@ -56,7 +56,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def bootstrap_interval(
-    values: Sequence[float], *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
+    values: Sequence[float] | np.ndarray, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (per-problem pass@1, or per-problem
     differences), resampling problems with replacement. Same seed, same interval."""

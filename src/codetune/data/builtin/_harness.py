@@ -14,6 +14,7 @@ import resource
 import signal
 import sys
 import traceback
+import types
 
 
 class RunTimeout(BaseException):  # BaseException: a solution's `except Exception` cannot swallow it
@@ -24,7 +25,7 @@ def _alarm(signum, frame):
     raise RunTimeout
 
 
-_COMPILED: dict[str, object] = {}  # a program runs once per test: compile it once
+_COMPILED: dict[str, types.CodeType] = {}  # a program runs once per test: compile it once
 
 
 def run_one(code: str, stdin: str, timeout_s: float) -> dict:

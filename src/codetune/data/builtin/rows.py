@@ -71,7 +71,7 @@ def _benchmark_order(problems: list[Problem]) -> list[Problem]:
         (p for p in problems if p.split == "benchmark" and not p.held_out_family), key=by_level
     )
     families = sorted((p for p in problems if p.split == "benchmark" and p.held_out_family), key=by_level)
-    ordered = []
+    ordered: list[Problem] = []
     while instances or families:
         take_family = families and (len(ordered) % 3 == 1 or not instances)
         ordered.append((families if take_family else instances).pop(0))

@@ -28,7 +28,7 @@ def models_with_answers(inp: ReportInputs) -> list[Model]:
 
 def parts(s: ScoreEntry) -> list:
     """The first sample: its raw answer, the program extracted from it, and how it failed."""
-    out = []
+    out: list[tuple[str, str] | list[tuple[str, str]]] = []
     if s.output_list:
         out.append(("raw answer", cut(s.output_list[0], TEXT_LIMIT)))
     code = s.code_list[0] if s.code_list else None

@@ -44,7 +44,8 @@ def run_tables(inp: ReportInputs) -> list[Block]:
         if not models:
             out.append(Note(f"Run {name}: no evaluated checkpoints shown."))
             continue
-        rows, highlight = [], set()
+        rows: list[list[str]] = []
+        highlight: set[int] = set()
         for m in ([inp.base] if inp.base else []) + models:
             r = m.row
             if m.selected:
@@ -74,7 +75,7 @@ def run_tables(inp: ReportInputs) -> list[Block]:
             )
         elif len(vals) >= 2:
             lo = min(vals, key=lambda r: (r.pass1, r.step))
-            hi = max(vals, key=lambda r: (r.pass1, -r.step))
+            hi = min(vals, key=lambda r: (-r.pass1, r.step))
             out.append(
                 Para(
                     f"Across {name}'s {len(vals)} evaluated checkpoints pass@1 ranges from {pct(lo.pass1)} "
@@ -93,7 +94,9 @@ def selection(inp: ReportInputs) -> list[Block]:
             continue
         r = m.row
         decided = (rs.decided_by or "") + (f" (tied with {', '.join(rs.tied)})" if rs.tied else "")
-        rows.append([name, r.checkpoint, pct(r.pass1), f"{r.solved}/{r.total}", interval(r.wilson), decided])
+        rows.append(
+            [name, r.checkpoint or "", pct(r.pass1), f"{r.solved}/{r.total}", interval(r.wilson), decided]
+        )
     out: list[Block] = [
         Heading(3, "Selected checkpoints"),
         Table(

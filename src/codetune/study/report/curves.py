@@ -22,6 +22,11 @@ def _points(models: list[Model]) -> list[Model]:
     ]
 
 
+def _losses(points: list[Model]) -> list[float]:
+    """The validation losses of `_points`' models (each has one)."""
+    return [m.row.val_loss for m in points if m.row.val_loss is not None]
+
+
 def figure(runs: dict[str, list[Model]]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
@@ -38,7 +43,7 @@ def figure(runs: dict[str, list[Model]]) -> bytes:
         right = ax.twinx()
         right.plot(steps, [100 * m.row.pass1 for m in ms], color="C3", marker="s", ms=3, label="pass@1")
         right.set_ylabel("pass@1 (%)", color="C3")
-        rho = spearman([m.row.val_loss for m in ms], [m.row.pass1 for m in ms])
+        rho = spearman(_losses(ms), [m.row.pass1 for m in ms])
         ax.set_title(f"{name}: Spearman {'n/a' if rho is None else f'{rho:+.2f}'}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
@@ -58,7 +63,7 @@ def section(inp: ReportInputs) -> list[Block]:
         ]
     facts = []
     for name, ms in runs.items():
-        rho = spearman([m.row.val_loss for m in ms], [m.row.pass1 for m in ms])
+        rho = spearman(_losses(ms), [m.row.pass1 for m in ms])
         if rho is None:
             facts.append(
                 f"{name}: no rank correlation ({plural(len(ms), 'checkpoint')}; it needs 3 or more and neither "

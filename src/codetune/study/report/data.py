@@ -10,7 +10,8 @@ from codetune.study.report.inputs import ReportInputs
 
 
 def datasets(inp: ReportInputs) -> list[Block]:
-    rows, facts, out = [], [], []
+    rows, facts = [], []
+    out: list[Block] = []
     for name in inp.study.runs:
         path = layout.profile_path(inp.dir, name)
         prof = DatasetProfile.read(path)

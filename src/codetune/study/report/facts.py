@@ -19,6 +19,7 @@ def loss_facts(rows: list[MetricsRow], summary: RunSummary | None, patience: int
     train = [r for r in rows if r.train_loss is not None]
     if len(train) >= 2:
         a, b = train[0], train[-1]
+        assert a.train_loss is not None and b.train_loss is not None  # (train holds only those)
         trend = "fell" if b.train_loss < a.train_loss else "rose"
         facts.append(
             f"Training loss (mean over each interval) {trend} from {_loss(a.train_loss)} at step {a.step} "

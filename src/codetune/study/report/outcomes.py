@@ -78,7 +78,7 @@ def sample_kind(s: ScoreEntry, i: int) -> str:
     if s.verdicts is not None and i < len(s.verdicts):
         kind = next((v for v in s.verdicts[i] if v != "passed"), None)
     if kind is None:
-        kind = _CODES.get(meta.get("error_code"))
+        kind = _CODES.get(meta["error_code"]) if "error_code" in meta else None
     if kind == "extraction_failed":
         kind = "no_code"
     if kind == "runtime_error" and any(x in message for x in _SYNTAX):

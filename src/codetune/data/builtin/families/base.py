@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
+from typing import Any
 
-Params = dict[str, object]
+# A family's template parameters: ints, strings, tuples, each family's functions knowing their own keys' types.
+Params = dict[str, Any]
 
 # Made-up names and items for the stories (no third-party text).
 NAMES = ("Mika", "Ravi", "Ines", "Tomas", "Yuki", "Lena", "Omar", "Sana", "Kofi", "Aiko", "Bruno", "Nadia")
