@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -393,7 +394,7 @@ def adapter_base_model(checkpoint: str | Path) -> str:
     return base
 
 
-def attach_adapters(model, checkpoints: dict[str, str | Path]):
+def attach_adapters(model, checkpoints: Mapping[str, str | Path]):
     """Load several LoRA checkpoints onto ONE base model (no N reloads); returns the PeftModel.
 
     Switch between them with `use_adapter(model, name)`; `use_adapter(model, None)` gives the base model.

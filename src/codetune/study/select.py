@@ -9,8 +9,10 @@ on one part of the benchmark and the pass@1 reported is measured on the other pa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from codetune import layout
+from codetune.config import StudyConfig
 from codetune.errors import CodetuneError
 from codetune.records import TIE_BREAKS, ModelRow, RunSelection, Selection, checkpoint_rank
 from codetune.study.results import EvalResult, StudyResults, load_study
@@ -72,7 +74,9 @@ def best_checkpoint(
     return best, decided, tied
 
 
-def _problem_split(study: StudyResults, method: str, fraction: float, seed: int) -> tuple[list, list]:
+def _problem_split(
+    study: StudyResults, method: Literal["random", "date"], fraction: float, seed: int
+) -> tuple[list, list]:
     evals = [e for r in study.runs.values() for e in r.evals] + ([study.base] if study.base else [])
     dates: dict[str, str | None] = {}
     for e in evals:
@@ -88,20 +92,24 @@ def _problem_split(study: StudyResults, method: str, fraction: float, seed: int)
 
 
 def select_study(
-    study_dir: str | Path, *, study: StudyResults | None = None, seed: int = 0, cfg: object | None = None
+    study_dir: str | Path, *, study: StudyResults | None = None, seed: int = 0, cfg: StudyConfig | None = None
 ) -> Selection:
     """Pick each run's best checkpoint from the study's files (nothing is re-generated); `cfg` (a
     StudyConfig) gives the selection settings instead of the folder's config file."""
     study = study or load_study(study_dir, cfg=cfg)
-    method, fraction, split_seed = "all", 0.5, seed
+    method: Literal["all", "random", "date"] = "all"
+    fraction, split_seed = 0.5, seed
     if study.config is not None:
         sel = study.config.benchmark.selection
         method, fraction, split_seed = sel.method, sel.select_fraction, sel.seed
-    select_ids = report_ids = None
+    select_ids: list[str] | None = None
+    report_ids: list[str] | None = None
+    split_by: Literal["random", "date"] | None = None  # the split applied, if any
     gaps = list(study.gaps)
     if method != "all":
         try:
             select_ids, report_ids = _problem_split(study, method, fraction, split_seed)
+            split_by = method
         except CodetuneError as e:
             # Said, not hidden: the numbers below are then selected and reported on the same problems.
             gaps.append(f"selection split ({method}) not applied: {e}")
@@ -127,11 +135,11 @@ def select_study(
             missing=state.gaps,
         )
     base = model_row(study.base, report_ids, seed=seed) if study.base else None
-    if select_ids is None:
+    if split_by is None or select_ids is None or report_ids is None:
         n = max((r.total for s in runs.values() for r in s.rows), default=base.total if base else 0)
         note = selection_note(None, n, n, n_checkpoints=n_ckpts or None)
     else:
-        note = selection_note(method, len(select_ids), len(report_ids), seed=split_seed)
+        note = selection_note(split_by, len(select_ids), len(report_ids), seed=split_seed)
     return Selection(
         method=method,
         seed=split_seed,

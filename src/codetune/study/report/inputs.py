@@ -142,14 +142,14 @@ class ReportInputs:
         """The checkpoint's evaluation as a result, or None (and why, in not_shown and, for the selected
         checkpoint, in the warnings)."""
         rdir = layout.run_dir(self.dir, name)
-        key = layout.eval_key(name, row.checkpoint)
-        selected = rs.best is not None and row.checkpoint == rs.best.checkpoint
-        e = read_eval(
-            layout.eval_dir(rdir, row.checkpoint), model=row.model, run=name, checkpoint=row.checkpoint
-        )
+        checkpoint = row.checkpoint
+        assert checkpoint is not None  # a run's rows are its checkpoints (only the base model's row has none)
+        key = layout.eval_key(name, checkpoint)
+        selected = rs.best is not None and checkpoint == rs.best.checkpoint
+        e = read_eval(layout.eval_dir(rdir, checkpoint), model=row.model, run=name, checkpoint=checkpoint)
         why = None
         imported = e is not None and e.summary.imported  # answers from a file: no checkpoint to check
-        if not imported and not (layout.checkpoints_dir(rdir) / row.checkpoint).is_dir():
+        if not imported and not (layout.checkpoints_dir(rdir) / checkpoint).is_dir():
             why = "its checkpoint folder was deleted"
         elif e is None:
             why = "its evaluation is no longer complete on disk"
@@ -160,7 +160,7 @@ class ReportInputs:
             self.warnings.append(self._changed(key))
         else:
             why = self._redone(key)
-        if why is None:
+        if why is None and e is not None:  # (e is None always has a why)
             e.val_loss = row.val_loss
             return Model(key, row, e, selected=selected)
         self.not_shown.append(f"{key}: not shown, {why}")
