@@ -19,7 +19,7 @@ from codetune.errors import CodetuneError
 from codetune.sandbox import Job, Limits, get_runner, isolation, protections
 from codetune.sandbox.isolation import detect
 from codetune.sandbox.runner import PoolRunner, SubprocessRunner
-from conftest import marked_processes, sleeper_program, wait_for
+from helpers import marked_processes, sleeper_program, wait_for
 
 # Small limits keep hostile cases fast and harmless on a shared machine.
 TIGHT = Limits(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from codetune.config import load_config, parse_config
 from codetune.errors import CodetuneError
@@ -21,6 +19,9 @@ from codetune.layout import METRICS_FILE, list_checkpoints, run_dir, run_summary
 from codetune.records import StageRecord
 from codetune.study.plan import expected_checkpoints
 from codetune.train.summary import read_metrics
+from helpers import write_config, write_naholav_jsonl
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 ROW_KEYS = [
@@ -33,63 +34,6 @@ ROW_KEYS = [
     "tokens_seen",
     "wall_time",
 ]
-TRAIN_ROWS = 28  # with batch_size 4: 7 steps per epoch
-
-
-def write_naholav_jsonl(path: Path, *, n_train: int = TRAIN_ROWS, n_valid: int = 6, n_test: int = 6) -> Path:
-    """A small dataset in the Naholav CodeGen schema: input, output (reasoning + code), solution, split, id."""
-    rng = random.Random(0)
-    rows = []
-    for i in range(n_train + n_valid + n_test):
-        split = "train" if i < n_train else "valid" if i < n_train + n_valid else "test"
-        body = "".join(f"    print(n * {i} + {k})\n" for k in range(rng.randint(1, 8)))
-        sol = f"def solve():\n    n = int(input())\n{body}"
-        rows.append(
-            {
-                "id": f"p{i}",
-                "input": f"Problem {i}: read n and print the values. " + "Input Output " * rng.randint(1, 6),
-                "output": f"<think>multiply by {i}</think>\n```python\n{sol}```",
-                "solution": sol,
-                "split": split,
-            }
-        )
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_config(folder: Path, model_dir: Path, *, data: str = "data.jsonl", **training) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / data).exists():
-        write_naholav_jsonl(folder / data)
-    t = {"max_steps": 6, "batch_size": 4, "eval_every": 2, "save_every": 2, "learning_rate": 1e-3}
-    t.update({"max_seq_length": 256, **training})
-    doc = {
-        "name": "t",
-        "output_dir": "out",
-        "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.1},
-        "training": t,
-        "runs": {"a": {"dataset": {"source": data}, "system_prompt": "You are a coder."}},
-    }
-    path = folder / "study.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning threads make tiny matmuls 20x slower."""
-    import torch
-
-    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"  # for the child processes
-    yield
-    torch.set_num_threads(before)
-    if env is None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    else:
-        os.environ["OMP_NUM_THREADS"] = env
 
 
 @pytest.fixture(scope="module")
