@@ -466,6 +466,11 @@ def sigint_as_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+# How long a process that was killed may take to be gone (reaped, or a zombie) on a loaded machine: "at once",
+# against the 600 s limits the tests' jobs have, with room for a scheduler that runs it late.
+REAP_S = 30.0
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
     """Poll `predicate` until it is true or `timeout` seconds passed; its last value."""
     deadline = time.monotonic() + timeout

@@ -36,7 +36,7 @@ from codetune.files import (
 )
 from codetune.layout import LOCK_FILE
 from codetune.locks import folder_lock, lock_holder
-from helpers import marked_processes, sigint_as_default, sleeper_program, wait_for, write_config
+from helpers import REAP_S, marked_processes, sigint_as_default, sleeper_program, wait_for, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -343,11 +343,22 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     assert (tmp_path / LOCK_FILE).exists()
 
 
+_TRY = (
+    "import sys\nfrom codetune.errors import CodetuneError\nfrom codetune.locks import folder_lock\n"
+    "try:\n    with folder_lock(sys.argv[1]):\n        print('took')\nexcept CodetuneError:\n    print('refused')\n"
+)
+
+
 def test_the_lock_is_reentrant_within_one_process(tmp_path):
-    with folder_lock(tmp_path), folder_lock(tmp_path):  # a study evaluating holds the study lock twice
-        pass
+    def another_process() -> str:
+        cmd = [sys.executable, "-c", _TRY, str(tmp_path)]
+        return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120).stdout.strip()
+
     with folder_lock(tmp_path):
-        pass
+        with folder_lock(tmp_path):  # a study evaluating holds the study lock twice
+            pass
+        assert another_process() == "refused"  # leaving the inner block kept the outer block's lock
+    assert another_process() == "took"  # leaving the outer one released it
 
 
 def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch, tiny_model_dir):
@@ -419,7 +430,9 @@ def _interrupt(cmd: list[str], mark: str, sig: int, env: dict[str, str]) -> subp
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
         # What the walk of /proc finds: every process running the programs, whatever their session or parent.
-        assert wait_for(lambda: not marked_processes(mark), 3), f"still running: {marked_processes(mark)}"
+        assert wait_for(lambda: not marked_processes(mark), REAP_S), (
+            f"still running: {marked_processes(mark)}"
+        )
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     finally:
         if proc.poll() is None:

@@ -265,20 +265,21 @@ class _Grid(HTMLParser):
 HTML_LIMIT = (
     1_500_000  # bytes at the seed scale with answers of real length; measured 0.91 MB (figures 0.35 MB)
 )
-BUILD_CEILING_S = 60
+# CPU seconds (the wall clock on a shared machine measures the neighbours too); measured 3.0 s.
+BUILD_CPU_CEILING_S = 60
 
 
 def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
     study = write_study(tmp_path)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     html_path, md_path = write_report(study)
-    took = time.perf_counter() - t0
+    took = time.process_time() - t0
     size = html_path.stat().st_size
     with capsys.disabled():
         print(
-            f"\nseed scale: report.html {size:,} bytes, report.md {md_path.stat().st_size:,} bytes, built in {took:.1f} s"
+            f"\nseed scale: report.html {size:,} bytes, report.md {md_path.stat().st_size:,} bytes, built in {took:.1f} s of CPU"
         )
-    assert size < HTML_LIMIT and took < BUILD_CEILING_S
+    assert size < HTML_LIMIT and took < BUILD_CPU_CEILING_S
     html = html_path.read_text()
     md = md_path.read_text()
     grid = _Grid()

@@ -90,7 +90,8 @@ def test_summary_plot_and_tensorboard(six_steps):
     assert summary["best_val"] == {"step": best_val.step, "loss": best_val.val_loss}
     assert summary["best_test"]["loss"] == min(r.test_loss for r in rows)
     assert summary["final"]["step"] == 6 and summary["final"]["val_loss"] == rows[-1].val_loss
-    assert "overfitting_step" in summary and summary["overfit_patience"] == 3
+    # Overfitting is 3 rises in a row after the minimum: 3 evals cannot hold that.
+    assert summary["overfitting_step"] is None and summary["overfit_patience"] == 3
     assert summary["wall_time"] > 0
     assert (rdir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any((rdir / "tb").rglob("events.out.tfevents.*"))
@@ -324,9 +325,25 @@ def test_cli_train_errors_are_one_line(tmp_path, tiny_model_dir):
     assert res.stderr.strip().splitlines() == ["codetune: error: run 'missing' is not in the config; runs: a"]
 
 
-def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_model_dir):
+def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_model_dir, monkeypatch):
+    """What each option changes in the loop: accumulation 2 runs two micro-batches per optimizer step,
+    packing makes each micro-batch one row holding its batch_size sequences, checkpointing is on in the
+    model; the tokens counted are the packed ones."""
+    import transformers
+
     from codetune.train.run import train_run
 
+    seen = []  # per micro-batch: (global step, rows, sequences, tokens, checkpointing on)
+    real = transformers.Trainer.training_step
+
+    def spy(trainer, model, inputs, *a, **k):
+        ids = inputs["input_ids"]
+        sequences = int((inputs["position_ids"] == 0).sum()) if "position_ids" in inputs else ids.shape[0]
+        checkpointing = any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+        seen.append((trainer.state.global_step, ids.shape[0], sequences, ids.numel(), checkpointing))
+        return real(trainer, model, inputs, *a, **k)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", spy)
     path = write_config(
         tmp_path,
         tiny_model_dir,
@@ -340,8 +357,16 @@ def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_mod
         report_to=[],
     )
     rdir = train_run(load_config(path), "a")
+    assert [(step, rows, seqs) for step, rows, seqs, _, _ in seen] == [
+        (0, 1, 2),
+        (0, 1, 2),
+        (1, 1, 2),
+        (1, 1, 2),
+    ]
+    assert all(on for *_, on in seen)
     rows = read_metrics(rdir / METRICS_FILE)
     assert [r.step for r in rows] == [2] and math.isfinite(rows[0].val_loss)
+    assert rows[0].tokens_seen == sum(tokens for _, _, _, tokens, _ in seen)  # no padding to leave out
     assert not (rdir / "tb").exists()
 
 
