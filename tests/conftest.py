@@ -22,8 +22,6 @@ if not os.environ.get("CODETUNE_HOME"):
 os.environ["CODETUNE_VLLM"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
-# The 41 real LiveCodeBench problems of the seed study, copied into the repository (origin: tests/data/README.md).
-SHARED_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 
 # The tiny-model builder lives with the training benchmark that also uses it (benchmarks/ never imports tests/).
 _spec = importlib.util.spec_from_file_location("tiny_model", REPO / "benchmarks" / "tiny_model.py")
@@ -50,8 +48,10 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shared_benchmark() -> Path:
     """The seed study's 41 LiveCodeBench problems (public tests only), shipped in tests/data/."""
-    assert SHARED_BENCHMARK.is_file(), f"the repository's benchmark fixture is missing: {SHARED_BENCHMARK}"
-    return SHARED_BENCHMARK
+    from helpers import SEED_BENCHMARK
+
+    assert SEED_BENCHMARK.is_file(), f"the repository's benchmark fixture is missing: {SEED_BENCHMARK}"
+    return SEED_BENCHMARK
 
 
 @pytest.fixture(scope="session")

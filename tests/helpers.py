@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from codetune.bench.evaluate import EvalLabel
+from codetune.bench.lcb import Problem, parse_row
 from codetune.bench.scoring import summarize_scores
 from codetune.config import StudyConfig, parse_config
 from codetune.layout import (
@@ -32,6 +33,8 @@ from codetune.records import EvalSummary, MetricsRow, ScoreEntry, write_list
 from codetune.train.summary import summarize
 
 REPO = Path(__file__).resolve().parents[1]
+# The 41 real LiveCodeBench problems of the seed study, copied into the repository (origin: tests/data/README.md).
+SEED_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 
 # ------------------------------------------------------------------------------------------------ datasets
 
@@ -92,6 +95,12 @@ def write_naholav_jsonl(path: Path, *, n_train: int = TRAIN_ROWS, n_valid: int =
             }
         )
     return write_jsonl(path, rows)
+
+
+def seed_problems() -> list[Problem]:
+    """SEED_BENCHMARK's problems (public tests only), read as codetune reads a benchmark file."""
+    lines = SEED_BENCHMARK.read_text(encoding="utf-8").splitlines()
+    return [parse_row(json.loads(line)) for line in lines if line.strip()]
 
 
 # ------------------------------------------------------------------------------------------------ configs
@@ -223,7 +232,7 @@ def random_adapter(
         AutoModelForCausalLM.from_pretrained(model_dir),
         LoraConfig(r=4, lora_alpha=alpha, target_modules=targets, init_lora_weights=False),
     )
-    peft.save_pretrained(out)
+    peft.save_pretrained(str(out))
     return out
 
 

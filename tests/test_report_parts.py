@@ -9,7 +9,10 @@ from codetune.bench.scoring import grading_limits, score_generations
 from codetune.study.document import Cell, Details, Matrix, Para, Table, to_html, to_markdown
 from codetune.study.report.outcomes import problem_kind, sample_kind
 from codetune.study.stats import spearman
-from test_report_scale import PROBLEMS, StandInRunner
+from helpers import seed_problems
+from test_report_scale import StandInRunner
+
+PROBLEMS = seed_problems()
 
 
 def test_spearman():

@@ -19,7 +19,6 @@ import pytest
 
 from codetune import layout
 from codetune.bench.evaluate import EvalLabel
-from codetune.bench.lcb import parse_row
 from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.fingerprint import StageSpec, content_digest, stage_label
 from codetune.records import EvalSummary, MetricsRow, ScoreEntry, StageRecord, read_list, write_list
@@ -27,14 +26,11 @@ from codetune.sandbox.limits import Result
 from codetune.study.report import write_report
 from codetune.study.select import select_study, write_selection
 from codetune.train.summary import summarize
+from helpers import seed_problems
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-PROBLEMS = [
-    parse_row(json.loads(line))
-    for line in (REPO / "tests/data/lcb_release_v5_atcoder_easy_2408_2502.jsonl").read_text().splitlines()
-    if line.strip()
-]
+PROBLEMS = seed_problems()
 STEPS = list(range(2, 37, 2))  # 18 checkpoints
 RUNS = ("deep", "diverse")
 HOSTILE = "<script>document.title='pwned'</script></pre><b>bold</b>"
