@@ -114,7 +114,11 @@ def test_compare_checkpoints_side_by_side(tiny_model_dir, tmp_path):
     answers_path, metrics_path = save_compare(result, tmp_path / "cmp")
     saved = json.loads(answers_path.read_text())
     assert saved["prompts"] == prompts and saved["models"][1]["checkpoint"] == str(a)
-    assert "metrics" in json.loads(metrics_path.read_text())["models"][0]
+    # The metrics on file are those of the answers on file, model by model.
+    saved_metrics = json.loads(metrics_path.read_text())["models"]
+    assert [[m["answer_chars"] for m in model["metrics"]] for model in saved_metrics] == [
+        [len(a.strip()) for a in model["answers"]] for model in saved["models"]
+    ]
     assert load_compare(tmp_path / "cmp") == result
 
     from rich.console import Console
