@@ -48,7 +48,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shared_benchmark() -> Path:
     """The seed study's 41 LiveCodeBench problems (public tests only), shipped in tests/data/."""
-    from helpers import SEED_BENCHMARK
+    from helpers import SEED_BENCHMARK  # here: helpers imports codetune, which the settings above precede
 
     assert SEED_BENCHMARK.is_file(), f"the repository's benchmark fixture is missing: {SEED_BENCHMARK}"
     return SEED_BENCHMARK
