@@ -6,7 +6,6 @@ import atexit
 import importlib.util
 import os
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
@@ -23,8 +22,6 @@ if not os.environ.get("CODETUNE_HOME"):
 os.environ["CODETUNE_VLLM"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
-# The 41 real LiveCodeBench problems of the seed study, copied into the repository (origin: tests/data/README.md).
-SHARED_BENCHMARK = REPO / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
 
 # The tiny-model builder lives with the training benchmark that also uses it (benchmarks/ never imports tests/).
 _spec = importlib.util.spec_from_file_location("tiny_model", REPO / "benchmarks" / "tiny_model.py")
@@ -51,8 +48,10 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shared_benchmark() -> Path:
     """The seed study's 41 LiveCodeBench problems (public tests only), shipped in tests/data/."""
-    assert SHARED_BENCHMARK.is_file(), f"the repository's benchmark fixture is missing: {SHARED_BENCHMARK}"
-    return SHARED_BENCHMARK
+    from helpers import SEED_BENCHMARK  # here: helpers imports codetune, which the settings above precede
+
+    assert SEED_BENCHMARK.is_file(), f"the repository's benchmark fixture is missing: {SEED_BENCHMARK}"
+    return SEED_BENCHMARK
 
 
 @pytest.fixture(scope="session")
@@ -69,53 +68,22 @@ def smollm2_dir(codetune_home) -> Path:
     return convert_builtin("smollm2-135m-instruct")
 
 
-def sleeper_program(mark: str) -> str:
-    """A program that names itself `mark` (its comm, inherited by its children), starts a child that leaves
-    its session with setsid(), and sleeps for an hour: what must not outlive an interrupted codetune."""
-    # libc's fork, not os.fork: LiveCodeBench's execution model disables os.fork, and a fork behind Python's
-    # back runs none of its at-fork hooks (the harder case for the cleanup).
-    return (
-        "import ctypes, time\n"
-        "libc = ctypes.CDLL(None)\n"
-        f"libc.prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
-        "if libc.fork() == 0:\n"
-        "    libc.setsid()\n"
-        "time.sleep(3600)\n"
-    )
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests and the processes they start (`pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")`): on a shared 2-core machine, two spinning threads make tiny
+    matmuls 20x slower."""
+    import torch
 
-
-def marked_processes(mark: str) -> list[int]:
-    """Live processes (zombies excluded) whose comm is `mark`: found by walking /proc, whoever their parent."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            comm = Path(f"/proc/{entry}/comm").read_text().strip()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if comm == mark and state != "Z":
-            found.append(int(entry))
-    return found
-
-
-def sigint_as_default() -> None:
-    """A `preexec_fn` for a process a test interrupts with SIGINT: a suite started in the background
-    (`pytest &`, nohup) hands its children SIGINT ignored, and codetune keeps an ignored SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    """Poll `predicate` until it is true or `timeout` seconds passed; its last value."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the child processes
+    yield
+    torch.set_num_threads(before)
+    if env is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = env
 
 
 class TrainingSteps:

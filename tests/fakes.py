@@ -143,7 +143,7 @@ class StarvingEngine(_SweepEngine):
         import subprocess
         import sys
 
-        from conftest import marked_processes, wait_for
+        from helpers import marked_processes, wait_for
 
         def bound() -> None:  # never more than two minutes of CPU each, whatever happens to this test
             resource.setrlimit(resource.RLIMIT_CPU, (120, 120))

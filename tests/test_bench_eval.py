@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from codetune.config import parse_config
 from codetune.errors import CodetuneError
 from codetune.layout import (
     GENERATIONS_FILE,
@@ -27,47 +25,14 @@ from codetune.layout import (
 )
 from codetune.records import EvalSummary, StageRecord
 from codetune.study import evaluate as ev
-
-SYSTEM = "You are an expert Python programmer."
-
-
-def _config(tmp_path: Path, model_dir: Path, bench: Path, **bench_over):
-    bench_cfg = {
-        "source": str(bench),
-        "max_problems": 3,
-        "generation": {"max_new_tokens": 8, "batch_size": 2},
-        "timeout_s": 2.0,
-        **bench_over,
-    }
-    return parse_config(
-        {
-            "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
-            "runs": {"r1": {"dataset": {"source": "unused.jsonl"}, "system_prompt": SYSTEM}},
-            "benchmark": bench_cfg,
-            "output_dir": str(tmp_path / "study"),
-        }
-    )
-
-
-def _make_checkpoint(model_dir: Path, out: Path) -> Path:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    peft = get_peft_model(
-        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    peft.save_pretrained(out)
-    return out
+from helpers import EVAL_SYSTEM, bench_config, random_adapter
 
 
 @pytest.fixture
 def study(tmp_path, tiny_model_dir, shared_benchmark):
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark)
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark)
     ckpt = run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(2, 0)
-    _make_checkpoint(tiny_model_dir, ckpt)
+    random_adapter(tiny_model_dir, ckpt)
     stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
     return cfg
 
@@ -147,7 +112,7 @@ def test_checkpoint_selection_by_step(study):
 def test_eval_resumes_after_a_kill_without_duplicates(
     tmp_path, tiny_model_dir, shared_benchmark, monkeypatch
 ):
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=5)
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=5)
     from codetune.bench import generate
 
     real = generate.generate_texts
@@ -229,7 +194,7 @@ def test_stop_at_code_end_criteria(tiny_model_dir):
 def test_system_prompt_style_and_extraction_settings_reach_the_files(
     tmp_path, tiny_model_dir, shared_benchmark
 ):
-    cfg = _config(
+    cfg = bench_config(
         tmp_path,
         tiny_model_dir,
         shared_benchmark,
@@ -243,7 +208,7 @@ def test_system_prompt_style_and_extraction_settings_reach_the_files(
     (prompt,) = [json.loads(line) for line in (folder / "prompts.jsonl").read_text().splitlines()]
     assert prompt["style"] == "codeqwen"
     assert prompt["prompt"].startswith(
-        f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n\nYou will be"
+        f"<|im_start|>system\n{EVAL_SYSTEM}<|im_end|>\n<|im_start|>user\n\nYou will be"
     )
     assert summary.scoring["extraction"] == "lenient" and summary.scoring["system_prompt_added"]
     record = StageRecord.read(stage_record_path(cfg.output_path, "eval", "base"))

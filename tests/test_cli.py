@@ -2,7 +2,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from codetune.cli import app
@@ -23,6 +25,9 @@ SUBCOMMANDS = [
     "compare",
     "report",
     "compare-scores",
+    "export",
+    "import",
+    "prune",
     "doctor",
 ]
 
@@ -33,13 +38,57 @@ def _codetune(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("cmd", SUBCOMMANDS)
-def test_every_subcommand_has_help(cmd):
-    res = runner.invoke(app, [cmd, "--help"])
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    """Every registered command, as the words that name it (data's subcommands included)."""
+    for name, cmd in group.commands.items():
+        yield (*path, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*path, name))
+
+
+COMMANDS = dict(_commands(typer.main.get_command(app)))
+
+
+def _words(text: str) -> str:
+    """Help text as words: rich wraps lines and draws boxes at the terminal's width."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def _summary(cmd: click.Command) -> str:
+    """A command's summary: its docstring's first paragraph, as words."""
+    return _words((cmd.help or "").strip().split("\n\n")[0])
+
+
+def test_no_command_is_lost():
+    assert set(SUBCOMMANDS) <= {path[0] for path in COMMANDS}
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
+def test_every_command_s_help_explains_it_and_each_of_its_options(path):
+    """A command's --help gives its summary (its docstring's first paragraph) and names every option and
+    argument with a sentence of help: an option added without help= would show a bare name."""
+    cmd = COMMANDS[path]
+    res = runner.invoke(app, [*path, "--help"])
     assert res.exit_code == 0, res.output
-    assert "Usage" in res.output
-    # The first line of each command's docstring is its help; it must say something real.
-    assert len(res.output.split("Usage", 1)[1]) > 80
+    out = _words(res.output)
+    assert len(_summary(cmd).split()) >= 4, f"{' '.join(path)}: no summary line in its docstring"
+    assert _summary(cmd) in out
+    for param in cmd.params:
+        if param.name == "help":
+            continue
+        assert (param.help or "").strip(), f"{' '.join(path)}: {param.name} has no help text"
+        if isinstance(param, click.Option):
+            assert all(name in out for name in param.opts), (path, param.opts)
+        assert _words(param.help.split(". ")[0]) in out, (path, param.name)
+
+
+def test_the_top_level_help_lists_every_command_with_its_summary():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0, res.output
+    out = _words(res.output)
+    for path, cmd in COMMANDS.items():
+        if len(path) == 1:
+            assert f"{path[0]} {_summary(cmd)}" in out, path
 
 
 def test_dry_run_prints_plan_without_model():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,73 +13,7 @@ from codetune.errors import CodetuneError
 from codetune.records import AggregateMetrics
 from codetune.study.behaviour import aggregate_metrics, answer_metrics, split_markdown
 from codetune.study.compare import check_checkpoints, load_compare, read_prompts, run_compare, save_compare
-
-# The Deep model's binary-search answer as the seed report quotes it (1-space indentation kept).
-DEEP_BINARY_SEARCH = """Binary search is an efficient algorithm for finding an item from a sorted list of items. It works by repeatedly dividing in half the portion of the list that could contain the item.
-
-### Logic
-
-1. **Initialization**: Start with the entire array.
-2. **Midpoint Calculation**: Find the middle index of the current segment.
-3. **Comparison**: If the target value matches the element at the midpoint, return the index.
-4. **Repeat**: Continue this process until you find the target or exhaust all possibilities.
-
-### Python Function Implementation
-
-```python
-def binary_search(arr, x):
- low = 0
- high = len(arr) - 1
-
- while low <= high:
-  mid = (low + high) // 2
-  if arr[mid] == x:
-   return mid
-  elif arr[mid] < x:
-   low = mid + 1
-  else:
-   high = mid - 1
-
- return -1
-```
-"""
-
-# The Diverse model's distance answer: two headed code blocks, and an un-commented prose line inside each
-# block ("Example usage:"), so neither block parses as a whole.
-DIVERSE_DISTANCE = """Sure! Below is a Python script that calculates the Euclidean distance between two points using the standard math library.
-
-### Using Standard Math Library
-
-```python
-import math
-
-def distance_std(x1, y1, x2, y2):
- dx = x2 - x1
- dy = y2 - y1
- return math.sqrt(dx*dx + dy*dy)
-
-Example usage:
-result_std = distance_std(1, 2, 4, 6)
-print(f"Standard math: {result_std}")
-```
-
-### Using NumPy for Vectors
-
-```python
-import numpy as np
-
-def distance_numpy(x1, y1, x2, y2):
- # Create arrays from coordinates
- point1 = np.array([x1, y1])
- point2 = np.array([x2, y2])
- diff = point2 - point1
- return np.linalg.norm(diff)
-
-Example usage:
-result_numpy = distance_numpy(1, 2, 4, 6)
-print(f"NumPy: {result_numpy}")
-```
-"""
+from helpers import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE, random_adapter
 
 
 def test_deep_answer_explains_before_code():
@@ -155,28 +88,22 @@ def test_aggregate():
     assert aggregate_metrics([]) == AggregateMetrics(answers=0)
 
 
-def _adapter(model_dir: Path, out: Path, seed: int) -> Path:
-    """A LoRA adapter on the tiny model, with non-zero B so that it changes the answers."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(model_dir),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
-    )
-    model.save_pretrained(out)
-    return out
-
-
 def test_compare_checkpoints_side_by_side(tiny_model_dir, tmp_path):
-    a = _adapter(tiny_model_dir, tmp_path / "deep" / "checkpoints" / "checkpoint-step-10-epoch-0", 1)
-    b = _adapter(tiny_model_dir, tmp_path / "diverse" / "checkpoints" / "checkpoint-step-10-epoch-0", 2)
+    # Random adapters (non-zero B) that change the tiny model's greedy answers, each in its own way.
+    a = random_adapter(tiny_model_dir, tmp_path / "deep" / "checkpoints" / "checkpoint-step-10-epoch-0", 1)
+    b = random_adapter(tiny_model_dir, tmp_path / "diverse" / "checkpoints" / "checkpoint-step-10-epoch-0", 2)
     prompts = ["Explain binary search.", "Distance in three ways."]
     result = run_compare([a, b], prompts, max_new_tokens=6, include_base=True, system_prompt="Be brief.")
     names = [m.name for m in result.answers.models]
     assert names == ["base", "deep/checkpoint-step-10-epoch-0", "diverse/checkpoint-step-10-epoch-0"]
+    # Each model answers with its own weights: an adapter left unapplied, or left applied to the next model,
+    # would make two of these lists equal.
+    base, deep, diverse = (m.answers for m in result.answers.models)
+    for i in range(len(prompts)):
+        assert len({base[i], deep[i], diverse[i]}) == 3, (base[i], deep[i], diverse[i])
+    # A model's answers do not depend on the others compared beside it (greedy decoding is deterministic).
+    alone = run_compare([b], prompts, max_new_tokens=6, include_base=False, system_prompt="Be brief.")
+    assert [m.answers for m in alone.answers.models] == [diverse]
     for i, m in enumerate(result.answers.models):
         metrics = result.metrics.models[i]
         assert len(m.answers) == 2 and len(metrics.metrics) == 2
@@ -187,7 +114,11 @@ def test_compare_checkpoints_side_by_side(tiny_model_dir, tmp_path):
     answers_path, metrics_path = save_compare(result, tmp_path / "cmp")
     saved = json.loads(answers_path.read_text())
     assert saved["prompts"] == prompts and saved["models"][1]["checkpoint"] == str(a)
-    assert "metrics" in json.loads(metrics_path.read_text())["models"][0]
+    # The metrics on file are those of the answers on file, model by model.
+    saved_metrics = json.loads(metrics_path.read_text())["models"]
+    assert [[m["answer_chars"] for m in model["metrics"]] for model in saved_metrics] == [
+        [len(a.strip()) for a in model["answers"]] for model in saved["models"]
+    ]
     assert load_compare(tmp_path / "cmp") == result
 
     from rich.console import Console

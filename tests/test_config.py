@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from codetune.config import load_config, parse_config
+from codetune.config import dump_config, load_config, parse_config
 from codetune.errors import CodetuneError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -13,9 +14,13 @@ def _base() -> dict:
 
 
 @pytest.mark.parametrize("name", ["seed-qwen2.5-coder-1.5b.yaml", "demo.yaml"])
-def test_shipped_configs_validate(name):
+def test_shipped_configs_validate_and_reload_from_the_study_s_copy(name):
+    """A study keeps its resolved config (every default filled in) as config.yaml; read back, it is the same
+    config, and writes the same file: stages compare that text to decide what is stale."""
     cfg = load_config(REPO / "configs" / name)
-    assert cfg.runs and cfg.training.eval_every > 0
+    copy = parse_config(yaml.safe_load(dump_config(cfg)), origin="config.yaml")
+    assert copy.model_dump() == cfg.model_dump()
+    assert dump_config(copy) == dump_config(cfg)
 
 
 def test_seed_config_is_the_seed_study():

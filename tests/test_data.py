@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,41 +14,9 @@ from codetune.data.profile import profile_dataset
 from codetune.data.sources import load_rows, load_source, problem_hash
 from codetune.data.splits import assign_splits, seeded_problem_split
 from codetune.errors import CodetuneError
+from helpers import naholav_row, shaped_rows, write_jsonl
 
 runner = CliRunner()
-
-
-def naholav_row(problem: int, solution: int, split: str | None = "train", **extra) -> dict:
-    """One row shaped like Naholav/CodeGen-Deep-5K: input, output (<think> then code), solution, split, ..."""
-    code = f"n = int(input())\nprint(n * {problem} + {solution})"
-    row = {
-        "id": f"p{problem}-s{solution}",
-        "input": f"Problem {problem}\n\nGiven an integer N, print N times {problem} plus something.\n",
-        "output": f"<think>\nMultiply by {problem}.\n</think>\n```python\n{code}\n```",
-        "solution": code,
-        "difficulty": "easy",
-        "source": "test",
-        "license": "cc-by-4.0",
-        "dataset": "fixture",
-    }
-    if split is not None:
-        row["split"] = split
-    row.update(extra)
-    return row
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def shaped_rows(split_of=lambda p: "train", with_split: bool = True) -> list[dict]:
-    """3 problems x 5 solutions + 4 problems x 1 solution = 19 rows, 7 problems."""
-    rows = []
-    for p in range(7):
-        for s in range(5 if p < 3 else 1):
-            rows.append(naholav_row(p, s, split_of(p) if with_split else None))
-    return rows
 
 
 # ------------------------------------------------------------------------------------------------ profile

@@ -12,7 +12,7 @@ from codetune.config import parse_config
 from codetune.data.formatting import IGNORE_INDEX, encode_conversations, fenced_code
 from codetune.data.prepare import prepare_run_data
 from codetune.errors import CodetuneError
-from test_data import naholav_row, shaped_rows, write_jsonl
+from helpers import naholav_row, shaped_rows, write_jsonl
 
 SYSTEM = "You are an expert Python programmer."
 SPLIT_OF = {0: "train", 1: "train", 2: "valid", 3: "test", 4: "train", 5: "valid", 6: "test"}.get

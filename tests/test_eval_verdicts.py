@@ -19,9 +19,8 @@ import pytest
 from codetune.layout import checkpoint_name, run_dir, scores_path, stages_dir
 from codetune.study import evaluate as ev
 from codetune.study.select import select_study
+from helpers import bench_config, random_adapter
 from parity_cases import SOLVED, WRONG
-from test_bench_eval import _config
-from test_sweep import _adapter
 
 # SOLVED: correct programs for some of the first eight problems of tests/data; WRONG: programs that fail
 # in each way codetune's verdicts name (both also held to LiveCodeBench's own verdicts, tests/test_lcb_parity).
@@ -100,7 +99,7 @@ class KnownAnswers:
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("verdict-adapters")
-    return {s: _adapter(tiny_model_dir, root / f"ck{s}", seed=s) for s in STEPS}
+    return {s: random_adapter(tiny_model_dir, root / f"ck{s}", seed=s) for s in STEPS}
 
 
 @pytest.mark.parametrize("engine", ["per_checkpoint", "one_engine"])
@@ -109,7 +108,7 @@ def test_each_verdict_lands_on_its_problem_and_selection_is_exact(
 ):
     from transformers import AutoTokenizer
 
-    cfg = _config(
+    cfg = bench_config(
         tmp_path,
         tiny_model_dir,
         shared_benchmark,

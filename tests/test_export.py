@@ -22,7 +22,7 @@ from codetune.study.export import export_checkpoint
 from codetune.study.pipeline import dry_run_status, run_study
 from codetune.study.prune import prune_study
 from codetune.study.report import write_report
-from test_pipeline import study_doc
+from helpers import embedded_study, study_doc
 
 
 @pytest.fixture(scope="module")
@@ -182,28 +182,6 @@ def test_prune_keeps_the_resume_state_of_an_unfinished_run(study):
     res = prune_study(study)
     assert res.kept_resume == [f"deep/{ckpts[-1].name} (training unfinished)"]
     assert (ckpts[-1] / "optimizer.pt").is_file() and not (ckpts[0] / "optimizer.pt").exists()
-
-
-def embedded_study(folder: Path) -> Path:
-    """test_pipeline's tiny study on the embedded model (its base: the GGUF converted into CODETUNE_HOME), one
-    checkpoint after 2 steps, one problem; answers from the HF backend. Returns the study folder."""
-    rows = builtin_benchmark_rows(seed=42)[:1]
-    (folder / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    doc = study_doc("smollm2-135m-instruct")
-    doc["training"] |= {
-        "batch_size": 2,
-        "max_seq_length": 256,
-        "max_eval_samples": 2,
-        "eval_every": 2,
-        "save_every": 2,
-        "warmup_ratio": 0.0,
-        "learning_rate": 1e-2,
-    }
-    doc["benchmark"] |= {"max_problems": 1, "generation": {"max_new_tokens": 8, "backend": "hf"}}
-    doc["compare"]["max_new_tokens"] = 4
-    (folder / "study.yaml").write_text(yaml.safe_dump(doc))
-    run_study(load_config(folder / "study.yaml"))
-    return folder / "out"
 
 
 @pytest.mark.slow

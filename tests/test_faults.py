@@ -36,7 +36,7 @@ from codetune.files import (
 )
 from codetune.layout import LOCK_FILE
 from codetune.locks import folder_lock, lock_holder
-from conftest import marked_processes, sigint_as_default, sleeper_program, wait_for
+from helpers import REAP_S, marked_processes, sigint_as_default, sleeper_program, wait_for, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -169,8 +169,6 @@ def test_full_disk_during_score_is_one_line_and_keeps_the_old_file(tmp_path, ben
 
 
 def test_full_disk_during_training_is_one_line_and_leaves_no_temporary_file(tmp_path, tiny_model_dir):
-    from test_train import write_config
-
     with _tmpfs(tmp_path / "disk", "200k") as disk:
         cfg = write_config(disk, tiny_model_dir)  # the run folder lands on the small disk
         res = _codetune("train", str(cfg), "--run", "a")
@@ -308,8 +306,6 @@ def test_replace_dir_swaps_a_whole_folder(tmp_path):
 
 
 def test_a_second_train_of_the_same_run_is_refused_naming_the_holder(tmp_path, tiny_model_dir):
-    from test_train import write_config
-
     cfg = write_config(tmp_path, tiny_model_dir)
     rdir = tmp_path / "out" / "runs" / "a"
     (tmp_path / "out" / "stages").mkdir(parents=True)  # as the first train left its study folder
@@ -347,17 +343,27 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     assert (tmp_path / LOCK_FILE).exists()
 
 
+_TRY = (
+    "import sys\nfrom codetune.errors import CodetuneError\nfrom codetune.locks import folder_lock\n"
+    "try:\n    with folder_lock(sys.argv[1]):\n        print('took')\nexcept CodetuneError:\n    print('refused')\n"
+)
+
+
 def test_the_lock_is_reentrant_within_one_process(tmp_path):
-    with folder_lock(tmp_path), folder_lock(tmp_path):  # a study evaluating holds the study lock twice
-        pass
+    def another_process() -> str:
+        cmd = [sys.executable, "-c", _TRY, str(tmp_path)]
+        return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120).stdout.strip()
+
     with folder_lock(tmp_path):
-        pass
+        with folder_lock(tmp_path):  # a study evaluating holds the study lock twice
+            pass
+        assert another_process() == "refused"  # leaving the inner block kept the outer block's lock
+    assert another_process() == "took"  # leaving the outer one released it
 
 
 def test_under_a_launcher_only_process_zero_locks_the_run(tmp_path, monkeypatch, tiny_model_dir):
     from codetune.config import load_config
     from codetune.train import run as run_mod
-    from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     monkeypatch.setattr(run_mod, "_train_run", lambda cfg, name, **kw: run_mod.run_dir(cfg.output_path, name))
@@ -383,7 +389,6 @@ def test_train_overwrite_beside_a_study_of_the_same_folder_is_refused(tmp_path, 
     --overwrite` of that run is refused naming the study folder and its pid, and deletes nothing."""
     from codetune.config import load_config
     from codetune.train import run as run_mod
-    from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     out = tmp_path / "out"
@@ -425,7 +430,9 @@ def _interrupt(cmd: list[str], mark: str, sig: int, env: dict[str, str]) -> subp
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
         # What the walk of /proc finds: every process running the programs, whatever their session or parent.
-        assert wait_for(lambda: not marked_processes(mark), 3), f"still running: {marked_processes(mark)}"
+        assert wait_for(lambda: not marked_processes(mark), REAP_S), (
+            f"still running: {marked_processes(mark)}"
+        )
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     finally:
         if proc.poll() is None:
@@ -602,7 +609,6 @@ def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, tiny_model_di
 
     from codetune.config import load_config
     from codetune.train.run import train_run
-    from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir, max_steps=4))
     rdir = train_run(cfg, "a")
@@ -621,7 +627,6 @@ def _prepare(tmp_path, model_dir, **training):
     from codetune.config import load_config
     from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
-    from test_train import write_config
 
     cfg = load_config(write_config(tmp_path, model_dir, **training))
     t = cfg.training

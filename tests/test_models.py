@@ -1,5 +1,4 @@
 import json
-import time
 
 import pytest
 
@@ -71,17 +70,21 @@ def test_alias_without_package_says_how_to_install(monkeypatch):
 
 
 @pytest.mark.slow
-def test_real_alias_conversion_and_cache(codetune_home, smollm2_dir):
-    """The embedded default: GGUF -> transformers folder once (~35 s), then a fast cached load."""
+def test_real_alias_conversion_and_cache(codetune_home, smollm2_dir, monkeypatch):
+    """The embedded default: GGUF -> transformers folder once (~35 s), then loads read that cache."""
     path = smollm2_dir
     assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
     assert path.is_relative_to(codetune_home)
     # De-quantized weights: nothing may still call the model quantized, or training refuses it.
     assert "quantization_config" not in json.loads((path / "config.json").read_text())
-    t1 = time.time()
+    written = {f.name: f.stat().st_mtime_ns for f in path.iterdir()}
+
+    def no_gguf(alias):
+        raise AssertionError("a load with the cache in place went back to the GGUF")
+
+    monkeypatch.setattr(models, "locate_builtin_gguf", no_gguf)
     model, tok = models.load_model_and_tokenizer(ModelConfig(source="smollm2-135m-instruct", device="cpu"))
-    cached_load = time.time() - t1
-    assert cached_load < 15  # the cache, not another GGUF de-quantization (~35 s)
+    assert {f.name: f.stat().st_mtime_ns for f in path.iterdir()} == written  # the cache, not rewritten
     assert tok.chat_template and "<|im_start|>" in tok.chat_template
     msgs = [{"role": "user", "content": "Say hi."}]
     enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)

@@ -30,44 +30,10 @@ from codetune.records import (
 from codetune.study.pipeline import dry_run_status, run_study
 from codetune.study.results import load_records
 from codetune.train.summary import read_metrics
+from helpers import study_doc
 
 CHECKPOINTS = ["checkpoint-step-1-epoch-0", "checkpoint-step-2-epoch-0"]
 MODELS = ["base", *(f"deep/{c}" for c in CHECKPOINTS)]
-
-
-def study_doc(model_dir: Path) -> dict:
-    return {
-        "name": "tiny-pipeline",
-        "output_dir": "out",
-        "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-        "training": {
-            "max_steps": 2,
-            "batch_size": 4,
-            "eval_every": 1,
-            "save_every": 1,
-            "learning_rate": 1e-3,
-            "max_seq_length": 512,
-            "overlong": "truncate",
-            "max_eval_samples": 4,
-            "report_to": [],
-        },
-        "runs": {
-            "deep": {
-                "dataset": {"source": "builtin:deep", "max_rows": 40},
-                "system_prompt": "You are a coder.",
-            }
-        },
-        "benchmark": {
-            "source": "bench.jsonl",
-            "release": None,
-            "max_problems": 3,
-            "use_system_prompt": True,  # the run's system prompt reaches the eval prompts too
-            "timeout_s": 2.0,
-            "generation": {"max_new_tokens": 8, "batch_size": 4},
-        },
-        "compare": {"prompts": ["Explain binary search."], "max_new_tokens": 8},
-    }
 
 
 def edit(folder: Path, key: str, value) -> Path:
@@ -124,9 +90,16 @@ def test_every_stage_writes_its_output_and_record(base_study):
     assert OverlapReport.read(layout.overlap_path(out, "deep")).benchmark_problems == 3
     for key in MODELS:
         assert EvalSummary.read(layout.stage_output(out, "eval", key)).total == 3
-    assert Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint in CHECKPOINTS
+    best = Selection.read(layout.selection_path(out)).runs["deep"].best.checkpoint
+    assert best in CHECKPOINTS
+    # The comparison is of the base model and the selected checkpoint. (Two steps of training leave the tiny
+    # model's greedy answers as they were, so whether an adapter changes the answers is tests/test_compare's.)
     answers = CompareAnswers.read(layout.compare_answers_path(layout.compare_dir(out)))
-    assert [m.name for m in answers.models] == ["base", f"deep/{answers.models[1].name.split('/')[1]}"]
+    assert [m.name for m in answers.models] == ["base", f"deep/{best}"]
+    assert [m.checkpoint for m in answers.models] == [
+        None,
+        str(layout.checkpoints_dir(layout.run_dir(out, "deep")) / best),
+    ]
     recs = load_records(out)
     expected = {("profile", "deep"), ("overlap", "deep"), ("train", "deep"), ("selection", None)}
     expected |= {("eval", k) for k in MODELS} | {("compare", None), ("report", None)}

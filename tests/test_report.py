@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import helpers
 from codetune.cli import app
 from codetune.layout import (
     EVAL_SUMMARY_FILE,
@@ -41,14 +42,13 @@ from codetune.study.behaviour import aggregate_metrics, answer_metrics
 from codetune.study.compare import CompareResult, save_compare
 from codetune.study.report import loss_facts, write_report
 from codetune.study.select import select_study, write_selection
-from test_compare import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE
-from test_select import write_synthetic_study as _write_synthetic_study
+from helpers import DEEP_BINARY_SEARCH, DIVERSE_DISTANCE
 
 
 def write_synthetic_study(root: Path, **kw) -> Path:
-    """test_select's study with its selection record written, as the selection stage leaves it: the report
-    reads results only through that record."""
-    study = _write_synthetic_study(root, **kw)
+    """helpers.write_synthetic_study with its selection record written, as the selection stage leaves it:
+    the report reads results only through that record."""
+    study = helpers.write_synthetic_study(root, **kw)
     write_selection(study, select_study(study))
     return study
 
@@ -375,14 +375,14 @@ def test_report_under_a_selection_split(tmp_path):
 def test_report_with_several_samples_per_problem(tmp_path):
     """n > 1: a problem is solved when at least half its samples pass; failures count every sample."""
     from codetune.layout import base_eval_dir
-    from test_select import BASE, CONFIG, write_eval, write_run
+    from helpers import BASE_LABEL, SYNTHETIC_CONFIG, write_synthetic_eval, write_synthetic_run
 
     study = tmp_path / "study"
     study.mkdir()
     runs = "  deep:\n    dataset: {source: 'builtin:deep'}\n"
-    (study / "config.yaml").write_text(CONFIG.format(runs=runs, selection="{method: all}"))
-    write_eval(base_eval_dir(study), [[True, False, False]] * 10, label=BASE)
-    write_run(
+    (study / "config.yaml").write_text(SYNTHETIC_CONFIG.format(runs=runs, selection="{method: all}"))
+    write_synthetic_eval(base_eval_dir(study), [[True, False, False]] * 10, label=BASE_LABEL)
+    write_synthetic_run(
         study,
         "deep",
         {10: [[True, True, False]] * 4 + [[False] * 3] * 6, 20: [[True] * 3] * 2 + [[False] * 3] * 8},
@@ -392,7 +392,7 @@ def test_report_with_several_samples_per_problem(tmp_path):
     md = md_path.read_text()
     assert "| **deep** | **step 10** |" in md
     matrix = md.split("## Problems")[1].split("###")[0]
-    assert "| abc370_a | E |" not in matrix  # no difficulty recorded in test_select's entries
+    assert "| abc370_a | E |" not in matrix  # no difficulty recorded in the synthetic entries
     assert "| abc370_a |  | WA | ✓ | ✓ |" in matrix and "| abc373_a |  | WA | ✓ | WA |" in matrix
     # 30 answers per model: base passes 10 samples of 30, deep step 10 passes 8.
     assert (

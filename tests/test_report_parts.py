@@ -10,7 +10,9 @@ from codetune.study.document import Cell, Details, Matrix, Para, Table, to_html,
 from codetune.study.report.outcomes import problem_kind, sample_kind
 from codetune.study.stats import spearman
 from fakes import StandInRunner
-from test_report_scale import PROBLEMS
+from helpers import seed_problems
+
+PROBLEMS = seed_problems()
 
 
 def test_spearman():

@@ -19,7 +19,6 @@ import pytest
 
 from codetune import layout
 from codetune.bench.evaluate import EvalLabel
-from codetune.bench.lcb import parse_row
 from codetune.bench.scoring import grading_limits, score_generations, summarize_scores
 from codetune.fingerprint import StageSpec, content_digest, stage_label
 from codetune.records import EvalSummary, MetricsRow, ScoreEntry, StageRecord, read_list, write_list
@@ -27,14 +26,11 @@ from codetune.study.report import write_report
 from codetune.study.select import select_study, write_selection
 from codetune.train.summary import summarize
 from fakes import StandInRunner
+from helpers import seed_problems
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-PROBLEMS = [
-    parse_row(json.loads(line))
-    for line in (REPO / "tests/data/lcb_release_v5_atcoder_easy_2408_2502.jsonl").read_text().splitlines()
-    if line.strip()
-]
+PROBLEMS = seed_problems()
 STEPS = list(range(2, 37, 2))  # 18 checkpoints
 RUNS = ("deep", "diverse")
 HOSTILE = "<script>document.title='pwned'</script></pre><b>bold</b>"
@@ -240,20 +236,21 @@ class _Grid(HTMLParser):
 HTML_LIMIT = (
     1_500_000  # bytes at the seed scale with answers of real length; measured 0.91 MB (figures 0.35 MB)
 )
-BUILD_CEILING_S = 60
+# CPU seconds (the wall clock on a shared machine measures the neighbours too); measured 3.0 s.
+BUILD_CPU_CEILING_S = 60
 
 
 def test_seed_scale_report_is_small_quick_and_complete(tmp_path, capsys):
     study = write_study(tmp_path)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     html_path, md_path = write_report(study)
-    took = time.perf_counter() - t0
+    took = time.process_time() - t0
     size = html_path.stat().st_size
     with capsys.disabled():
         print(
-            f"\nseed scale: report.html {size:,} bytes, report.md {md_path.stat().st_size:,} bytes, built in {took:.1f} s"
+            f"\nseed scale: report.html {size:,} bytes, report.md {md_path.stat().st_size:,} bytes, built in {took:.1f} s of CPU"
         )
-    assert size < HTML_LIMIT and took < BUILD_CEILING_S
+    assert size < HTML_LIMIT and took < BUILD_CPU_CEILING_S
     html = html_path.read_text()
     md = md_path.read_text()
     grid = _Grid()

@@ -19,7 +19,7 @@ from codetune.errors import CodetuneError
 from codetune.sandbox import Job, Limits, get_runner, isolation, protections
 from codetune.sandbox.isolation import detect
 from codetune.sandbox.runner import PoolRunner, SubprocessRunner
-from conftest import marked_processes, sleeper_program, wait_for
+from helpers import REAP_S, marked_processes, sleeper_program, wait_for
 
 # Small limits keep hostile cases fast and harmless on a shared machine.
 TIGHT = Limits(
@@ -120,7 +120,7 @@ def _run_hostile(runner, program: str, stdin: str = "", limits: Limits = TIGHT, 
     baseline = _descendants(os.getpid())
     result = runner.run([Job(program, stdin, limits)])[0]
     # Nothing left running: no new process under this test, none owned by the runner's job uids.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + REAP_S
     while (_descendants(os.getpid()) - baseline or _uid_procs(runner._uids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _descendants(os.getpid()) - baseline, "a job left a process running"
@@ -277,11 +277,11 @@ def test_allocate_50_gb(runner):
 
 def test_write_10_gb_to_stdout(runner):
     prog = "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(10 * 1024):\n    sys.stdout.write(chunk)"
-    t0 = time.monotonic()
     r = _run_hostile(runner, prog)
     assert r.status == "output_limit" and r.stdout_truncated
     assert len(r.stdout) == TIGHT.max_output_bytes and set(r.stdout) == {"x"}
-    assert time.monotonic() - t0 < 60  # 10 GB uncapped would take minutes
+    # Stopped at the cap (its first 1 MB write), not by its CPU limit: 10 GB uncapped would take minutes.
+    assert r.cpu_time_s < TIGHT.cpu_time_s
 
 
 def test_print_forever_to_stderr(runner):
@@ -536,7 +536,6 @@ def test_closing_during_a_run_answers_every_job():
 
     closer = threading.Thread(target=close_after_the_first_job)
     closer.start()
-    t0 = time.monotonic()
     prog = (
         f"import ctypes, time\nctypes.CDLL(None).prctl(15, {mark.encode()!r}, 0, 0, 0)\n"
         "time.sleep(0.5)\nprint('done')"
@@ -544,8 +543,8 @@ def test_closing_during_a_run_answers_every_job():
     results = r.run([Job(prog, limits=TIGHT)] * 30)
     closer.join()
     statuses = [x.status for x in results]
-    # 30 jobs x 0.5 s would take 15 s on one worker; closing stops them long before
-    assert time.monotonic() - t0 < 60 and statuses[0] == "ok" and statuses[-1] == "sandbox_error"
+    # Closing stopped the queue: the first job ran, the last never did, and each job has an answer.
+    assert statuses[0] == "ok" and statuses[-1] == "sandbox_error"
     assert set(statuses) == {"ok", "sandbox_error"}
 
 
@@ -608,7 +607,7 @@ def test_closing_stops_running_jobs_and_what_they_started(kind):
         t0 = time.monotonic()
         r.close()
         assert time.monotonic() - t0 < 60, "closing waited for the job (600 s limit) instead of stopping it"
-        assert wait_for(lambda: not marked_processes(mark), 3), f"left running: {marked_processes(mark)}"
+        assert wait_for(lambda: not marked_processes(mark), REAP_S), f"left running: {marked_processes(mark)}"
         t.join(10)
         assert not t.is_alive() and results[0].status == "sandbox_error"
     finally:
@@ -628,7 +627,7 @@ def test_a_job_dies_with_its_server(kind):
     try:
         assert wait_for(lambda: len(marked_processes(mark)) >= 2, 30), "the job did not start"
         os.kill(r._servers[0].proc.pid, 9)
-        assert wait_for(lambda: not marked_processes(mark), 3), f"left running: {marked_processes(mark)}"
+        assert wait_for(lambda: not marked_processes(mark), REAP_S), f"left running: {marked_processes(mark)}"
         t.join(20)
         assert not t.is_alive()
     finally:
@@ -647,7 +646,7 @@ def test_the_sweep_after_a_killed_server_finds_jobs_by_their_home(tmp_path):
     other = subprocess.Popen(["sleep", "600"], env={**env, "HOME": str(tmp_path)})
     try:
         _kill_with_home("/codetune-job-424242-")
-        assert mine.wait(5) == -9 and other.poll() is None
+        assert mine.wait(REAP_S) == -9 and other.poll() is None
     finally:
         other.kill()
         mine.kill()

@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 from codetune.sandbox import Job, Limits, get_runner
-from conftest import REPO
+from helpers import REPO
 
 # The programs live with the throughput benchmark that times them (benchmarks/ never imports tests/).
 _spec = importlib.util.spec_from_file_location(

@@ -101,6 +101,25 @@ def test_scoring_beside_busy_processes_keeps_every_verdict_and_ends(capsys):
     assert busy_s < 4 * quiet_s + 10, (quiet_s, busy_s)
 
 
+class _SleepClock:
+    """The scoring module's clock, with time passing only as it sleeps: a wait measured in its own sleeps,
+    whatever else keeps the machine busy."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
 def test_starved_tests_wait_once_in_all_say_so_and_run_again_alone(monkeypatch, capsys):
     """Where the sandbox could not leave a test's waits for a CPU out (a kernel without schedstat, or a test
     that ended at the real-time ceiling), a timeout with CPU time to spare on a busy machine is re-run alone:
@@ -112,10 +131,11 @@ def test_starved_tests_wait_once_in_all_say_so_and_run_again_alone(monkeypatch, 
     calls: list[int] = []
     monkeypatch.setattr(scoring, "oversubscribed", lambda: True)  # the machine never quietens
     monkeypatch.setattr(scoring, "RERUN_WAIT_S", 1.0)
+    clock = _SleepClock()
+    monkeypatch.setattr(scoring, "time", clock)
     rows, gens, _ = _problems_and_answers()
-    t0 = time.monotonic()
     scores = score_generations(rows[:5], gens[:5], limits=LIMITS, runner=StarvedOnceRunner(starved, calls))
-    assert time.monotonic() - t0 < 1.0 + 3
+    assert sum(clock.slept) == pytest.approx(1.0)  # one wait of RERUN_WAIT_S, not one per starved test
     assert calls == [5, 1, 1, 1, 1, 1]  # all five at once, then each again alone
     assert [s.graded_list for s in scores] == [[True]] * 5 and [s.timeouts_rerun for s in scores] == [1] * 5
     err = " ".join(capsys.readouterr().err.split())

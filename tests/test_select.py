@@ -3,156 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from codetune.bench.evaluate import EvalLabel
-from codetune.bench.scoring import summarize_scores
 from codetune.cli import app
 from codetune.errors import CodetuneError
-from codetune.layout import (
-    ADAPTER_CONFIG_FILE,
-    base_eval_dir,
-    checkpoint_name,
-    checkpoints_dir,
-    eval_dir,
-    eval_summary_path,
-    metrics_path,
-    run_dir,
-    run_summary_path,
-    scores_path,
-)
-from codetune.records import EvalSummary, MetricsRow, ScoreEntry, write_list
 from codetune.study.results import load_study
 from codetune.study.select import best_checkpoint, select_study, write_selection
-from codetune.train.summary import summarize
-
-QIDS = [f"abc{370 + i}_a" for i in range(10)]
-DATES = [f"2024-{8 + i // 4:02d}-{1 + i:02d}T00:00:00" for i in range(10)]
-N_PUBLIC, N_PRIVATE = 1, 2
-
-CONFIG = """name: synthetic
-output_dir: .
-model: {{source: smollm2-135m-instruct}}
-training: {{max_steps: 30, eval_every: 10, save_every: 10}}
-runs:
-{runs}
-benchmark:
-  source: builtin
-  selection: {selection}
-"""
-
-
-def score_entry(i: int, samples: list[bool]) -> ScoreEntry:
-    """Problem QIDS[i] as codetune's scorer writes it: one public then two private tests; a failing sample
-    fails its first (public) test and runs no other."""
-    return ScoreEntry(
-        question_id=QIDS[i],
-        contest_date=DATES[i],
-        code_list=[f"print({i})"] * len(samples),
-        graded_list=samples,
-        pass_at_1=sum(samples) / len(samples),
-        verdicts=[["passed"] * (N_PUBLIC + N_PRIVATE) if ok else ["wrong_answer"] for ok in samples],
-        metadata=[{} for _ in samples],
-        public_passed=samples,
-        extraction_failed=[False] * len(samples),
-        n_public_tests=N_PUBLIC,
-        n_private_tests=N_PRIVATE,
-    )
-
-
-def write_eval(folder: Path, solved: list, *, label: EvalLabel) -> None:
-    """scores.json and summary.json from records: problem QIDS[i] is solved where solved[i] is 1 (one
-    sample), or has the given per-sample results where solved[i] is a list."""
-    entries = [score_entry(i, s if isinstance(s, list) else [bool(s)]) for i, s in enumerate(solved)]
-    write_list(scores_path(folder), entries)
-    EvalSummary(
-        **summarize_scores(entries).model_dump(),
-        model=label.model,
-        run=label.run,
-        checkpoint=label.checkpoint,
-        step=label.step,
-        epoch=label.epoch,
-        base_model="smollm2-135m-instruct",
-        system_prompt=None,
-        wall_time_s=12.5,
-        generation_time_s=10.0,
-        scoring_time_s=2.5,
-        problems_per_s=1.0,
-        resumed=False,
-    ).write(eval_summary_path(folder))
-
-
-BASE = EvalLabel("base", None, "base", None, None)
-
-
-def write_run(
-    study: Path,
-    name: str,
-    evals: dict[int, list],
-    *,
-    val: dict[int, float] | None = None,
-    finished: bool = True,
-    unevaluated: tuple[int, ...] = (),
-) -> Path:
-    """A run folder: metrics every 10 steps, a checkpoint per step in `evals` (+ `unevaluated`), its evals."""
-    d = run_dir(study, name)
-    steps = sorted(set(evals) | set(unevaluated))
-    val = val or {s: 1.0 - s / 100 for s in steps}
-    rows = [
-        MetricsRow(
-            step=s,
-            epoch=s / 30,
-            train_loss=1.2 - s / 50,
-            val_loss=val[s],
-            test_loss=val[s] + 0.05,
-            learning_rate=1e-3,
-            tokens_seen=s * 1000,
-            wall_time=s * 2.0,
-        )
-        for s in steps
-    ]
-    d.mkdir(parents=True, exist_ok=True)
-    metrics_path(d).write_text("".join(r.line() + "\n" for r in rows))
-    names = [checkpoint_name(s, 0) for s in steps]
-    if finished:
-        summarize(rows, run=name, patience=2, checkpoints=names).write(run_summary_path(d))
-    for ck in names:
-        (checkpoints_dir(d) / ck).mkdir(parents=True)
-        (checkpoints_dir(d) / ck / ADAPTER_CONFIG_FILE).write_text(
-            json.dumps({"base_model_name_or_path": "base-model"})
-        )
-    for s, solved in evals.items():
-        ck = checkpoint_name(s, 0)
-        write_eval(eval_dir(d, ck), solved, label=EvalLabel(f"{name}_{ck}", name, ck, s, 0))
-    return d
-
-
-def write_synthetic_study(
-    root: Path, *, with_missing_run: bool = True, selection: str = "{method: all}"
-) -> Path:
-    """Runs `deep` (complete; 3 checkpoints), `diverse` (training interrupted after step 20, step 20 not
-    evaluated) and, optionally, `absent` (in the config, never started); the base model evaluated."""
-    study = root / "study"
-    study.mkdir(parents=True)
-    names = ["deep", "diverse"] + (["absent"] if with_missing_run else [])
-    runs = "".join(f"  {n}:\n    dataset: {{source: 'builtin:deep'}}\n" for n in names)
-    (study / "config.yaml").write_text(CONFIG.format(runs=runs, selection=selection))
-    write_eval(base_eval_dir(study), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], label=BASE)
-    write_run(
-        study,
-        "deep",
-        {
-            10: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-            20: [1, 1, 1, 1, 0, 0, 0, 0, 0, 0],
-            30: [1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
-        },
-        val={10: 0.9, 20: 0.8, 30: 0.85},
-    )
-    write_run(study, "diverse", {10: [1, 0, 1, 0, 0, 0, 0, 0, 0, 1]}, finished=False, unevaluated=(20,))
-    return study
+from helpers import QIDS, write_synthetic_run, write_synthetic_study
 
 
 def test_highest_pass1_wins(tmp_path):
@@ -183,7 +42,9 @@ def _tie_study(tmp_path, evals=None, *, val=None):
     study = tmp_path / "study"
     study.mkdir()
     same = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
-    write_run(study, "r", evals or {10: same, 20: same, 30: same}, val=val or {10: 0.5, 20: 0.5, 30: 0.5})
+    write_synthetic_run(
+        study, "r", evals or {10: same, 20: same, 30: same}, val=val or {10: 0.5, 20: 0.5, 30: 0.5}
+    )
     return load_study(study).runs["r"].evals
 
 

@@ -8,7 +8,7 @@ import pytest
 from codetune.config import NOT_RESULT_KEYS, load_config
 from codetune.layout import METRICS_FILE
 from codetune.train.summary import read_metrics
-from test_train import write_config
+from helpers import bench_config, write_config
 
 TESTED = {"training.report_to", "training.eval_batch_size", "benchmark.workers"}
 
@@ -59,9 +59,8 @@ def test_records_store_the_speed_settings_they_ran_with(tmp_path, tiny_model_dir
     from codetune.fingerprint import config_disagreement, settings_as_run
     from codetune.study.stages.context import StudyContext
     from codetune.study.stages.eval import eval_stage, eval_targets
-    from test_bench_eval import _config
 
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, workers=3)
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, workers=3)
     ctx = StudyContext(cfg)
     spec = eval_stage(ctx, eval_targets(ctx, runs=[])[0]).spec
     assert spec.speed == {"benchmark": {"workers": 3, "generation": {"backend": "auto", "engine": "auto"}}}

@@ -34,35 +34,21 @@ from codetune.records import EvalSummary, StageRecord
 from codetune.sandbox import get_runner
 from codetune.study import evaluate as ev
 from fakes import ScriptedEngine, SignallingRunner, StarvingEngine
-from test_bench_eval import _config
+from helpers import bench_config, random_adapter
 
 # How the answers were produced (times, the sweep's share, the engine mode in generated_by), not what they are.
 TIMING = {"wall_time_s", "generation_time_s", "scoring_time_s", "problems_per_s", "engine", "generated_by"}
 STEPS = (2, 4, 6)
 
 
-def _adapter(model_dir: Path, out: Path, seed: int) -> Path:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    peft = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(model_dir),
-        LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False),
-    )
-    peft.save_pretrained(out)
-    return out
-
-
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory, tiny_model_dir) -> dict[int, Path]:
     root = tmp_path_factory.mktemp("adapters")
-    return {s: _adapter(tiny_model_dir, root / f"ck{s}", seed=s) for s in STEPS}
+    return {s: random_adapter(tiny_model_dir, root / f"ck{s}", seed=s) for s in STEPS}
 
 
 def _study(tmp_path: Path, tiny_model_dir, shared_benchmark, adapters, engine: str):
-    cfg = _config(
+    cfg = bench_config(
         tmp_path,
         tiny_model_dir,
         shared_benchmark,
@@ -274,7 +260,7 @@ def test_per_checkpoint_resumes_after_a_kill(
 def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark):
     from transformers import AutoTokenizer
 
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "one_engine"})
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "one_engine"})
     bench = cfg.benchmark
     problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
     scored = threading.Event()
@@ -296,7 +282,7 @@ def test_scoring_overlaps_generation(tmp_path, tiny_model_dir, shared_benchmark)
 
 
 def test_engine_mode_auto_per_backend(tiny_model_dir, shared_benchmark, tmp_path):
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "auto"})
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, generation={"engine": "auto"})
     hf = HFEngine(model=None, tokenizer=None)
     assert engine_mode(cfg.benchmark.generation, hf) == "per_checkpoint"
     vllm_like = type("V", (), {"backend": "vllm"})()
@@ -332,7 +318,7 @@ def test_a_slow_but_correct_program_keeps_its_verdict_under_an_overlapped_sweep(
 
     from codetune.bench import scoring
 
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=1, timeout_s=2.0)
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, max_problems=1, timeout_s=2.0)
     bench = cfg.benchmark
     problems = load_benchmark(bench, None, seed=0, report=lambda *_: None).problems
     mark = f"ct-slow-{os.getpid()}"

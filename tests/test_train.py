@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from codetune.config import load_config, parse_config
 from codetune.errors import CodetuneError
@@ -21,6 +19,9 @@ from codetune.layout import METRICS_FILE, list_checkpoints, run_dir, run_summary
 from codetune.records import StageRecord
 from codetune.study.plan import expected_checkpoints
 from codetune.train.summary import read_metrics
+from helpers import write_config, write_naholav_jsonl
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 ROW_KEYS = [
@@ -33,63 +34,6 @@ ROW_KEYS = [
     "tokens_seen",
     "wall_time",
 ]
-TRAIN_ROWS = 28  # with batch_size 4: 7 steps per epoch
-
-
-def write_naholav_jsonl(path: Path, *, n_train: int = TRAIN_ROWS, n_valid: int = 6, n_test: int = 6) -> Path:
-    """A small dataset in the Naholav CodeGen schema: input, output (reasoning + code), solution, split, id."""
-    rng = random.Random(0)
-    rows = []
-    for i in range(n_train + n_valid + n_test):
-        split = "train" if i < n_train else "valid" if i < n_train + n_valid else "test"
-        body = "".join(f"    print(n * {i} + {k})\n" for k in range(rng.randint(1, 8)))
-        sol = f"def solve():\n    n = int(input())\n{body}"
-        rows.append(
-            {
-                "id": f"p{i}",
-                "input": f"Problem {i}: read n and print the values. " + "Input Output " * rng.randint(1, 6),
-                "output": f"<think>multiply by {i}</think>\n```python\n{sol}```",
-                "solution": sol,
-                "split": split,
-            }
-        )
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_config(folder: Path, model_dir: Path, *, data: str = "data.jsonl", **training) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / data).exists():
-        write_naholav_jsonl(folder / data)
-    t = {"max_steps": 6, "batch_size": 4, "eval_every": 2, "save_every": 2, "learning_rate": 1e-3}
-    t.update({"max_seq_length": 256, **training})
-    doc = {
-        "name": "t",
-        "output_dir": "out",
-        "model": {"source": str(model_dir), "device": "cpu", "dtype": "float32"},
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.1},
-        "training": t,
-        "runs": {"a": {"dataset": {"source": data}, "system_prompt": "You are a coder."}},
-    }
-    path = folder / "study.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning threads make tiny matmuls 20x slower."""
-    import torch
-
-    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"  # for the child processes
-    yield
-    torch.set_num_threads(before)
-    if env is None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    else:
-        os.environ["OMP_NUM_THREADS"] = env
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +90,8 @@ def test_summary_plot_and_tensorboard(six_steps):
     assert summary["best_val"] == {"step": best_val.step, "loss": best_val.val_loss}
     assert summary["best_test"]["loss"] == min(r.test_loss for r in rows)
     assert summary["final"]["step"] == 6 and summary["final"]["val_loss"] == rows[-1].val_loss
-    assert "overfitting_step" in summary and summary["overfit_patience"] == 3
+    # Overfitting is 3 rises in a row after the minimum: 3 evals cannot hold that.
+    assert summary["overfitting_step"] is None and summary["overfit_patience"] == 3
     assert summary["wall_time"] > 0
     assert (rdir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any((rdir / "tb").rglob("events.out.tfevents.*"))
@@ -396,9 +341,25 @@ def test_cli_train_errors_are_one_line(tmp_path, tiny_model_dir):
     assert res.stderr.strip().splitlines() == ["codetune: error: run 'missing' is not in the config; runs: a"]
 
 
-def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_model_dir):
+def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_model_dir, monkeypatch):
+    """What each option changes in the loop: accumulation 2 runs two micro-batches per optimizer step,
+    packing makes each micro-batch one row holding its batch_size sequences, checkpointing is on in the
+    model; the tokens counted are the packed ones."""
+    import transformers
+
     from codetune.train.run import train_run
 
+    seen = []  # per micro-batch: (global step, rows, sequences, tokens, checkpointing on)
+    real = transformers.Trainer.training_step
+
+    def spy(trainer, model, inputs, *a, **k):
+        ids = inputs["input_ids"]
+        sequences = int((inputs["position_ids"] == 0).sum()) if "position_ids" in inputs else ids.shape[0]
+        checkpointing = any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+        seen.append((trainer.state.global_step, ids.shape[0], sequences, ids.numel(), checkpointing))
+        return real(trainer, model, inputs, *a, **k)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", spy)
     path = write_config(
         tmp_path,
         tiny_model_dir,
@@ -412,8 +373,16 @@ def test_packing_accumulation_and_checkpointing_options_train(tmp_path, tiny_mod
         report_to=[],
     )
     rdir = train_run(load_config(path), "a")
+    assert [(step, rows, seqs) for step, rows, seqs, _, _ in seen] == [
+        (0, 1, 2),
+        (0, 1, 2),
+        (1, 1, 2),
+        (1, 1, 2),
+    ]
+    assert all(on for *_, on in seen)
     rows = read_metrics(rdir / METRICS_FILE)
     assert [r.step for r in rows] == [2] and math.isfinite(rows[0].val_loss)
+    assert rows[0].tokens_seen == sum(tokens for _, _, _, tokens, _ in seen)  # no padding to leave out
     assert not (rdir / "tb").exists()
 
 

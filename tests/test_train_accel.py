@@ -16,7 +16,7 @@ from codetune.errors import CodetuneError
 from codetune.layout import run_summary_path
 from codetune.records import RunSummary
 from codetune.train.accel import GIB, estimate_memory, lora_parameter_count, resolve_acceleration
-from test_train import write_config
+from helpers import write_config
 
 # Qwen2.5-Coder-1.5B-Instruct's config.json (the shape the seed study trains)
 QWEN_1_5B = types.SimpleNamespace(

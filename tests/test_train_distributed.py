@@ -19,7 +19,9 @@ from codetune.config import load_config
 from codetune.errors import CodetuneError
 from codetune.layout import METRICS_FILE, list_checkpoints, run_dir
 from codetune.train.summary import read_metrics
-from test_train import _one_thread, write_config  # noqa: F401  (_one_thread: autouse fixture)
+from helpers import write_config
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 ACCELERATE_CONFIGS = REPO / "configs" / "accelerate"

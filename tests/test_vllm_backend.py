@@ -19,12 +19,12 @@ from codetune.config import NOT_RESULT_KEYS, parse_config
 from codetune.errors import CodetuneError
 from codetune.layout import checkpoint_name, run_dir, stages_dir
 from codetune.study import evaluate as ev
-from test_bench_eval import _config, _make_checkpoint
+from helpers import bench_config, random_adapter
 
 
 def test_missing_vllm_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
     with pytest.raises(CodetuneError, match=r"setup-gpu.sh on a CUDA machine.*install-vllm.sh"):
         ev.evaluate_study(cfg, include_base=True)
     assert not (cfg.output_path / "eval").exists()
@@ -33,7 +33,7 @@ def test_missing_vllm_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmar
 def test_gpu_vllm_without_cuda_is_a_clear_error(tmp_path, tiny_model_dir, shared_benchmark, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))  # no vllm.platforms: not the CPU build
     monkeypatch.setitem(sys.modules, "vllm.platforms", None)  # nor the real one an earlier test imported
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark, generation={"backend": "vllm"})
     with pytest.raises(CodetuneError, match="needs a CUDA GPU, or vLLM's CPU build"):
         ev.evaluate_study(cfg, include_base=True)
 
@@ -127,14 +127,14 @@ def _rounds(calls: list) -> list[list[str | None]]:
 
 def test_vllm_on_cuda_engine_and_sampling_settings(tmp_path, tiny_model_dir, shared_benchmark, fake_vllm):
     calls = fake_vllm
-    cfg = _config(
+    cfg = bench_config(
         tmp_path,
         tiny_model_dir,
         shared_benchmark,
         generation={"backend": "vllm", "max_new_tokens": 8, "tensor_parallel_size": 2},
     )
     for step in (2, 4):
-        _make_checkpoint(
+        random_adapter(
             tiny_model_dir, run_dir(cfg.output_path, "r1") / "checkpoints" / checkpoint_name(step, 0)
         )
     stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
@@ -183,7 +183,7 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
     calls = fake_vllm
     for engine in ("per_checkpoint", "one_engine"):
         calls.clear()
-        cfg = _config(
+        cfg = bench_config(
             tmp_path / engine,
             tiny_model_dir,
             shared_benchmark,
@@ -193,7 +193,7 @@ def test_vllm_one_engine_sends_every_checkpoint_at_once(
         ckpts = run_dir(cfg.output_path, "r1") / "checkpoints"
         names = [f"r1__step{s}" for s in (2, 4, 6)]
         for step in (2, 4, 6):
-            _make_checkpoint(tiny_model_dir, ckpts / checkpoint_name(step, 0))
+            random_adapter(tiny_model_dir, ckpts / checkpoint_name(step, 0))
         stages_dir(cfg.output_path).mkdir()  # a study folder, as training leaves it
         ev.evaluate_study(cfg, include_base=True)
         args = _named(calls, "EngineArgs")[0][2]
@@ -220,11 +220,11 @@ def test_auto_backend_is_vllm_where_it_runs_and_counts_as_resolved(
         ctx = StudyContext(cfg)
         return eval_stage(ctx, eval_targets(ctx, runs=[])[0]).spec
 
-    cfg = _config(tmp_path, tiny_model_dir, shared_benchmark)
+    cfg = bench_config(tmp_path, tiny_model_dir, shared_benchmark)
     g = cfg.benchmark.generation
     assert g.backend == "auto" and resolved_backend(g, cfg.model) == "hf"  # CODETUNE_VLLM=0 (conftest)
     no_vllm = stage(cfg)
-    spelled = _config(
+    spelled = bench_config(
         tmp_path, tiny_model_dir, shared_benchmark, generation=g.model_dump() | {"backend": "hf"}
     )
     assert stage(spelled).fingerprint == no_vllm.fingerprint  # auto and what it picked: one evaluation

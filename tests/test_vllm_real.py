@@ -37,7 +37,7 @@ from codetune.bench.generate import render_chat
 from codetune.bench.lcb import load_benchmark_file
 from codetune.bench.prompts import build_prompt
 from codetune.config import GenerationConfig, ModelConfig
-from conftest import sigint_as_default
+from helpers import bench_config, embedded_study, sigint_as_default, study_doc
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -284,9 +284,8 @@ class _Renamed:
 
 def _study(tmp_path, model_dir, bench, adapters, engine_mode):
     from codetune.layout import checkpoint_name, run_dir, stages_dir
-    from test_bench_eval import _config
 
-    cfg = _config(
+    cfg = bench_config(
         tmp_path / engine_mode,
         model_dir,
         bench,
@@ -546,10 +545,9 @@ def test_whole_study_in_the_vllm_environment_trains_and_reports_vllm(smollm2_dir
     from codetune.records import EvalSummary
     from codetune.study.pipeline import run_study
     from codetune.study.results import load_records
-    from test_pipeline import study_doc
 
     torch.set_num_threads(1)
-    doc = study_doc(smollm2_dir)  # test_pipeline's tiny study, on the real model and benchmark
+    doc = study_doc(smollm2_dir)  # helpers.study_doc's tiny study, on the real model and benchmark
     doc["training"] |= {
         "batch_size": 2,
         "gradient_checkpointing": True,  # the TrainingArguments key that was renamed after 5.19
@@ -600,7 +598,6 @@ def test_vllm_loads_an_exported_merged_model_and_answers_as_hf_does(smollm2_dir,
     import torch
 
     from codetune.study.export import export_checkpoint
-    from test_export import embedded_study
 
     torch.set_num_threads(2)
     merged = tmp_path / "merged"
