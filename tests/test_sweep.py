@@ -188,7 +188,7 @@ def test_one_engine_resumes_after_a_kill(
 
     real, asked = gen.generate_texts, []
 
-    def killed_after_five(model, tok, prompts, **kw):
+    def killed_after_five(model, tok, prompts, decoding, **kw):
         asked.append(len(prompts))
         on_result, seen = kw.pop("on_result"), []
 
@@ -198,7 +198,7 @@ def test_one_engine_resumes_after_a_kill(
             if len(seen) == 5:
                 raise KeyboardInterrupt
 
-        return real(model, tok, prompts, on_result=counting, **kw)
+        return real(model, tok, prompts, decoding, on_result=counting, **kw)
 
     monkeypatch.setattr(gen, "generate_texts", killed_after_five)
     with pytest.raises(KeyboardInterrupt):
@@ -238,7 +238,7 @@ def test_per_checkpoint_resumes_after_a_kill(
 
     real, asked, seen = gen.generate_texts, [], []
 
-    def killed_after_five(model, tok, prompts, **kw):
+    def killed_after_five(model, tok, prompts, decoding, **kw):
         asked.append(len(prompts))
         on_result = kw.pop("on_result")
 
@@ -248,7 +248,7 @@ def test_per_checkpoint_resumes_after_a_kill(
             if len(seen) == 5:
                 raise KeyboardInterrupt
 
-        return real(model, tok, prompts, on_result=counting, **kw)
+        return real(model, tok, prompts, decoding, on_result=counting, **kw)
 
     monkeypatch.setattr(gen, "generate_texts", killed_after_five)
     with pytest.raises(KeyboardInterrupt):
@@ -277,7 +277,7 @@ class _ScriptedEngine:
     def __init__(self, tokenizer, scored: threading.Event):
         self.tokenizer, self.scored = tokenizer, scored
 
-    def generate(self, requests, *, on_result, **kw):
+    def generate(self, requests, decoding, *, on_result=None, **kw):
         answers = []
         for i, _ in enumerate(requests):
             answers.append(["```python\nprint(input())\n```"])
@@ -328,17 +328,18 @@ def test_engine_mode_auto_per_backend(tiny_model_dir, shared_benchmark, tmp_path
 def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codetune.bench.generate import generate_chat
+    from codetune.bench.generate import Decoding, generate_chat
     from codetune.errors import CodetuneError
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     conv = [{"role": "user", "content": "Input"}]
+    short = Decoding(max_new_tokens=2)
     with pytest.raises(CodetuneError, match="needs a PEFT model"):
-        generate_chat(model, tok, [conv], max_new_tokens=2, adapters=["a"], show_progress=False)
+        generate_chat(model, tok, [conv], short, adapters=["a"], show_progress=False)
     # Base-model rows on a plain model are plain generation.
-    assert generate_chat(model, tok, [conv], max_new_tokens=2, adapters=[None], show_progress=False) == (
-        generate_chat(model, tok, [conv], max_new_tokens=2, show_progress=False)
+    assert generate_chat(model, tok, [conv], short, adapters=[None], show_progress=False) == (
+        generate_chat(model, tok, [conv], short, show_progress=False)
     )
 
 
@@ -353,7 +354,7 @@ class _StarvingEngine:
         self.tokenizer, self.program, self.mark, self.busy = tokenizer, program, mark, busy
         self.loaded = threading.Event()  # set while the machine counts as oversubscribed
 
-    def generate(self, requests, *, on_result, **kw):
+    def generate(self, requests, decoding, *, on_result=None, **kw):
         import resource
         import subprocess
         import sys
