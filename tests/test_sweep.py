@@ -158,6 +158,20 @@ def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
     assert sum(s.generation_time_s for s in summaries) == pytest.approx(shared.generation_s, abs=0.05)
 
 
+@pytest.mark.parametrize("engine", ["per_checkpoint", "one_engine"])
+def test_the_scoring_rules_are_said_once_per_evaluation(
+    engine, adapters, tmp_path, tiny_model_dir, shared_benchmark, capsys
+):
+    """With stop_at_code_end (scored on the first block, not LiveCodeBench's last) the rules are said before
+    an evaluation: once for its four models, not once per model."""
+    cfg = _study(tmp_path, tiny_model_dir, shared_benchmark, adapters, engine)
+    cfg.benchmark.generation.stop_at_code_end = True
+    assert len(ev.evaluate_study(cfg, include_base=True)) == 4
+    said = " ".join(capsys.readouterr().err.split())  # rich wraps long lines on a narrow console
+    assert said.count("stop_at_code_end, a speed option") == 1
+    assert said.count("scoring rules: prompt style") == 1
+
+
 def test_auto_engine_is_recorded_as_what_it_resolves_to_so_spelling_it_out_redoes_nothing(
     reference, monkeypatch
 ):

@@ -126,8 +126,6 @@ class EvalFolder:
     def open(self, tokenizer) -> None:
         """Write the prompts and read back what an interrupted evaluation finished."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.bench.generation.stop_at_code_end:
-            say(f"{self.name}: {describe_rules(self.rules)}")
         built = [build_prompt(p, self.rules["prompt_style"], self.system_prompt) for p in self.problems]
         self.texts = [b.text if b.text is not None else render_chat(tokenizer, b.messages) for b in built]
         prompt_rows = [
@@ -231,6 +229,19 @@ class EvalFolder:
             f"generation {generation_s:.1f}s, scoring {scoring_s:.1f}s"
         )
         return summary
+
+
+def say_rules(folders: Sequence[EvalFolder]) -> None:
+    """Before an evaluation of `folders` (one `codetune eval`, or a study's evaluations): its scoring rules,
+    once, where they depart from LiveCodeBench's in what is scored (stop_at_code_end: the first block, not
+    the last). Models whose rules differ (the system prompt of one run added, not another's) are named."""
+    by_rules: dict[str, list[str]] = {}
+    for folder in folders:
+        if folder.bench.generation.stop_at_code_end:
+            by_rules.setdefault(describe_rules(folder.rules), []).append(folder.name)
+    for sentence, names in by_rules.items():
+        whose = "" if len(names) == len(folders) else f" of {', '.join(names)}"
+        say(f"scoring rules{whose}: {sentence}")
 
 
 def evaluate_model(generate: Generate, tokenizer, folder: EvalFolder, *, runner) -> EvalSummary:
