@@ -27,6 +27,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 SHARED = (
@@ -74,7 +75,7 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
 
     from codetune.bench.engine import HFEngine
-    from codetune.bench.generate import render_chat
+    from codetune.bench.generate import Decoding, render_chat
     from codetune.config import ModelConfig
     from codetune.models import attach_adapters, load_model_and_tokenizer
 
@@ -103,34 +104,38 @@ def main() -> None:
         peft.save_pretrained(tmp / f"a{k}")
         model = peft.unload()  # the bare base again, for the next adapter
         adapters[f"a{k}"] = tmp / f"a{k}"
-    engine = HFEngine(attach_adapters(model, adapters), tok)
+    engine = HFEngine(attach_adapters(model, adapters), tok, batch_size=args.batch_size)
     convs = [render_chat(tok, c) for c in conversations(args.problems)]  # the prompt texts
     names = ([None] if args.demo else []) + list(adapters)  # None: the base model
-    kw = dict(
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        stop_at_code_end=True,
-        show_progress=False,
-    )
-    engine.generate([("a0", convs[0])], **{**kw, "max_new_tokens": 2})  # warm-up, not measured
+    decoding = Decoding(max_new_tokens=args.max_new_tokens, stop_at_code_end=True)
+    kw = dict(show_progress=False)
+    warm_up = replace(decoding, max_new_tokens=2)
+    engine.generate([("a0", convs[0])], warm_up, **kw)  # warm-up, not measured
 
     # CPU time as well as wall time: on a shared machine the wall clock measures the neighbours too.
     c0, t0 = time.process_time(), time.perf_counter()
     per_stats = [{} for _ in names]
     per_ckpt = [
-        engine.generate([(a, c) for c in convs], **kw, stats=st)
+        engine.generate([(a, c) for c in convs], decoding, **kw, stats=st)
         for a, st in zip(names, per_stats, strict=True)
     ]
     t_per, c_per = time.perf_counter() - t0, time.process_time() - c0
     requests = [(a, c) for a in names for c in convs]
     if args.vllm:
         vllm_arms(
-            args, model, adapters, requests, per_ckpt, sum(st["new_tokens"] for st in per_stats), t_per, kw
+            args,
+            model,
+            adapters,
+            requests,
+            per_ckpt,
+            sum(st["new_tokens"] for st in per_stats),
+            t_per,
+            decoding,
         )
         return
     one_stats: dict = {}
     c0, t0 = time.process_time(), time.perf_counter()
-    one = engine.generate(requests, **kw, stats=one_stats)
+    one = engine.generate(requests, decoding, **kw, stats=one_stats)
     t_one, c_one = time.perf_counter() - t0, time.process_time() - c0
     flat = [ans for sweep in per_ckpt for ans in sweep]
     same = sum(a == b for a, b in zip(flat, one, strict=True))
@@ -173,7 +178,7 @@ def main() -> None:
     )
 
 
-def vllm_arms(args, model, adapters, requests, hf_answers, hf_tokens, t_hf, kw) -> None:
+def vllm_arms(args, model, adapters, requests, hf_answers, hf_tokens, t_hf, decoding) -> None:
     """vLLM per checkpoint and one engine on the same requests; one JSON line with the ratios to HF."""
     from codetune.bench.engine import load_engine
     from codetune.config import GenerationConfig, ModelConfig
@@ -189,13 +194,13 @@ def vllm_arms(args, model, adapters, requests, hf_answers, hf_tokens, t_hf, kw) 
     t_start = time.perf_counter() - t0
     convs = [c for a, c in requests if a == requests[0][0]]
     names = list(dict.fromkeys(a for a, _ in requests))
-    vkw = {k: v for k, v in kw.items() if k != "batch_size"}  # vLLM schedules its own batches
-    engine.generate(requests[:1], **{**vkw, "max_new_tokens": 2})  # warm-up, not measured
+    vkw = dict(show_progress=False)
+    engine.generate(requests[:1], replace(decoding, max_new_tokens=2), **vkw)  # warm-up, not measured
     t0 = time.perf_counter()
-    per = [ans for a in names for ans in engine.generate([(a, c) for c in convs], **vkw)]
+    per = [ans for a in names for ans in engine.generate([(a, c) for c in convs], decoding, **vkw)]
     t_per = time.perf_counter() - t0
     t0 = time.perf_counter()
-    one = engine.generate(requests, **vkw)
+    one = engine.generate(requests, decoding, **vkw)
     t_one = time.perf_counter() - t0
     engine.close()
     hf = [ans for sweep in hf_answers for ans in sweep]

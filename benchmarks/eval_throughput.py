@@ -14,13 +14,15 @@ import json
 import time
 from pathlib import Path
 
-from codetune.bench.generate import generate_chat
+from codetune.bench.generate import Decoding, generate_chat
 from codetune.bench.lcb import load_benchmark_file
 from codetune.bench.prompts import build_prompt
 from codetune.config import ModelConfig
 from codetune.models import load_model_and_tokenizer
 
-SHARED = Path(__file__).resolve().parents[1] / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
+SHARED = (
+    Path(__file__).resolve().parents[1] / "tests" / "data" / "lcb_release_v5_atcoder_easy_2408_2502.jsonl"
+)
 SYSTEM = (
     "You are an expert Python programmer. Please read the problem carefully before writing any Python code."
 )
@@ -33,9 +35,8 @@ def timed(model, tok, convs, *, batch_size: int, max_new_tokens: int) -> tuple[d
         model,
         tok,
         convs,
-        max_new_tokens=max_new_tokens,
+        Decoding(max_new_tokens=max_new_tokens, stop_at_code_end=True),
         batch_size=batch_size,
-        stop_at_code_end=True,
         desc=f"batch {batch_size}",
         stats=stats,
     )
@@ -69,7 +70,9 @@ def main() -> None:
     problems = load_benchmark_file(args.benchmark)[: args.problems]
     convs = [build_prompt(p, "generic", SYSTEM).messages for p in problems]
     print(f"model {args.model} on {model.device}, {torch.get_num_threads()} threads; {len(convs)} problems")
-    generate_chat(model, tok, convs[:1], max_new_tokens=4, show_progress=False)  # warm-up, not measured
+    generate_chat(
+        model, tok, convs[:1], Decoding(max_new_tokens=4), show_progress=False
+    )  # warm-up, not measured
 
     single, single_out = timed(model, tok, convs, batch_size=1, max_new_tokens=args.max_new_tokens)
     batched, batched_out = timed(

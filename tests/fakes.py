@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, final
 
-from codetune.bench.engine import Engine, Request
+from codetune.bench.engine import Engine, Generate, Request
+from codetune.bench.generate import Decoding, OnResult
 from codetune.sandbox.limits import Job, Result, Status
 from codetune.sandbox.runner import Progress, Runner
 
@@ -89,14 +90,11 @@ class SignallingRunner(_FakeRunner):
         return out
 
 
-OnResult = Callable[[int, list[str]], None]
-
-
 class _SweepEngine(Engine):
     """An engine the one-engine sweep (codetune.bench.sweep) drives: every checkpoint's requests in one
     generate call, never one checkpoint's through for_adapter."""
 
-    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
+    def for_adapter(self, adapter: str | None) -> Generate:
         raise NotImplementedError("a fake of the one-engine sweep")
 
     def close(self) -> None:
@@ -113,8 +111,16 @@ class ScriptedEngine(_SweepEngine):
         self.tokenizer, self.scored = tokenizer, scored
 
     def generate(
-        self, requests: Sequence[Request], *, on_result: OnResult = lambda i, answers: None, **kw: Any
+        self,
+        requests: Sequence[Request],
+        decoding: Decoding,
+        *,
+        seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: OnResult | None = None,
+        show_progress: bool = True,
     ) -> list[list[str]]:
+        on_result = on_result or (lambda i, answers: None)
         answers = []
         for i, _ in enumerate(requests):
             answers.append(["```python\nprint(input())\n```"])
@@ -137,8 +143,16 @@ class StarvingEngine(_SweepEngine):
         self.loaded = threading.Event()  # set while the machine counts as oversubscribed
 
     def generate(
-        self, requests: Sequence[Request], *, on_result: OnResult = lambda i, answers: None, **kw: Any
+        self,
+        requests: Sequence[Request],
+        decoding: Decoding,
+        *,
+        seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: OnResult | None = None,
+        show_progress: bool = True,
     ) -> list[list[str]]:
+        on_result = on_result or (lambda i, answers: None)
         import resource
         import subprocess
         import sys

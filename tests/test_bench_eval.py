@@ -118,7 +118,7 @@ def test_eval_resumes_after_a_kill_without_duplicates(
     real = generate.generate_texts
     calls: list[int] = []
 
-    def killed_after_two(model, tok, convs, **kw):
+    def killed_after_two(model, tok, convs, decoding, **kw):
         calls.append(len(convs))
         seen = []
 
@@ -129,7 +129,7 @@ def test_eval_resumes_after_a_kill_without_duplicates(
                 raise KeyboardInterrupt  # the user pressed Ctrl-C mid-evaluation
 
         kw_on = kw.pop("on_result")
-        return real(model, tok, convs, on_result=on_result, **{**kw, "batch_size": 1})
+        return real(model, tok, convs, decoding, on_result=on_result, **{**kw, "batch_size": 1})
 
     monkeypatch.setattr(generate, "generate_texts", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
@@ -155,18 +155,19 @@ def test_eval_resumes_after_a_kill_without_duplicates(
 def test_generate_chat_batched_matches_one_at_a_time(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codetune.bench.generate import generate_chat
+    from codetune.bench.generate import Decoding, generate_chat
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 5, 2)]
     side = tok.padding_side
-    batched = generate_chat(model, tok, convs, max_new_tokens=6, batch_size=8, show_progress=False)
-    single = [generate_chat(model, tok, [c], max_new_tokens=6, show_progress=False)[0] for c in convs]
+    greedy = Decoding(max_new_tokens=6)
+    batched = generate_chat(model, tok, convs, greedy, batch_size=8, show_progress=False)
+    single = [generate_chat(model, tok, [c], greedy, show_progress=False)[0] for c in convs]
     assert batched == single and all(len(a) == 1 for a in batched)
     assert tok.padding_side == side  # left padding is set for generation only
     sampled = generate_chat(
-        model, tok, convs, max_new_tokens=4, n=3, temperature=1.0, batch_size=4, show_progress=False
+        model, tok, convs, Decoding(max_new_tokens=4, n=3, temperature=1.0), batch_size=4, show_progress=False
     )
     assert [len(a) for a in sampled] == [3, 3, 3]
 
@@ -222,17 +223,19 @@ def test_system_prompt_style_and_extraction_settings_reach_the_files(
 def test_answers_are_cut_at_a_stop_string(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codetune.bench.generate import cut_at_stop, generate_texts
+    from codetune.bench.generate import Decoding, cut_at_stop, generate_texts
 
     assert cut_at_stop("```python\nx\n```\n### Why\n```python\ny\n```", ["###"]) == "```python\nx\n```\n"
     assert cut_at_stop("no stop here", ["###", "END"]) == "no stop here"
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     prompt = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
-    (full,) = generate_texts(model, tok, [prompt], max_new_tokens=24, show_progress=False)
+    (full,) = generate_texts(model, tok, [prompt], Decoding(max_new_tokens=24), show_progress=False)
     assert len(full[0]) > 4
     stop = full[0][2:4]  # a string the greedy answer is known to contain
-    (cut,) = generate_texts(model, tok, [prompt], max_new_tokens=24, stop=[stop], show_progress=False)
+    (cut,) = generate_texts(
+        model, tok, [prompt], Decoding(max_new_tokens=24, stop=[stop]), show_progress=False
+    )
     assert cut[0] == full[0][: full[0].find(stop)]
 
 
@@ -242,24 +245,25 @@ def test_sampling_is_seeded_per_answer_whatever_the_batch(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codetune.bench.generate import generate_chat, sample_seed
+    from codetune.bench.generate import Decoding, generate_chat, sample_seed
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 5, 2)]
     seeds = [sample_seed(7, q) for q in ("p1", "p5", "p2")]
-    kw = {"max_new_tokens": 10, "n": 2, "temperature": 1.5, "top_p": 0.95, "show_progress": False}
-    batched = generate_chat(model, tok, convs, batch_size=6, seeds=seeds, **kw)
+    decoding = Decoding(max_new_tokens=10, n=2, temperature=1.5, top_p=0.95)
+    kw = {"show_progress": False}
+    batched = generate_chat(model, tok, convs, decoding, batch_size=6, seeds=seeds, **kw)
     torch.manual_seed(123)  # the global RNG plays no part
     alone = [
-        generate_chat(model, tok, [c], batch_size=2, seeds=[s], **kw)[0]
+        generate_chat(model, tok, [c], decoding, batch_size=2, seeds=[s], **kw)[0]
         for c, s in zip(convs, seeds, strict=True)
     ]
-    reversed_ = generate_chat(model, tok, convs[::-1], batch_size=4, seeds=seeds[::-1], **kw)[::-1]
+    reversed_ = generate_chat(model, tok, convs[::-1], decoding, batch_size=4, seeds=seeds[::-1], **kw)[::-1]
     assert batched == alone == reversed_
     assert any(a[0] != a[1] for a in batched)  # two samples of a prompt are two draws
-    other = generate_chat(model, tok, convs, batch_size=6, seeds=[s + 1 for s in seeds], **kw)
+    other = generate_chat(model, tok, convs, decoding, batch_size=6, seeds=[s + 1 for s in seeds], **kw)
     assert other != batched
 
 
@@ -281,15 +285,16 @@ def test_decoding_is_what_the_config_says_whatever_the_checkpoints_generation_co
     penalty of 1.1; transformers fills every unset setting from it. Greedy answers must not change."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from codetune.bench.generate import generate_chat
+    from codetune.bench.generate import Decoding, generate_chat
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     convs = [[{"role": "user", "content": "Input Output " * k}] for k in (1, 3, 6)]
-    plain = generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False)
+    greedy = Decoding(max_new_tokens=12)
+    plain = generate_chat(model, tok, convs, greedy, show_progress=False)
     model.generation_config = GenerationConfig(
         do_sample=True, temperature=5.0, top_k=3, repetition_penalty=8.0, no_repeat_ngram_size=1,
         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )  # fmt: skip
-    assert generate_chat(model, tok, convs, max_new_tokens=12, show_progress=False) == plain
+    assert generate_chat(model, tok, convs, greedy, show_progress=False) == plain
     assert model.generation_config.repetition_penalty == 8.0  # the model's own file is left as it was

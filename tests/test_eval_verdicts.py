@@ -76,12 +76,12 @@ class KnownAnswers:
         (qid,) = [q for q, text in self.statements.items() if text in prompt]
         return qid
 
-    def generate(self, requests, *, on_result=None, n=1, **kw):
+    def generate(self, requests, decoding, *, on_result=None, **kw):
         self.calls.append(len(requests))
         answers = []
         for adapter, prompt in requests:
             model = "base" if adapter is None else self.models[adapter]
-            answers.append([_answer(PLAN[model], self._qid(prompt))] * n)
+            answers.append([_answer(PLAN[model], self._qid(prompt))] * decoding.n)
         order = list(range(len(requests)))
         random.Random(len(self.calls)).shuffle(order)
         for i in order:
@@ -90,7 +90,7 @@ class KnownAnswers:
         return answers
 
     def for_adapter(self, adapter):
-        return lambda prompts, **kw: self.generate([(adapter, p) for p in prompts], **kw)
+        return lambda prompts, decoding, **kw: self.generate([(adapter, p) for p in prompts], decoding, **kw)
 
     def close(self):
         self.closed += 1

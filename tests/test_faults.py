@@ -478,8 +478,8 @@ _EVAL_ANSWERING = """
 import sys
 from codetune.bench import generate
 answer = "```python\\n" + sys.argv[2] + "```\\n"
-def answering(model, tok, prompts, *, on_result=None, n=1, **kw):
-    out = [[answer] * n for _ in prompts]
+def answering(model, tok, prompts, decoding, *, on_result=None, **kw):
+    out = [[answer] * decoding.n for _ in prompts]
     for i, answers in enumerate(out):
         if on_result is not None:
             on_result(i, answers)

@@ -145,6 +145,20 @@ def test_one_engine_writes_the_same_files_as_one_checkpoint_at_a_time(
     assert sum(s.generation_time_s for s in summaries) == pytest.approx(shared.generation_s, abs=0.05)
 
 
+@pytest.mark.parametrize("engine", ["per_checkpoint", "one_engine"])
+def test_the_scoring_rules_are_said_once_per_evaluation(
+    engine, adapters, tmp_path, tiny_model_dir, shared_benchmark, capsys
+):
+    """With stop_at_code_end (scored on the first block, not LiveCodeBench's last) the rules are said before
+    an evaluation: once for its four models, not once per model."""
+    cfg = _study(tmp_path, tiny_model_dir, shared_benchmark, adapters, engine)
+    cfg.benchmark.generation.stop_at_code_end = True
+    assert len(ev.evaluate_study(cfg, include_base=True)) == 4
+    said = " ".join(capsys.readouterr().err.split())  # rich wraps long lines on a narrow console
+    assert said.count("stop_at_code_end, a speed option") == 1
+    assert said.count("scoring rules: prompt style") == 1
+
+
 def test_auto_engine_is_recorded_as_what_it_resolves_to_so_spelling_it_out_redoes_nothing(
     reference, monkeypatch
 ):
@@ -176,7 +190,7 @@ def test_one_engine_resumes_after_a_kill(
 
     real, asked = gen.generate_texts, []
 
-    def killed_after_five(model, tok, prompts, **kw):
+    def killed_after_five(model, tok, prompts, decoding, **kw):
         asked.append(len(prompts))
         on_result, seen = kw.pop("on_result"), []
 
@@ -186,7 +200,7 @@ def test_one_engine_resumes_after_a_kill(
             if len(seen) == 5:
                 raise KeyboardInterrupt
 
-        return real(model, tok, prompts, on_result=counting, **kw)
+        return real(model, tok, prompts, decoding, on_result=counting, **kw)
 
     monkeypatch.setattr(gen, "generate_texts", killed_after_five)
     with pytest.raises(KeyboardInterrupt):
@@ -226,7 +240,7 @@ def test_per_checkpoint_resumes_after_a_kill(
 
     real, asked, seen = gen.generate_texts, [], []
 
-    def killed_after_five(model, tok, prompts, **kw):
+    def killed_after_five(model, tok, prompts, decoding, **kw):
         asked.append(len(prompts))
         on_result = kw.pop("on_result")
 
@@ -236,7 +250,7 @@ def test_per_checkpoint_resumes_after_a_kill(
             if len(seen) == 5:
                 raise KeyboardInterrupt
 
-        return real(model, tok, prompts, on_result=counting, **kw)
+        return real(model, tok, prompts, decoding, on_result=counting, **kw)
 
     monkeypatch.setattr(gen, "generate_texts", killed_after_five)
     with pytest.raises(KeyboardInterrupt):
@@ -294,17 +308,18 @@ def test_engine_mode_auto_per_backend(tiny_model_dir, shared_benchmark, tmp_path
 def test_mixed_adapter_rows_need_a_peft_model(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codetune.bench.generate import generate_chat
+    from codetune.bench.generate import Decoding, generate_chat
     from codetune.errors import CodetuneError
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     conv = [{"role": "user", "content": "Input"}]
+    short = Decoding(max_new_tokens=2)
     with pytest.raises(CodetuneError, match="needs a PEFT model"):
-        generate_chat(model, tok, [conv], max_new_tokens=2, adapters=["a"], show_progress=False)
+        generate_chat(model, tok, [conv], short, adapters=["a"], show_progress=False)
     # Base-model rows on a plain model are plain generation.
-    assert generate_chat(model, tok, [conv], max_new_tokens=2, adapters=[None], show_progress=False) == (
-        generate_chat(model, tok, [conv], max_new_tokens=2, show_progress=False)
+    assert generate_chat(model, tok, [conv], short, adapters=[None], show_progress=False) == (
+        generate_chat(model, tok, [conv], short, show_progress=False)
     )
 
 

@@ -33,7 +33,7 @@ except ImportError:
 
 from codetune.bench.engine import load_engine
 from codetune.bench.extract import extract_code
-from codetune.bench.generate import render_chat
+from codetune.bench.generate import Decoding, render_chat
 from codetune.bench.lcb import load_benchmark_file
 from codetune.bench.prompts import build_prompt
 from codetune.config import GenerationConfig, ModelConfig
@@ -111,17 +111,18 @@ def prompts(hf, shared_benchmark) -> list[str]:
     return [render_chat(hf.tokenizer, c) for c in convs]
 
 
-KW = dict(max_new_tokens=MAX_NEW, stop=[], show_progress=False)
+GREEDY = Decoding(max_new_tokens=MAX_NEW)  # no stop string: answers end at EOS or the budget
+KW = dict(show_progress=False)
 
 
 @pytest.fixture(scope="module")
 def hf_answers(hf, prompts) -> dict:
-    return {m: [a[0] for a in hf.for_adapter(m)(prompts, **KW, batch_size=8)] for m in MODELS}
+    return {m: [a[0] for a in hf.for_adapter(m)(prompts, GREEDY, **KW)] for m in MODELS}
 
 
 @pytest.fixture(scope="module")
 def vllm_answers(engine, prompts) -> dict:
-    return {m: [a[0] for a in engine.for_adapter(m)(prompts, **KW)] for m in MODELS}
+    return {m: [a[0] for a in engine.for_adapter(m)(prompts, GREEDY, **KW)] for m in MODELS}
 
 
 def test_engine_runs_on_cpu_with_codetunes_settings(engine):
@@ -171,7 +172,7 @@ def test_one_engine_answers_against_per_checkpoint_answers(engine, prompts, vllm
 
     # The short prompt goes last: it ends first, so the engine finishes requests out of submission order.
     requests = [(m, p) for m in MODELS for p in prompts]
-    one = [a[0] for a in engine.generate(requests, **KW, on_result=on_result)]
+    one = [a[0] for a in engine.generate(requests, GREEDY, **KW, on_result=on_result)]
     per = [a for m in MODELS for a in vllm_answers[m]]
     assert order != sorted(order) and sorted(order) == list(range(len(requests)))
     assert [got[i][0] for i in range(len(requests))] == one
@@ -228,12 +229,11 @@ def test_stop_strings_cut_like_hf(engine, hf, prompts, vllm_answers, hf_answers)
     full = vllm_answers[None][0]
     stop = "\n"
     assert stop in full
-    cut = engine.for_adapter(None)(prompts[:1], max_new_tokens=MAX_NEW, stop=[stop], show_progress=False)[0][
-        0
-    ]
+    stopped = Decoding(max_new_tokens=MAX_NEW, stop=[stop])
+    cut = engine.for_adapter(None)(prompts[:1], stopped, **KW)[0][0]
     assert cut == full[: full.index(stop)]
     if hf_answers[None][0] == full:  # where the backends agree unstopped, they agree stopped
-        hf_cut = hf.for_adapter(None)(prompts[:1], max_new_tokens=MAX_NEW, stop=[stop], show_progress=False)
+        hf_cut = hf.for_adapter(None)(prompts[:1], stopped, **KW)
         assert hf_cut[0][0] == cut
 
 
@@ -242,7 +242,7 @@ def test_token_budget_and_end_of_turn(engine, hf, prompts, vllm_answers):
     budget = vllm_answers[None][:2]
     # The problems' answers run into the budget: MAX_NEW tokens (re-tokenised text, so allow one either way).
     assert all(abs(len(tok(a, add_special_tokens=False)["input_ids"]) - MAX_NEW) <= 1 for a in budget)
-    short = engine.for_adapter(None)(prompts[-1:], max_new_tokens=4, stop=[], show_progress=False)[0][0]
+    short = engine.for_adapter(None)(prompts[-1:], Decoding(max_new_tokens=4), **KW)[0][0]
     assert len(tok(short, add_special_tokens=False)["input_ids"]) <= 4
     # The short prompt ends at SmolLM2's end-of-turn token (<|im_end|>), which is not in the text.
     said = vllm_answers[None][-1]
@@ -255,10 +255,10 @@ def test_stop_at_code_end_keeps_the_first_block_as_hf(engine, hf):
     """With stop_at_code_end an answer ends right after its first closed block on both backends, so the
     same code is scored; vLLM's stop string ("\n```\n") stays in its text."""
     prompt = [render_chat(hf.tokenizer, CODE)]
-    kw = dict(max_new_tokens=64, stop=[], show_progress=False)
-    full = engine.for_adapter(None)(prompt, **kw)[0][0]
-    v = engine.for_adapter(None)(prompt, **kw, stop_at_code_end=True)[0][0]
-    h = hf.for_adapter(None)(prompt, **kw, stop_at_code_end=True)[0][0]
+    code_end = Decoding(max_new_tokens=64, stop_at_code_end=True)
+    full = engine.for_adapter(None)(prompt, Decoding(max_new_tokens=64), **KW)[0][0]
+    v = engine.for_adapter(None)(prompt, code_end, **KW)[0][0]
+    h = hf.for_adapter(None)(prompt, code_end, **KW)[0][0]
     assert full.count("```") >= 2 and len(full) > len(v), full  # the model writes on after its block
     assert v.endswith("\n```\n") and v.count("```") == 2 and full.startswith(v), v
     assert h.rstrip("\n").endswith("```") and h.count("```") == 2, h
@@ -272,8 +272,8 @@ class _Renamed:
         self.engine, self.names = engine, names
         self.backend, self.tokenizer, self.settings = engine.backend, engine.tokenizer, engine.settings
 
-    def generate(self, requests, **kw):
-        return self.engine.generate([(self.names.get(a, a), p) for a, p in requests], **kw)
+    def generate(self, requests, decoding, **kw):
+        return self.engine.generate([(self.names.get(a, a), p) for a, p in requests], decoding, **kw)
 
     def for_adapter(self, adapter):
         return self.engine.for_adapter(self.names.get(adapter, adapter))
@@ -394,13 +394,15 @@ def test_standin_calls_bind_to_the_real_signatures(monkeypatch, tmp_path):
     gen = VLLMGenerator(
         "m", None, {"a": tmp_path}, max_lora_rank=8, tensor_parallel_size=2, memory_fraction=0.5
     )
-    gen.generate([(None, "p"), ("a", "q")], max_new_tokens=4, stop=["###"], stop_at_code_end=True)
+    gen.generate([(None, "p"), ("a", "q")], Decoding(max_new_tokens=4, stop=["###"], stop_at_code_end=True))
 
     def fail(i, answers):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        gen.generate([(None, "p"), ("a", "q")], max_new_tokens=4, on_result=fail, show_progress=False)
+        gen.generate(
+            [(None, "p"), ("a", "q")], Decoding(max_new_tokens=4), on_result=fail, show_progress=False
+        )
     monkeypatch.undo()
     assert {c[0] for c in calls} == set(reals)
     for name, args, kwargs in calls:
@@ -605,12 +607,11 @@ def test_vllm_loads_an_exported_merged_model_and_answers_as_hf_does(smollm2_dir,
     model = ModelConfig(source=str(merged), device="cpu", dtype="float32")
     hf_engine = load_engine(model, GenerationConfig(backend="hf"), {}, max_lora_rank=8, seed=0)
     prompt = render_chat(hf_engine.tokenizer, CODE)
-    kw = {"max_new_tokens": MAX_NEW, "stop": [], "show_progress": False}
-    hf_answer = hf_engine.for_adapter(None)([prompt], **kw)[0][0]
+    hf_answer = hf_engine.for_adapter(None)([prompt], GREEDY, **KW)[0][0]
     eng = load_engine(model, GenerationConfig(backend="vllm"), {}, max_lora_rank=8, seed=0)
     try:
         assert eng.backend == "vllm"
-        answer = eng.for_adapter(None)([prompt], **kw)[0][0]
+        answer = eng.for_adapter(None)([prompt], GREEDY, **KW)[0][0]
     finally:
         eng.close()
     assert answer.strip()

@@ -732,6 +732,7 @@ def main() -> None:
 
     The app runs with click's standalone mode off, so that errors reach the handlers here instead of
     typer's (which turns Ctrl-C into a silent exit 130)."""
+    progress.quiet_library_warnings()
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # an ignored SIGINT (nohup, `cmd &`) stays ignored
             signal.signal(sig, _on_stop_signal)

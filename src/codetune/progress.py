@@ -1,7 +1,11 @@
 """Progress bars and status lines for long work, in one style: every layer that shows progress uses these
-(rich), on one console on stderr, so bars and messages never garble each other or a command's output."""
+(rich), on one console on stderr, so bars and messages never garble each other or a command's output. What
+else reaches that console from the libraries is decided here too (quiet_library_warnings)."""
 
 from __future__ import annotations
+
+import sys
+import warnings
 
 from rich.console import Console
 from rich.progress import (
@@ -16,6 +20,16 @@ from rich.progress import (
 from rich.text import Text
 
 console = Console(stderr=True)
+
+
+def quiet_library_warnings() -> None:
+    """For the `codetune` command only: no deprecation notices from the libraries (transformers' FutureWarning
+    about `is_gradient_checkpointing`, ...). They are addressed to codetune's developers, who see them in the
+    test suite; a user can act on none. Python's -W option or PYTHONWARNINGS, where given, still decide."""
+    if sys.warnoptions:
+        return
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def say(message: str) -> None:

@@ -1,7 +1,9 @@
 """The loaded model that answers evaluation requests: one base model, every checkpoint as a LoRA adapter.
 
-An engine answers `generate(requests, ...)` where each request is (adapter name or None for the base
-model, prompt text), with `generate_texts`' keywords and `on_result` callback. `HFEngine` wraps one
+An engine answers `generate(requests, decoding, ...)` where each request is (adapter name or None for the
+base model, prompt text) and `decoding` (generate.Decoding) is how every answer is decoded, the same object
+on both backends; answers come back in the requests' order and, as each is ready, to `on_result`. Each
+request may carry its sampling seed (`seeds`). `HFEngine` wraps one
 PeftModel (requests of one adapter: that adapter set, the batched path of `generate_texts`; requests of
 several: PEFT's mixed-adapter batches); `vllm_backend.VLLMGenerator` is the vLLM engine with the same method.
 
@@ -20,7 +22,8 @@ graphs, which would keep replaying the adapter active at capture. So it is not u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -34,24 +37,49 @@ EngineMode = Literal["per_checkpoint", "one_engine"]
 Backend = Literal["hf", "vllm"]
 
 
+class Generate(Protocol):
+    """One checkpoint's generate (`Engine.for_adapter`): `Engine.generate` with every prompt of one adapter."""
+
+    def __call__(
+        self,
+        prompts: Sequence[str],
+        decoding: gen.Decoding,
+        *,
+        seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: gen.OnResult | None = None,
+        show_progress: bool = True,
+    ) -> list[list[str]]: ...
+
+
 class Engine(Protocol):
     backend: str  # "hf" | "vllm"
     tokenizer: object
 
-    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]: ...
+    def generate(
+        self,
+        requests: Sequence[Request],
+        decoding: gen.Decoding,
+        *,
+        seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: gen.OnResult | None = None,
+        show_progress: bool = True,
+    ) -> list[list[str]]: ...
 
-    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]: ...
+    def for_adapter(self, adapter: str | None) -> Generate: ...
 
     def close(self) -> None: ...
 
 
 class HFEngine:
-    """A transformers model (a PeftModel when adapters are attached) behind the engine interface."""
+    """A transformers model (a PeftModel when adapters are attached) behind the engine interface; it runs
+    `batch_size` sequences at a time (benchmark.generation.batch_size: vLLM schedules its own batches)."""
 
     backend = "hf"
 
-    def __init__(self, model, tokenizer):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model, tokenizer, *, batch_size: int = 8):
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     @property
     def settings(self) -> dict:
@@ -61,23 +89,43 @@ class HFEngine:
             "dtype": str(getattr(self.model, "dtype", "")).removeprefix("torch."),
         }
 
-    def generate(self, requests: Sequence[Request], **kwargs) -> list[list[str]]:
+    def generate(
+        self,
+        requests: Sequence[Request],
+        decoding: gen.Decoding,
+        *,
+        seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: gen.OnResult | None = None,
+        show_progress: bool = True,
+        stats: dict | None = None,
+    ) -> list[list[str]]:
+        """`stats`: as generate_texts'."""
         from codetune.models import use_adapter
 
-        prompts = [prompt for _, prompt in requests]
-        adapters = {adapter for adapter, _ in requests}
-        if len(adapters) <= 1:  # one checkpoint: its adapter set, the plain batched path
-            with use_adapter(self.model, next(iter(adapters), None)) as model:
-                return gen.generate_texts(model, self.tokenizer, prompts, **kwargs)
-        return gen.generate_texts(
-            self.model, self.tokenizer, prompts, adapters=[a for a, _ in requests], **kwargs
-        )
+        names = {adapter for adapter, _ in requests}
+        # One checkpoint: its adapter set, the plain batched path; several: PEFT's mixed-adapter batches.
+        one = len(names) <= 1
+        with use_adapter(self.model, next(iter(names), None)) if one else nullcontext(self.model) as model:
+            return gen.generate_texts(
+                model,
+                self.tokenizer,
+                [prompt for _, prompt in requests],
+                decoding,
+                batch_size=self.batch_size,
+                seeds=seeds,
+                adapters=None if one else [adapter for adapter, _ in requests],
+                desc=desc,
+                on_result=on_result,
+                show_progress=show_progress,
+                stats=stats,
+            )
 
-    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
-        """`generate_texts` for one checkpoint's prompt texts."""
+    def for_adapter(self, adapter: str | None) -> Generate:
+        """`generate` for one checkpoint's prompt texts."""
 
-        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
-            return self.generate([(adapter, p) for p in prompts], **kwargs)
+        def generate(prompts: Sequence[str], decoding: gen.Decoding, **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], decoding, **kwargs)
 
         return generate
 
@@ -108,7 +156,7 @@ def resolved_engine_mode(generation: GenerationConfig, backend: Backend) -> Engi
 
 def engine_mode(generation: GenerationConfig, engine: Engine) -> EngineMode:
     """The engine mode for a loaded engine (its backend decides `auto`)."""
-    return resolved_engine_mode(generation, engine.backend)
+    return resolved_engine_mode(generation, "vllm" if engine.backend == "vllm" else "hf")
 
 
 def describe_engine(engine: Engine, mode: EngineMode) -> dict:
@@ -158,4 +206,6 @@ def load_engine(
             seed=seed,
         )
     base, tokenizer = load_model_and_tokenizer(model)
-    return HFEngine(attach_adapters(base, adapters) if adapters else base, tokenizer)
+    return HFEngine(
+        attach_adapters(base, adapters) if adapters else base, tokenizer, batch_size=generation.batch_size
+    )

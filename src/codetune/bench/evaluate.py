@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codetune import layout
 from codetune.bench.extract import extract_code
-from codetune.bench.generate import render_chat, sample_seed
+from codetune.bench.generate import Decoding, render_chat, sample_seed
 from codetune.bench.lcb import Problem
 from codetune.bench.prompts import build_prompt
 from codetune.bench.rules import describe_rules, scoring_rules
@@ -38,6 +38,7 @@ from codetune.progress import progress_bar, say
 from codetune.records import EngineShare, EvalSummary, ScoreEntry, write_list
 
 if TYPE_CHECKING:
+    from codetune.bench.engine import Generate
     from codetune.config import BenchmarkConfig
     from codetune.sandbox import Limits
 
@@ -58,20 +59,6 @@ class EvalLabel:
 def bench_limits(bench: BenchmarkConfig) -> Limits:
     """The sandbox limits every test of the benchmark runs under."""
     return grading_limits(bench.timeout_s, bench.memory_mb)
-
-
-def generation_kwargs(bench: BenchmarkConfig) -> dict:
-    """The decoding settings every generate call of an evaluation passes (`generate_texts`' keywords)."""
-    g = bench.generation
-    return {
-        "max_new_tokens": g.max_new_tokens,
-        "temperature": g.temperature,
-        "top_p": g.top_p,
-        "n": g.n,
-        "batch_size": g.batch_size,
-        "stop": list(g.stop),
-        "stop_at_code_end": g.stop_at_code_end,
-    }
 
 
 def read_partial(path: Path) -> dict[str, dict]:
@@ -122,6 +109,7 @@ class EvalFolder:
         self.system_prompt, self.label, self.base_model = system_prompt, label, base_model
         self.provenance, self.generated_by = provenance, generated_by
         self.rules = scoring_rules(bench, base_model, system_prompt)
+        self.decoding = Decoding.of(bench.generation)
         # Each problem's sampling seed (generate.sample_seed), the same for every model: paired comparisons
         # between checkpoints then differ by the model, not by the draw. Recorded when it matters.
         self.seeds = [sample_seed(seed, p.question_id) for p in self.problems]
@@ -138,8 +126,6 @@ class EvalFolder:
     def open(self, tokenizer) -> None:
         """Write the prompts and read back what an interrupted evaluation finished."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.bench.generation.stop_at_code_end:
-            say(f"{self.name}: {describe_rules(self.rules)}")
         built = [build_prompt(p, self.rules["prompt_style"], self.system_prompt) for p in self.problems]
         self.texts = [b.text if b.text is not None else render_chat(tokenizer, b.messages) for b in built]
         prompt_rows = [
@@ -245,14 +231,24 @@ class EvalFolder:
         return summary
 
 
-def evaluate_model(
-    generate: Callable[..., list[list[str]]], tokenizer, folder: EvalFolder, *, runner
-) -> EvalSummary:
+def say_rules(folders: Sequence[EvalFolder]) -> None:
+    """Before an evaluation of `folders` (one `codetune eval`, or a study's evaluations): its scoring rules,
+    once, where they depart from LiveCodeBench's in what is scored (stop_at_code_end: the first block, not
+    the last). Models whose rules differ (the system prompt of one run added, not another's) are named."""
+    by_rules: dict[str, list[str]] = {}
+    for folder in folders:
+        if folder.bench.generation.stop_at_code_end:
+            by_rules.setdefault(describe_rules(folder.rules), []).append(folder.name)
+    for sentence, names in by_rules.items():
+        whose = "" if len(names) == len(folders) else f" of {', '.join(names)}"
+        say(f"scoring rules{whose}: {sentence}")
+
+
+def evaluate_model(generate: Generate, tokenizer, folder: EvalFolder, *, runner) -> EvalSummary:
     """Generate, score and summarise one model into its EvalFolder, continuing any work in progress there.
 
-    `generate(prompt_texts, *, max_new_tokens, ..., on_result)` is `generate_texts` bound to a model with its
-    adapter active, or an engine's generator for one adapter (codetune.bench.engine.for_adapter): both write
-    the same files.
+    `generate(prompt_texts, decoding, *, seeds, desc, on_result)` is an engine's generator for one adapter
+    (codetune.bench.engine.Engine.for_adapter), on either backend: both write the same files.
     """
     folder.open(tokenizer)
 
@@ -262,7 +258,7 @@ def evaluate_model(
     if todo:
         generate(
             [folder.texts[i] for i in todo],
-            **generation_kwargs(folder.bench),
+            folder.decoding,
             seeds=[folder.seeds[i] for i in todo],
             desc=f"generate {folder.name}",
             on_result=lambda j, answers: folder.save_generation(todo[j], answers),

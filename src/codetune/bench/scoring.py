@@ -99,6 +99,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,7 +113,7 @@ from codetune.progress import say
 from codetune.records import PASSED, ScoreEntry, ScoreStats, write_list
 
 if TYPE_CHECKING:
-    from codetune.sandbox import Limits, Result
+    from codetune.sandbox import Job, Limits, Result, Runner
 
 __all__ = ["RESULT_MARKER", "call_program", "grading_limits", "score_generations", "stdio_program"]
 
@@ -243,11 +244,11 @@ class _Reruns:
     """Starved tests run again alone, one at a time, and that run decides; before the first, one bounded wait
     for the machine to quieten (RERUN_WAIT_S), said on the console."""
 
-    def __init__(self, runner) -> None:
+    def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self.waited = False
 
-    def run(self, jobs: list) -> list[Result]:
+    def run(self, jobs: list[Job]) -> list[Result]:
         if not self.waited:
             self.waited = True
             if oversubscribed():
@@ -285,12 +286,60 @@ def _as_problem(row: Problem | dict) -> Problem:
         raise CodetuneError(f"benchmark row {row.get('question_id', '?')}: {e}") from None
 
 
-def _job_for(problem: Problem, code: str, test: Test, limits: Limits):
-    from codetune.sandbox import Job
+@dataclass
+class _Sample:
+    """One answer of a generation as scoring follows it: its problem, its code (None: extraction found none,
+    so nothing runs and it fails), the verdict of each test run so far (up to the first failure) and, once a
+    test failed, LiveCodeBench's metadata of that failure."""
 
-    if problem.fn_name:
-        return Job(program=call_program(code, problem.fn_name, test.input), stdin="", limits=limits)
-    return Job(program=stdio_program(code), stdin=test.input, limits=limits)
+    problem: Problem
+    code: str | None
+    verdicts: list[str] = field(default_factory=list)
+    failure: dict = field(default_factory=dict)
+    reruns: int = 0  # tests run again alone after a time limit under load
+
+    def passed_first(self, n: int) -> bool:
+        """Whether it ran and passed its first `n` tests."""
+        return (
+            self.code is not None and len(self.verdicts) >= n and all(v == PASSED for v in self.verdicts[:n])
+        )
+
+    def runs_test(self, index: int) -> bool:
+        """Whether test `index` is its next: it has one, and every test before it passed."""
+        return index < len(self.problem.tests) and len(self.verdicts) == index and self.passed_first(index)
+
+    def job(self, index: int, limits: Limits) -> Job:
+        """The sandbox job running its code on test `index`."""
+        from codetune.sandbox import Job
+
+        assert self.code is not None  # runs_test: a sample without code runs nothing
+        test = self.problem.tests[index]
+        if self.problem.fn_name:
+            return Job(
+                program=call_program(self.code, self.problem.fn_name, test.input), stdin="", limits=limits
+            )
+        return Job(program=stdio_program(self.code), stdin=test.input, limits=limits)
+
+    def record(self, index: int, result: Result) -> None:
+        """The verdict of test `index` from its run; a failure keeps what LiveCodeBench's metadata shows."""
+        test = self.problem.tests[index]
+        verdict, message = _judge(self.problem, test, result)
+        self.verdicts.append(verdict)
+        if verdict != PASSED:
+            self.failure = {
+                "error_code": _ERROR_CODES[verdict],
+                "error_message": message,
+                "test_index": index,
+                "inputs": _clip(test.input),
+                "expected": _clip(test.output),
+                "output": _clip(result.stdout),
+            }
+
+    @property
+    def metadata(self) -> dict:
+        if self.code is None:
+            return {"error_code": -1, "error_message": "no code could be extracted from the answer"}
+        return self.failure or {"execution": "all tests passed"}
 
 
 def score_generations(
@@ -298,16 +347,34 @@ def score_generations(
     generations: Sequence[dict],
     *,
     limits: Limits,
-    runner=None,
-    progress=None,
+    runner: Runner | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ScoreEntry]:
     """Score `[{"question_id", "code_list", ...}]` against the problems' tests (LiveCodeBench eval-all layout).
 
     Each output object: the problem's fields, code_list, graded_list (one bool per sample), pass@1, and per
     sample `verdicts` (one per test run, up to the first failure) and `metadata` (why it failed). A
     question_id not among `rows` is an error naming it. `progress(done_tests, total_started)` is called after
-    each wave.
+    each wave. Without `runner`, a sandbox runner is started for this call and stopped after it.
     """
+    problems = _problems_of(rows, generations)
+    per_generation = [_samples_of(g, problems[g["question_id"]]) for g in generations]
+    samples = [s for group in per_generation for s in group]
+    if runner is None:
+        from codetune.sandbox import get_runner
+
+        with get_runner() as own:
+            _run_waves(samples, limits=limits, runner=own, progress=progress)
+    else:
+        _run_waves(samples, limits=limits, runner=runner, progress=progress)
+    return [
+        _entry(g, problems[g["question_id"]], group)
+        for g, group in zip(generations, per_generation, strict=True)
+    ]
+
+
+def _problems_of(rows: Sequence[Problem | dict], generations: Sequence[dict]) -> dict[str, Problem]:
+    """The benchmark's problems by question_id, once every generation is checked and names one of them."""
     problems = {p.question_id: p for p in map(_as_problem, rows)}
     for gi, gen in enumerate(generations):
         _check_generation(gen, f"generations: item [{gi}]")
@@ -315,114 +382,70 @@ def score_generations(
     if unknown:
         shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
         raise CodetuneError(f"generations name question_id(s) not in the benchmark: {shown}")
+    return problems
 
-    # One entry per sample: (generation index, sample index, problem, code or None).
-    samples: list[tuple[int, int, Problem, str | None]] = []
-    for gi, gen in enumerate(generations):
-        codes = gen["code_list"]
-        failed = gen.get("extraction_failed", [False] * len(codes))
-        for si, code in enumerate(codes):
-            bad = code is None or failed[si]
-            samples.append((gi, si, problems[gen["question_id"]], None if bad else code))
 
-    verdicts: list[list[str]] = [[] for _ in samples]
-    meta: list[dict] = [{} for _ in samples]
-    for i, (_, _, _, code) in enumerate(samples):
-        if code is None:
-            meta[i] = {"error_code": -1, "error_message": "no code could be extracted from the answer"}
+def _samples_of(generation: dict, problem: Problem) -> list[_Sample]:
+    """A generation's answers as samples; a null code, or one whose extraction failed, has nothing to run."""
+    codes = generation["code_list"]
+    failed = generation.get("extraction_failed", [False] * len(codes))
+    return [
+        _Sample(problem, None if code is None or bad else code)
+        for code, bad in zip(codes, failed, strict=True)
+    ]
 
-    rerun: dict[int, int] = {}  # per sample: tests re-run alone after a time limit under load
-    own_runner = runner is None
-    if own_runner:
-        from codetune.sandbox import get_runner
 
-        runner = get_runner()
+def _run_waves(
+    samples: Sequence[_Sample], *, limits: Limits, runner: Runner, progress: Callable[[int, int], None] | None
+) -> None:
+    """Every sample's tests, in waves: test 0 of every sample in parallel, then test 1 of the samples still
+    passing, ... A sample stops at its first failing test."""
     reruns = _Reruns(runner)
-    try:
-        done = 0
-        wave = 0
-        while True:
-            active = [
-                i
-                for i, (_, _, p, code) in enumerate(samples)
-                if code is not None
-                and wave < len(p.tests)
-                and len(verdicts[i]) == wave
-                and all(v == PASSED for v in verdicts[i])
-            ]
-            if not active:
-                break
-            jobs = [_job_for(samples[i][2], samples[i][3], samples[i][2].tests[wave], limits) for i in active]
-            results = runner.run(jobs)
-            # LiveCodeBench's wall-clock rule, on the program's own time: a time limit it did not reach
-            # itself (starved of CPU) is not its verdict yet: that test runs again alone, and that run decides.
-            loaded = functools.cache(
-                lambda: oversubscribed() or getattr(runner, "workers", 1) > len(os.sched_getaffinity(0))
-            )
-            starved = [k for k, res in enumerate(results) if _starved(res, limits, loaded)]
-            if starved:
-                for k, res in zip(starved, reruns.run([jobs[k] for k in starved]), strict=True):
-                    results[k] = res
-                    rerun[active[k]] = rerun.get(active[k], 0) + 1
-            for i, res in zip(active, results, strict=True):
-                problem = samples[i][2]
-                test = problem.tests[wave]
-                verdict, message = _judge(problem, test, res)
-                verdicts[i].append(verdict)
-                if verdict != PASSED:
-                    meta[i] = {
-                        "error_code": _ERROR_CODES[verdict],
-                        "error_message": message,
-                        "test_index": wave,
-                        "inputs": _clip(test.input),
-                        "expected": _clip(test.output),
-                        "output": _clip(res.stdout),
-                    }
-            done += len(active)
-            wave += 1
-            if progress is not None:
-                progress(done, len(active))
-    finally:
-        if own_runner:
-            runner.close()
+    done, wave = 0, 0
+    while active := [s for s in samples if s.runs_test(wave)]:
+        jobs = [s.job(wave, limits) for s in active]
+        for sample, (result, rerun) in zip(active, _run_wave(jobs, runner, reruns, limits), strict=True):
+            sample.reruns += rerun
+            sample.record(wave, result)
+        done += len(active)
+        wave += 1
+        if progress is not None:
+            progress(done, len(active))
 
-    out: list[ScoreEntry] = []
-    by_gen: dict[int, list[int]] = {}
-    for i, (gi, _, _, _) in enumerate(samples):
-        by_gen.setdefault(gi, []).append(i)
-    for gi, gen in enumerate(generations):
-        problem = problems[gen["question_id"]]
-        idx = by_gen.get(gi, [])
-        n_public = len(problem.public_tests)
-        graded = [
-            samples[i][3] is not None
-            and len(verdicts[i]) == len(problem.tests)
-            and all(v == PASSED for v in verdicts[i])
-            for i in idx
-        ]
-        public_ok = [
-            samples[i][3] is not None
-            and len(verdicts[i]) >= n_public
-            and all(v == PASSED for v in verdicts[i][:n_public])
-            for i in idx
-        ]
-        out.append(
-            ScoreEntry(
-                **problem.info(),
-                timeouts_rerun=sum(rerun.get(i, 0) for i in idx),
-                code_list=list(gen["code_list"]),
-                graded_list=graded,
-                pass_at_1=sum(graded) / len(graded) if graded else 0.0,
-                verdicts=[verdicts[i] for i in idx],
-                metadata=[meta[i] or {"execution": "all tests passed"} for i in idx],
-                public_passed=public_ok,
-                extraction_failed=[samples[i][3] is None for i in idx],
-                n_public_tests=n_public,
-                n_private_tests=len(problem.private_tests),
-                output_list=gen.get("output_list"),
-            )
-        )
-    return out
+
+def _run_wave(jobs: list[Job], runner: Runner, reruns: _Reruns, limits: Limits) -> list[tuple[Result, bool]]:
+    """Each job's deciding result, and whether it was run again. LiveCodeBench's wall-clock rule, on the
+    program's own time: a time limit it did not reach itself (starved of CPU) is not its verdict yet: that
+    test runs again alone, and that run decides."""
+    results = runner.run(jobs)
+    loaded = functools.cache(
+        lambda: oversubscribed() or getattr(runner, "workers", 1) > len(os.sched_getaffinity(0))
+    )
+    starved = [k for k, res in enumerate(results) if _starved(res, limits, loaded)]
+    if starved:
+        for k, res in zip(starved, reruns.run([jobs[k] for k in starved]), strict=True):
+            results[k] = res
+    return [(res, k in starved) for k, res in enumerate(results)]
+
+
+def _entry(generation: dict, problem: Problem, samples: Sequence[_Sample]) -> ScoreEntry:
+    """One problem's scores from its samples' verdicts (LiveCodeBench's eval-all fields, then codetune's)."""
+    n_public = len(problem.public_tests)
+    graded = [s.passed_first(len(problem.tests)) for s in samples]
+    return ScoreEntry(
+        **problem.info(),
+        timeouts_rerun=sum(s.reruns for s in samples),
+        code_list=list(generation["code_list"]),
+        graded_list=graded,
+        pass_at_1=sum(graded) / len(graded) if graded else 0.0,
+        verdicts=[s.verdicts for s in samples],
+        metadata=[s.metadata for s in samples],
+        public_passed=[s.passed_first(n_public) for s in samples],
+        extraction_failed=[s.code is None for s in samples],
+        n_public_tests=n_public,
+        n_private_tests=len(problem.private_tests),
+        output_list=generation.get("output_list"),
+    )
 
 
 def summarize_scores(scores: Sequence[ScoreEntry], ks: Sequence[int] = (1,)) -> ScoreStats:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 from codetune.bench.engine import Engine, Request
-from codetune.bench.evaluate import SCORE_CHUNK, EvalFolder, generation_kwargs
+from codetune.bench.evaluate import SCORE_CHUNK, EvalFolder
 from codetune.bench.lcb import Problem
 from codetune.progress import progress_bar
 from codetune.records import EngineShare, EvalSummary
@@ -35,7 +35,7 @@ class _Scorer(threading.Thread):
         super().__init__(name="codetune-scorer", daemon=True)
         self.folders, self.runner, self.advance = folders, runner, advance
         self.todo: queue.SimpleQueue = queue.SimpleQueue()
-        self.seconds: Counter[int] = Counter()
+        self.seconds: defaultdict[int, float] = defaultdict(float)  # sandbox time per folder
         self.error: BaseException | None = None
         self.abandon = False  # set when generation failed: stop after the chunk in hand
 
@@ -91,7 +91,6 @@ def evaluate_folders(
     if not jobs:
         return []
     folders = [f for _, f in jobs]
-    bench = folders[0].bench
     requests: list[Request] = []
     owners: list[tuple[int, int]] = []  # request -> (job, problem index)
     seeds: list[int] = []
@@ -132,7 +131,7 @@ def evaluate_folders(
             if requests:
                 engine.generate(
                     requests,
-                    **generation_kwargs(bench),
+                    folders[0].decoding,
                     seeds=seeds,
                     desc=desc,
                     on_result=on_result,

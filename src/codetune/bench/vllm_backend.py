@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from codetune.bench.generate import Decoding, OnResult, answer_progress, cut_at_stop, sample_seed
 from codetune.errors import CodetuneError
+
+if TYPE_CHECKING:
+    from codetune.bench.engine import Generate, Request
 
 # For the `stop_at_code_end` speed option: vLLM cannot stop "after the first closed fence" the way the HF
 # stopping criterion does; a newline, the closing fence and a newline is the closest stop string (an
@@ -156,7 +161,8 @@ def start_error(e: BaseException, model_path: str, settings: dict) -> CodetuneEr
     """One line for an engine that did not start: the cause where vLLM's message names it, and the setting
     to change. (An error inside vLLM's engine process reaches here as "Engine core initialization failed";
     its cause is in the log vLLM printed just above.)"""
-    chain, seen = [], e
+    chain: list[str] = []
+    seen: BaseException | None = e
     while seen is not None and len(chain) < 5:
         chain.append(f"{type(seen).__name__}: {seen}")
         seen = seen.__cause__ or seen.__context__
@@ -194,6 +200,28 @@ def lora_rank_slot(rank: int) -> int:
         if rank <= slot:
             return slot
     raise CodetuneError(f"lora.r: {rank} is above the largest LoRA rank vLLM serves ({LORA_RANK_SLOTS[-1]})")
+
+
+def sampling_settings(decoding: Decoding) -> dict:
+    """vLLM's SamplingParams for `decoding` (a sampled request adds its own seed). Every other sampling
+    setting is spelled out, as LiveCodeBench's runner samples: no top-k (-1, which every vLLM since 0.8 reads
+    as "off"), no min-p, no repetition or frequency penalty."""
+    stops = list(decoding.stop) + ([CODE_END_STOP] if decoding.stop_at_code_end else [])
+    return dict(
+        n=decoding.n,
+        temperature=decoding.temperature,
+        top_p=decoding.top_p if decoding.temperature > 0 else 1.0,
+        top_k=-1,
+        min_p=0.0,
+        repetition_penalty=1.0,
+        presence_penalty=0.0,
+        frequency_penalty=0.0,
+        max_tokens=decoding.max_new_tokens,
+        stop=stops or None,
+        # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off by the caller, which
+        # is vLLM's own default for them (and so LiveCodeBench's).
+        include_stop_str_in_output=True,
+    )
 
 
 class VLLMGenerator:
@@ -264,54 +292,51 @@ class VLLMGenerator:
 
     def generate(
         self,
-        requests: Sequence[tuple[str | None, str]],
+        requests: Sequence[Request],
+        decoding: Decoding,
         *,
-        max_new_tokens: int,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        n: int = 1,
-        batch_size: int = 8,  # vLLM schedules its own batches
-        stop: Sequence[str] = (),
-        stop_at_code_end: bool = False,
-        desc: str | None = None,
-        on_result: Callable[[int, list[str]], None] | None = None,
-        show_progress: bool = True,
         seeds: Sequence[int] | None = None,
+        desc: str | None = None,
+        on_result: OnResult | None = None,
+        show_progress: bool = True,
     ) -> list[list[str]]:
-        """n answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each finishes.
-        At temperature > 0 request i samples with its own seed (`seeds[i]`, default a hash of its prompt), as
-        the HF backend does (codetune.bench.generate.sample_seed)."""
-        from vllm import SamplingParams
-
-        from codetune.bench.generate import cut_at_stop, sample_seed
-        from codetune.progress import progress_bar
-
+        """`decoding.n` answers per (adapter, prompt text) request, in order; `on_result(i, answers)` as each
+        finishes. At temperature > 0 request i samples with its own seed (`seeds[i]`, default a hash of its
+        prompt), as the HF backend does (codetune.bench.generate.sample_seed)."""
         unknown = sorted({a for a, _ in requests if a is not None and a not in self.requests})
         if unknown:
             raise CodetuneError(f"adapter {unknown[0]!r} was not loaded into the vLLM engine")
-        stop = [s for s in stop if s]
-        stops = stop + ([CODE_END_STOP] if stop_at_code_end else [])
-        settings = dict(
-            n=n,
-            temperature=temperature,
-            top_p=top_p if temperature > 0 else 1.0,
-            # Every other sampling setting spelled out, as LiveCodeBench's runner samples: no top-k (-1, which
-            # every vLLM since 0.8 reads as "off"), no min-p, no repetition or frequency penalty.
-            top_k=-1,
-            min_p=0.0,
-            repetition_penalty=1.0,
-            presence_penalty=0.0,
-            frequency_penalty=0.0,
-            max_tokens=max_new_tokens,
-            stop=stops or None,
-            # Kept so the code-end stop leaves its closing fence; `stop` strings are cut off below, which is
-            # vLLM's own default for them (and so LiveCodeBench's).
-            include_stop_str_in_output=True,
-        )
-        params = SamplingParams(**settings)
-        ids: dict[str, int] = {}
         if seeds is None:
             seeds = [sample_seed(0, prompt) for _, prompt in requests]
+        ids = self._submit(requests, decoding, seeds)
+        results: list[list[str] | None] = [None] * len(requests)
+        try:
+            with answer_progress(desc, len(requests), show_progress) as advance:
+                while self.engine.has_unfinished_requests():
+                    for out in self.engine.step():
+                        if not out.finished:
+                            continue
+                        i = ids[out.request_id]
+                        results[i] = answers = [cut_at_stop(c.text, decoding.stop) for c in out.outputs]
+                        if on_result is not None:
+                            on_result(i, answers)
+                        advance(1)
+        except BaseException:
+            unfinished = [rid for rid, i in ids.items() if results[i] is None]
+            if unfinished:  # leave no request behind for the next call
+                self.engine.abort_request(unfinished)
+            raise
+        return [r if r is not None else [] for r in results]
+
+    def _submit(
+        self, requests: Sequence[Request], decoding: Decoding, seeds: Sequence[int]
+    ) -> dict[str, int]:
+        """Add each request to the engine; returns its request ids -> request index."""
+        from vllm import SamplingParams
+
+        settings = sampling_settings(decoding)
+        params = SamplingParams(**settings)
+        ids: dict[str, int] = {}
         for i, (adapter, prompt) in enumerate(requests):
             rid = f"codetune-{self._next_id}"
             self._next_id += 1
@@ -319,34 +344,10 @@ class VLLMGenerator:
             self.engine.add_request(
                 rid,
                 prompt,
-                params if temperature == 0 else SamplingParams(**settings, seed=seeds[i]),
+                params if decoding.temperature == 0 else SamplingParams(**settings, seed=seeds[i]),
                 lora_request=self.requests[adapter] if adapter is not None else None,
             )
-        results: list[list[str] | None] = [None] * len(requests)
-        progress = progress_bar() if show_progress else None
-        try:
-            if progress is not None:
-                progress.start()
-                task = progress.add_task(desc or "generating", total=len(requests))
-            while self.engine.has_unfinished_requests():
-                for out in self.engine.step():
-                    if not out.finished:
-                        continue
-                    i = ids[out.request_id]
-                    results[i] = [cut_at_stop(c.text, stop) for c in out.outputs]
-                    if on_result is not None:
-                        on_result(i, results[i])
-                    if progress is not None:
-                        progress.advance(task)
-        except BaseException:
-            unfinished = [rid for rid, i in ids.items() if results[i] is None]
-            if unfinished:  # leave no request behind for the next call
-                self.engine.abort_request(unfinished)
-            raise
-        finally:
-            if progress is not None:
-                progress.stop()
-        return [r if r is not None else [] for r in results]
+        return ids
 
     def close(self) -> None:
         """Stop vLLM's engine process (and its workers) now, not at interpreter exit."""
@@ -363,12 +364,12 @@ class VLLMGenerator:
             guard.wait(timeout=30)
             self._guard = None
 
-    def for_adapter(self, adapter: str | None) -> Callable[..., list[list[str]]]:
-        """`generate` for one checkpoint's prompt texts, with `generate_texts`' signature."""
+    def for_adapter(self, adapter: str | None) -> Generate:
+        """`generate` for one checkpoint's prompt texts."""
         if adapter is not None and adapter not in self.requests:
             raise CodetuneError(f"adapter {adapter!r} was not loaded into the vLLM engine")
 
-        def generate(prompts: list[str], **kwargs) -> list[list[str]]:
-            return self.generate([(adapter, p) for p in prompts], **kwargs)
+        def generate(prompts: Sequence[str], decoding: Decoding, **kwargs) -> list[list[str]]:
+            return self.generate([(adapter, p) for p in prompts], decoding, **kwargs)
 
         return generate

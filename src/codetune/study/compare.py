@@ -101,7 +101,7 @@ def run_compare(
     `model_cfg` loads the base model (a study passes its own); by default it is read from the first
     checkpoint's adapter config. Returns the record save_compare writes.
     """
-    from codetune.bench.generate import generate_chat
+    from codetune.bench import generate
     from codetune.config import ModelConfig
     from codetune.models import attach_adapters, load_model_and_tokenizer, use_adapter
 
@@ -122,16 +122,16 @@ def run_compare(
     entries = ([(BASE_LABEL, None, None)] if include_base else []) + [
         (label, name, ck) for label, (name, ck) in zip(labels, adapter_names.items(), strict=True)
     ]
+    decoding = generate.Decoding(max_new_tokens=max_new_tokens)  # greedy
     models, metrics = [], []
     for label, adapter, ck in entries:
         t0 = time.perf_counter()
         with use_adapter(model, adapter):
-            answers = generate_chat(
+            answers = generate.generate_chat(
                 model,
                 tokenizer,
                 conversations,
-                max_new_tokens=max_new_tokens,
-                temperature=0.0,
+                decoding,
                 batch_size=batch_size,
                 desc=f"compare {label}",
             )
@@ -153,7 +153,7 @@ def run_compare(
             base_model=cfg.source,
             prompts=prompts,
             system_prompt=system_prompt,
-            decoding=Decoding(temperature=0.0, max_new_tokens=max_new_tokens),
+            decoding=Decoding(temperature=decoding.temperature, max_new_tokens=decoding.max_new_tokens),
             models=models,
         ),
         CompareMetrics(prompts=prompts, models=metrics),

@@ -173,7 +173,7 @@ class EvalStage(StageKind):
 
 def _evaluate_with(ctx: StudyContext, stages: list[Stage], targets, engine) -> None:
     from codetune.bench.engine import describe_engine, engine_mode
-    from codetune.bench.evaluate import EvalFolder, evaluate_model
+    from codetune.bench.evaluate import EvalFolder, evaluate_model, say_rules
     from codetune.bench.sweep import evaluate_folders
     from codetune.sandbox import get_runner
 
@@ -197,6 +197,7 @@ def _evaluate_with(ctx: StudyContext, stages: list[Stage], targets, engine) -> N
         )
         for t in targets
     ]
+    say_rules(folders)
     with get_runner(workers=bench.workers) as runner:
         if mode == "per_checkpoint":
             for stage, target, folder in zip(stages, targets, folders, strict=True):
