@@ -131,6 +131,22 @@ def write_config(folder: Path, model_dir: Path, *, data: str = "data.jsonl", **t
 EVAL_SYSTEM = "You are an expert Python programmer."  # bench_config's system prompt of run r1
 
 
+def prepare_study_run(cfg: StudyConfig, run: str, tokenizer):
+    """prepare_run_data for the study's run `run`, with the values training gives it (train/run.py)."""
+    from codetune.data.prepare import prepare_run_data
+
+    t = cfg.training
+    return prepare_run_data(
+        run,
+        cfg.run(run),
+        tokenizer,
+        seed=t.seed,
+        max_length=t.max_seq_length,
+        overlong=t.overlong,
+        base_dir=cfg.base_dir,
+    )
+
+
 def bench_config(tmp_path: Path, model_dir: Path, bench: Path, **bench_over) -> StudyConfig:
     """A study for evaluating `model_dir` (CPU, float32) on the first 3 problems of the benchmark file
     `bench`, 8 new tokens in batches of 2; one run r1 (never trained here), output in tmp_path/study;
@@ -348,6 +364,22 @@ def write_synthetic_eval(folder: Path, solved: list, *, label: EvalLabel) -> Non
     """scores.json and summary.json from records: problem QIDS[i] is solved where solved[i] is 1 (one
     sample), or has the given per-sample results where solved[i] is a list."""
     entries = [score_entry(i, s if isinstance(s, list) else [bool(s)]) for i, s in enumerate(solved)]
+    write_scored_eval(
+        folder, entries, label=label, generation_time_s=10.0, scoring_time_s=2.5, problems_per_s=1.0
+    )
+
+
+def write_scored_eval(
+    folder: Path,
+    entries: list[ScoreEntry],
+    *,
+    label: EvalLabel,
+    generation_time_s: float,
+    scoring_time_s: float,
+    problems_per_s: float,
+) -> None:
+    """An evaluation's scores.json and the summary.json of those scores, as `codetune eval` writes them (of the
+    embedded default model, no system prompt, not resumed)."""
     write_list(scores_path(folder), entries)
     EvalSummary(
         **summarize_scores(entries).model_dump(),
@@ -358,10 +390,10 @@ def write_synthetic_eval(folder: Path, solved: list, *, label: EvalLabel) -> Non
         epoch=label.epoch,
         base_model="smollm2-135m-instruct",
         system_prompt=None,
-        wall_time_s=12.5,
-        generation_time_s=10.0,
-        scoring_time_s=2.5,
-        problems_per_s=1.0,
+        wall_time_s=generation_time_s + scoring_time_s,
+        generation_time_s=generation_time_s,
+        scoring_time_s=scoring_time_s,
+        problems_per_s=problems_per_s,
         resumed=False,
     ).write(eval_summary_path(folder))
 

@@ -10,9 +10,8 @@ import pytest
 
 from codetune.config import parse_config
 from codetune.data.formatting import IGNORE_INDEX, encode_conversations, fenced_code
-from codetune.data.prepare import prepare_run_data
 from codetune.errors import CodetuneError
-from helpers import naholav_row, shaped_rows, write_jsonl
+from helpers import naholav_row, prepare_study_run, shaped_rows, write_jsonl
 
 SYSTEM = "You are an expert Python programmer."
 SPLIT_OF = {0: "train", 1: "train", 2: "valid", 3: "test", 4: "train", 5: "valid", 6: "test"}.get
@@ -36,20 +35,6 @@ def study(tmp_path: Path, rows: list[dict], **run) -> object:
     )
     cfg._path = tmp_path / "study.yaml"  # relative dataset paths resolve against the config's folder
     return cfg
-
-
-def prepare(cfg, tok):
-    """prepare_run_data for the study's run `r`, given the values `codetune train` gives it."""
-    t = cfg.training
-    return prepare_run_data(
-        "r",
-        cfg.run("r"),
-        tok,
-        seed=t.seed,
-        max_length=t.max_seq_length,
-        overlong=t.overlong,
-        base_dir=cfg.base_dir,
-    )
 
 
 def answer_tokens(tok, row) -> str:
@@ -83,7 +68,7 @@ def check_labels(tok, data, mode: str, source_rows: list[dict]) -> None:
 def test_labels_are_exactly_the_answer_and_end_token(tmp_path, tiny_tok, mode):
     rows = shaped_rows(SPLIT_OF)
     cfg = study(tmp_path, rows, mode=mode, system_prompt=SYSTEM)
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     check_labels(tiny_tok, data, mode, rows)
     full = tiny_tok.decode(data.train[0]["input_ids"])
     assert full.startswith(f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nProblem 0")
@@ -112,7 +97,7 @@ def test_labels_with_real_smollm2_tokenizer(tmp_path, mode, smollm2_dir):
     tok.pad_token = tok.eos_token  # as codetune.models.load_tokenizer does
     rows = shaped_rows(SPLIT_OF)
     for system in (SYSTEM, None):
-        data = prepare(study(tmp_path, rows, mode=mode, system_prompt=system), tok)
+        data = prepare_study_run(study(tmp_path, rows, mode=mode, system_prompt=system), "r", tok)
         check_labels(tok, data, mode, rows)
 
 
@@ -123,7 +108,7 @@ def test_overlong_rows_dropped_or_truncated_and_counted(tmp_path, tiny_tok):
         if r["id"] in ("p0-s1", "p1-s3", "p5-s0"):  # two train rows, one valid row
             r["solution"] = long_code
     cfg = study(tmp_path, rows, mode="instruction", training={"max_seq_length": 120})
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     st = data.stats
     assert (st["train"]["dropped_overlong"], st["train"]["kept"], st["train"]["truncated"]) == (2, 9, 0)
     assert (st["valid"]["dropped_overlong"], st["valid"]["kept"]) == (1, 5)
@@ -131,7 +116,7 @@ def test_overlong_rows_dropped_or_truncated_and_counted(tmp_path, tiny_tok):
     assert max(data.train["length"]) <= 120
 
     cfg = study(tmp_path, rows, mode="instruction", training={"max_seq_length": 120, "overlong": "truncate"})
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     st = data.stats
     assert (st["train"]["truncated"], st["train"]["kept"], st["train"]["dropped_overlong"]) == (2, 11, 0)
     assert st["valid"]["truncated"] == 1
@@ -149,10 +134,10 @@ def test_empty_split_after_filtering_names_split(tmp_path, tiny_tok):
             r["solution"] = "\n".join(f"print({i})" for i in range(80))
     cfg = study(tmp_path, rows, training={"max_seq_length": 150})
     with pytest.raises(CodetuneError, match=r"the 'test' split is empty after filtering"):
-        prepare(cfg, tiny_tok)
+        prepare_study_run(cfg, "r", tiny_tok)
     cfg = study(tmp_path, [r for r in rows if r["split"] != "valid"])
     with pytest.raises(CodetuneError, match=r"no rows in the 'valid' split"):
-        prepare(cfg, tiny_tok)
+        prepare_study_run(cfg, "r", tiny_tok)
 
 
 def test_missing_column_for_mode(tmp_path, tiny_tok):
@@ -161,14 +146,14 @@ def test_missing_column_for_mode(tmp_path, tiny_tok):
     with pytest.raises(
         CodetuneError, match=r"required column 'output' \(reasoning\) not found.*columns found"
     ):
-        prepare(cfg, tiny_tok)
+        prepare_study_run(cfg, "r", tiny_tok)
     # Instruction mode does not need it.
-    assert len(prepare(study(tmp_path, rows), tiny_tok).train) == 11
+    assert len(prepare_study_run(study(tmp_path, rows), "r", tiny_tok).train) == 11
 
 
 def test_seeded_split_when_no_split_column(tmp_path, tiny_tok):
     rows = [naholav_row(p, s, split=None) for p in range(20) for s in range(3)]
-    data = prepare(study(tmp_path, rows, training={"seed": 3}), tiny_tok)
+    data = prepare_study_run(study(tmp_path, rows, training={"seed": 3}), "r", tiny_tok)
     decoded = {
         name: {tiny_tok.decode(r["input_ids"]).split("Problem ")[1].split("\n")[0] for r in ds}
         for name, ds in (("train", data.train), ("valid", data.valid), ("test", data.test))
@@ -183,13 +168,13 @@ def test_leaking_split_column_is_repaired_and_counted(tmp_path, tiny_tok):
     rows = shaped_rows(SPLIT_OF)
     rows[1]["split"] = "valid"  # problem 0 (train) leaks one solution into valid
     cfg = study(tmp_path, rows)
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     assert data.stats["source"]["cross_split_problems"] == 1
     assert data.stats["source"]["dropped_cross_split"] == 1
     assert (len(data.train), len(data.valid)) == (10, 6)
     with pytest.raises(CodetuneError, match="1 problems appear in more than one split"):
-        prepare(study(tmp_path, rows, dataset={"cross_split": "error"}), tiny_tok)
-    kept = prepare(study(tmp_path, rows, dataset={"cross_split": "keep"}), tiny_tok)
+        prepare_study_run(study(tmp_path, rows, dataset={"cross_split": "error"}), "r", tiny_tok)
+    kept = prepare_study_run(study(tmp_path, rows, dataset={"cross_split": "keep"}), "r", tiny_tok)
     assert len(kept.valid) == 7
 
 
@@ -215,9 +200,9 @@ def test_prepare_bad_json_line(tmp_path, tiny_tok):
     with (tmp_path / "d.jsonl").open("a") as fh:
         fh.write('{"input": "x", \n')
     with pytest.raises(CodetuneError, match=r"d\.jsonl:20: broken JSON"):
-        prepare(cfg, tiny_tok)
+        prepare_study_run(cfg, "r", tiny_tok)
     cfg.runs["r"].dataset.skip_bad_rows = True
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     assert data.stats["source"]["bad_rows_skipped"] == 1
     json.dumps(data.stats)
 
@@ -226,7 +211,7 @@ def test_prepare_builtin_deep(tiny_tok):
     from codetune.data.builtin import builtin_instruction_rows
 
     cfg = parse_config({"runs": {"r": {"dataset": {"source": "builtin:deep"}}}, "training": {"seed": 42}})
-    data = prepare(cfg, tiny_tok)
+    data = prepare_study_run(cfg, "r", tiny_tok)
     rows = builtin_instruction_rows("deep", seed=42)
     train = [r for r in rows if r["split"] == "train"]
     assert data.stats["train"]["rows"] == len(train) and data.stats["source"]["cross_split_problems"] == 0

@@ -36,7 +36,15 @@ from codetune.files import (
 )
 from codetune.layout import LOCK_FILE
 from codetune.locks import folder_lock, lock_holder
-from helpers import REAP_S, marked_processes, sigint_as_default, sleeper_program, wait_for, write_config
+from helpers import (
+    REAP_S,
+    marked_processes,
+    prepare_study_run,
+    sigint_as_default,
+    sleeper_program,
+    wait_for,
+    write_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -625,20 +633,10 @@ def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, tiny_model_di
 
 def _prepare(tmp_path, model_dir, **training):
     from codetune.config import load_config
-    from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
 
     cfg = load_config(write_config(tmp_path, model_dir, **training))
-    t = cfg.training
-    return prepare_run_data(
-        "a",
-        cfg.run("a"),
-        load_tokenizer(cfg.model),
-        seed=t.seed,
-        max_length=t.max_seq_length,
-        overlong=t.overlong,
-        base_dir=cfg.base_dir,
-    )
+    return prepare_study_run(cfg, "a", load_tokenizer(cfg.model))
 
 
 def test_overlong_advice_only_when_truncating_would_help(tmp_path, tiny_model_dir):

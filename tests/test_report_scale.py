@@ -26,7 +26,7 @@ from codetune.study.report import write_report
 from codetune.study.select import select_study, write_selection
 from codetune.train.summary import summarize
 from fakes import StandInRunner
-from helpers import seed_problems
+from helpers import seed_problems, write_scored_eval
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -99,22 +99,9 @@ def write_eval(folder: Path, label: EvalLabel, p_solve: float, *, hostile: bool 
     )
     if hostile:  # a problem title is text from the benchmark: shown everywhere, escaped everywhere
         entries[0] = entries[0].model_copy(update={"question_title": HOSTILE_TITLE})
-    write_list(layout.scores_path(folder), entries)
-    EvalSummary(
-        **summarize_scores(entries).model_dump(),
-        model=label.model,
-        run=label.run,
-        checkpoint=label.checkpoint,
-        step=label.step,
-        epoch=label.epoch,
-        base_model="smollm2-135m-instruct",
-        system_prompt=None,
-        wall_time_s=30.0,
-        generation_time_s=25.0,
-        scoring_time_s=5.0,
-        problems_per_s=1.4,
-        resumed=False,
-    ).write(layout.eval_summary_path(folder))
+    write_scored_eval(
+        folder, entries, label=label, generation_time_s=25.0, scoring_time_s=5.0, problems_per_s=1.4
+    )
 
 
 def record(study: Path, stage: str, key: str | None, inputs: dict) -> str:

@@ -19,7 +19,7 @@ from codetune.layout import METRICS_FILE, list_checkpoints, run_dir, run_summary
 from codetune.records import StageRecord
 from codetune.study.plan import expected_checkpoints
 from codetune.train.summary import read_metrics
-from helpers import write_config, write_naholav_jsonl
+from helpers import prepare_study_run, write_config, write_naholav_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -233,21 +233,12 @@ def test_packed_batches_give_the_padded_loss(tmp_path, tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
     from codetune.train.collate import PackingCollator, PadCollator, label_loss_sums
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     tok = load_tokenizer(cfg.model)
-    data = prepare_run_data(
-        "a",
-        cfg.run("a"),
-        tok,
-        seed=cfg.training.seed,
-        max_length=cfg.training.max_seq_length,
-        overlong=cfg.training.overlong,
-        base_dir=cfg.base_dir,
-    )
+    data = prepare_study_run(cfg, "a", tok)
     rows = [data.train[i] for i in range(4)]
     padded = PadCollator(tok.pad_token_id)(rows)
     packed = PackingCollator()(rows)
@@ -272,21 +263,12 @@ def test_packed_batches_give_the_padded_loss(tmp_path, tiny_model_dir):
 
 
 def test_only_assistant_tokens_carry_loss_in_training_batches(tmp_path, tiny_model_dir):
-    from codetune.data.prepare import prepare_run_data
     from codetune.models import load_tokenizer
     from codetune.train.collate import PadCollator
 
     cfg = load_config(write_config(tmp_path, tiny_model_dir))
     tok = load_tokenizer(cfg.model)
-    data = prepare_run_data(
-        "a",
-        cfg.run("a"),
-        tok,
-        seed=cfg.training.seed,
-        max_length=cfg.training.max_seq_length,
-        overlong=cfg.training.overlong,
-        base_dir=cfg.base_dir,
-    )
+    data = prepare_study_run(cfg, "a", tok)
     rows = [data.train[i] for i in range(3)]
     batch = PadCollator(tok.pad_token_id)(rows)
     solutions = [json.loads(line)["solution"] for line in (tmp_path / "data.jsonl").read_text().splitlines()]
