@@ -507,7 +507,9 @@ class AggregateMetrics(Record):
     mean_answer_words: float = 0.0
 
 
-class Decoding(Record):
+class CompareDecoding(Record):
+    """How the comparison's answers were decoded (bench.generate.Decoding is what an engine is given)."""
+
     temperature: float
     max_new_tokens: int
 
@@ -525,7 +527,7 @@ class CompareAnswers(Record):
     base_model: str
     prompts: list[str]
     system_prompt: str | None
-    decoding: Decoding
+    decoding: CompareDecoding
     models: list[CompareModel]
 
 

@@ -21,10 +21,10 @@ from codetune.records import (
     AggregateMetrics,
     AnswerMetrics,
     CompareAnswers,
+    CompareDecoding,
     CompareMetrics,
     CompareModel,
     CompareModelMetrics,
-    Decoding,
 )
 from codetune.study.behaviour import aggregate_metrics, answer_metrics
 
@@ -153,7 +153,9 @@ def run_compare(
             base_model=cfg.source,
             prompts=prompts,
             system_prompt=system_prompt,
-            decoding=Decoding(temperature=decoding.temperature, max_new_tokens=decoding.max_new_tokens),
+            decoding=CompareDecoding(
+                temperature=decoding.temperature, max_new_tokens=decoding.max_new_tokens
+            ),
             models=models,
         ),
         CompareMetrics(prompts=prompts, models=metrics),

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from codetune import layout
+from codetune.bench.sources.hub import HUB_DATASET
 from codetune.records import DatasetProfile, MetricsRow, ModelRow
 from codetune.study.report.common import interval, loss, pct, points
 from codetune.study.report.inputs import ReportInputs
 from codetune.study.stats import PairedComparison, paired_comparison
-
-LCB_HUB = "livecodebench/code_generation_lite"
 
 
 @dataclass
@@ -164,7 +163,7 @@ def card_data(facts: ModelCardFacts, *, merged: bool):
                 task_name="Code generation",
                 dataset_type=dataset,
                 dataset_name=window,
-                dataset_config=facts.bench_config.get("release") if dataset == LCB_HUB else None,
+                dataset_config=facts.bench_config.get("release") if dataset == HUB_DATASET else None,
                 dataset_revision=prov.get("revision"),
                 metric_type="pass@1",
                 metric_name="pass@1",
