@@ -523,15 +523,19 @@ def test_killed_vllm_eval_leaves_no_process_or_shm_and_resumes(
     ]  # whole lines, whatever the signal
     done = len(saved)
     assert done >= 1 and all(r["question_id"] and r["output_list"] for r in saved)
-    if sig == signal.SIGINT:
-        return  # the rerun reads what Ctrl-C left as it reads what SIGTERM left (both exit through cleanup)
+    if sig != signal.SIGKILL:
+        # Ctrl-C and SIGTERM exit through the same cleanup, and a rerun reads what they leave as it reads what
+        # kill -9 leaves (whole lines). With the base model alone, its 8 answers can all land by the time the
+        # signal is handled (seen once: 8 of 8 saved, on an idle 2-core machine), leaving nothing to resume;
+        # the resume is checked on the whole sweep, below.
+        return
     # The rerun (on the module's engine, handed over) resumes: the base model's saved answers are kept.
     names = {"r1__step2": "a0", "r1__step4": "a1"}
     monkeypatch.setattr("codetune.bench.engine.load_engine", lambda *a, **k: _Renamed(engine, names))
     rerun = ev.evaluate_study(load_config(tmp_path / "study.yaml", []), include_base=True)
     base = next(s for s in rerun if s.run is None)
     assert base.resumed and 0 < done < base.total and base.total == 8
-    assert len(rerun) == (3 if sig == signal.SIGKILL else 1)
+    assert len(rerun) == 3
 
 
 def test_whole_study_in_the_vllm_environment_trains_and_reports_vllm(smollm2_dir, shared_benchmark, tmp_path):
