@@ -27,11 +27,11 @@ from codetune.layout import (
 )
 from codetune.records import (
     CompareAnswers,
+    CompareDecoding,
     CompareMetrics,
     CompareModel,
     CompareModelMetrics,
     DatasetProfile,
-    Decoding,
     Environment,
     MetricsRow,
     MinMedianMax,
@@ -111,7 +111,7 @@ def full_study(tmp_path: Path) -> Path:
         base_model="smollm2-135m-instruct",
         prompts=prompts,
         system_prompt=None,
-        decoding=Decoding(temperature=0.0, max_new_tokens=512),
+        decoding=CompareDecoding(temperature=0.0, max_new_tokens=512),
         models=models,
     )
     save_compare(CompareResult(answers, CompareMetrics(prompts=prompts, models=metrics)), compare_dir(study))
