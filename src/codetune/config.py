@@ -267,6 +267,15 @@ class CompareConfig(_Section):
     max_new_tokens: Annotated[int, Field(gt=0)] = DEFAULT_COMPARE_MAX_NEW_TOKENS
 
 
+def config_relative(value: str, base_dir: Path | str | None) -> Path:
+    """A path written in a config (~ expanded): a relative one is read from `base_dir`, the config file's
+    folder, when there is one."""
+    p = Path(value).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    return p
+
+
 class StudyConfig(_Section):
     name: str = "study"
     description: str | None = None
@@ -303,10 +312,7 @@ class StudyConfig(_Section):
 
     def resolve_path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
-        p = Path(value).expanduser()
-        if not p.is_absolute() and self.base_dir is not None:
-            p = self.base_dir / p
-        return p
+        return config_relative(value, self.base_dir)
 
     @property
     def output_path(self) -> Path:

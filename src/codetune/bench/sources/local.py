@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from codetune.bench.sources.base import BenchmarkRows, BenchmarkSource
-from codetune.config import BenchmarkConfig
+from codetune.config import BenchmarkConfig, config_relative
 from codetune.errors import CodetuneError
 
 
@@ -40,10 +40,7 @@ class LocalBenchmark(BenchmarkSource):
 
     @property
     def path(self) -> Path:
-        path = Path(self.spec).expanduser()
-        if not path.is_absolute() and self.base_dir is not None:
-            path = Path(self.base_dir) / path
-        return path
+        return config_relative(self.spec, self.base_dir)
 
     def read(self, cfg: BenchmarkConfig, *, seed: int) -> BenchmarkRows:
         return BenchmarkRows(

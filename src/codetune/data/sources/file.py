@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codetune.config import DatasetConfig
+from codetune.config import DatasetConfig, config_relative
 from codetune.data.sources.base import BadRows, DatasetSource
 from codetune.errors import CodetuneError
 from codetune.fingerprint import file_sha256, folder_sha256
@@ -118,10 +118,7 @@ class FileDataset(DatasetSource):
 
     @property
     def path(self) -> Path:
-        p = Path(self.spec).expanduser()
-        if not p.is_absolute() and self.base_dir is not None:
-            p = Path(self.base_dir) / p
-        return p
+        return config_relative(self.spec, self.base_dir)
 
     def _existing(self) -> Path:
         if not self.path.exists():
